@@ -1,0 +1,1 @@
+//! SQLite store of calls, transcripts, scorecards and reviews, with versioned migrations.

@@ -1,0 +1,1 @@
+//! Review pages over the store: flagged queue, call page with audio player and evidence, reviews.

@@ -1,0 +1,1 @@
+//! Options shared by several subcommands (model selection).

@@ -1,0 +1,11 @@
+//! One module per subcommand; each owns its clap arguments and its `run`.
+pub mod common;
+pub mod import_pcap;
+pub mod model;
+pub mod record;
+pub mod report;
+pub mod rescore;
+pub mod rubric;
+pub mod score;
+pub mod serve;
+pub mod transcribe;

@@ -1,0 +1,91 @@
+//! The `callscore` binary: parses the command line and wires the library crates together.
+//! It is deliberately thin: every piece of real work lives in a `callscore-*` crate.
+//! Data goes to stdout; logs and progress go to stderr.
+
+// The binary is where printing belongs.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "callscore", version, about = "Offline call recording and automated call scoring", long_about = None)]
+struct Cli {
+    /// More log output on stderr (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install, list and verify Whisper models.
+    #[command(subcommand)]
+    Model(cmd::model::ModelCommand),
+    /// Transcribe recordings locally and print speaker-attributed transcripts.
+    Transcribe(cmd::transcribe::TranscribeArgs),
+    /// Score recordings (batch, into the database) or transcript files against a rubric.
+    Score(cmd::score::ScoreArgs),
+    /// Re-evaluate every stored transcript against a rubric, without touching audio.
+    Rescore(cmd::rescore::RescoreArgs),
+    /// Report scored calls, per-agent and per-criterion summaries.
+    Report(cmd::report::ReportArgs),
+    /// List the calls that need a listen, worst first.
+    Flagged(cmd::report::FlaggedArgs),
+    /// Show one call's scorecard with evidence, and its transcript.
+    Show(cmd::report::ShowArgs),
+    /// Validate rubrics and run rubric regression tests.
+    #[command(subcommand)]
+    Rubric(cmd::rubric::RubricCommand),
+    /// Run a SIP/SIPREC recording endpoint and write each call as a stereo WAV.
+    Record(cmd::record::RecordArgs),
+    /// Import calls from pcap/pcapng captures of SIP and RTP.
+    ImportPcap(cmd::import_pcap::ImportPcapArgs),
+    /// Serve the review pages over the stored calls.
+    Serve(cmd::serve::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Model(c) => cmd::model::run(c),
+        Command::Transcribe(a) => cmd::transcribe::run(a),
+        Command::Score(a) => cmd::score::run(a),
+        Command::Rescore(a) => cmd::rescore::run(a),
+        Command::Report(a) => cmd::report::run_report(a),
+        Command::Flagged(a) => cmd::report::run_flagged(a),
+        Command::Show(a) => cmd::report::run_show(a),
+        Command::Rubric(c) => cmd::rubric::run(c),
+        Command::Record(a) => cmd::record::run(a),
+        Command::ImportPcap(a) => cmd::import_pcap::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            // 2: nothing could run (bad input, bad rubric, no model).
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,callscore=info",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CALLSCORE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
