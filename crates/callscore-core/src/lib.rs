@@ -45,6 +45,22 @@ impl std::str::FromStr for Speaker {
     }
 }
 
+/// Sample rate of every leg handed from ingest to transcription.
+pub const SAMPLE_RATE: u32 = 16_000;
+
+/// One speaker's audio: 16 kHz mono f32 samples in -1.0..=1.0, starting at call time 0.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Leg {
+    pub speaker: Speaker,
+    pub samples: Vec<f32>,
+}
+
+impl Leg {
+    pub fn duration_ms(&self) -> u64 {
+        self.samples.len() as u64 * 1000 / SAMPLE_RATE as u64
+    }
+}
+
 /// One word with its time span in call time (milliseconds from the start of the recording).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Word {
