@@ -1,4 +1,5 @@
 //! One module per subcommand; each owns its clap arguments and its `run`.
+pub mod batch;
 pub mod common;
 pub mod import_pcap;
 pub mod model;
@@ -7,5 +8,6 @@ pub mod report;
 pub mod rescore;
 pub mod rubric;
 pub mod score;
+pub mod score_transcript;
 pub mod serve;
 pub mod transcribe;

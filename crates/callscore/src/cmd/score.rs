@@ -1,3 +1,4 @@
+use super::common::ModelArgs;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ pub enum OutputFormat {
 pub struct ScoreArgs {
     /// Recordings or directories of recordings (searched recursively).
     pub paths: Vec<PathBuf>,
-    /// Score a transcript JSON file instead of audio (repeatable).
+    /// Score a transcript JSON file instead of audio (repeatable; no database is written).
     #[arg(long, value_name = "FILE.json")]
     pub transcript: Vec<PathBuf>,
     /// Rubric file.
@@ -24,8 +25,29 @@ pub struct ScoreArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    /// SQLite database (created when missing).
+    #[arg(long, default_value = "callscore.db", env = "CALLSCORE_DB")]
+    pub db: PathBuf,
+    /// Calls processed in parallel (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Which stereo channel is the agent, for every file (a sidecar's agent_channel otherwise).
+    #[arg(long, value_name = "left|right")]
+    pub agent_channel: Option<callscore_core::AgentChannel>,
+    /// No progress bar; plain log lines only.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
-pub fn run(_args: ScoreArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("'score' is not built yet")
+pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
+    if !args.transcript.is_empty() {
+        if !args.paths.is_empty() {
+            anyhow::bail!("give either recordings or --transcript files, not both");
+        }
+        super::score_transcript::run(args)
+    } else {
+        super::batch::run(args)
+    }
 }
