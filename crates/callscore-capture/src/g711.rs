@@ -36,18 +36,22 @@ pub const fn alaw_to_linear(byte: u8) -> i16 {
     }
 }
 
-const fn table(decode: fn(u8) -> i16) -> [i16; 256] {
+const fn table(ulaw: bool) -> [i16; 256] {
     let mut out = [0i16; 256];
     let mut i = 0;
     while i < 256 {
-        out[i] = decode(i as u8);
+        out[i] = if ulaw {
+            ulaw_to_linear(i as u8)
+        } else {
+            alaw_to_linear(i as u8)
+        };
         i += 1;
     }
     out
 }
 
-static ULAW_TABLE: [i16; 256] = table(ulaw_to_linear);
-static ALAW_TABLE: [i16; 256] = table(alaw_to_linear);
+static ULAW_TABLE: [i16; 256] = table(true);
+static ALAW_TABLE: [i16; 256] = table(false);
 
 /// Encodes 16-bit linear PCM to mu-law (the ITU reference algorithm, bias 0x84, clip 32635).
 pub fn linear_to_ulaw(sample: i16) -> u8 {

@@ -82,7 +82,13 @@ pub struct JitterBuffer<T> {
 impl<T> JitterBuffer<T> {
     /// `depth`: packets held back for reordering (e.g. 10 packets = 200 ms of 20 ms frames).
     pub fn new(depth: usize) -> Self {
-        JitterBuffer { depth: depth.max(1), sequence: SequenceExtender::default(), queued: BTreeMap::new(), released_up_to: None, recently_released: VecDeque::new() }
+        JitterBuffer {
+            depth: depth.max(1),
+            sequence: SequenceExtender::default(),
+            queued: BTreeMap::new(),
+            released_up_to: None,
+            recently_released: VecDeque::new(),
+        }
     }
 
     /// Queues a packet; returns what became of it. Released packets come from [`Self::pop_ready`].

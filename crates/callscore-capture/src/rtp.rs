@@ -24,7 +24,8 @@ pub enum RtpParseError {
 
 impl RtpPacket {
     pub fn parse(datagram: &[u8]) -> Result<RtpPacket, RtpParseError> {
-        let reader = RtpReader::new(datagram).map_err(|e| RtpParseError::Malformed(format!("{e:?}")))?;
+        let reader =
+            RtpReader::new(datagram).map_err(|e| RtpParseError::Malformed(format!("{e:?}")))?;
         let payload_type = reader.payload_type();
         // RTCP shares the version bits; its packet types 200-204 read as marker + PT 72-76.
         if (72..=76).contains(&payload_type) {
@@ -85,7 +86,12 @@ impl TelephoneEvent {
 
     pub fn to_bytes(self) -> [u8; 4] {
         let d = self.duration.to_be_bytes();
-        [self.event, ((self.end as u8) << 7) | (self.volume & 0x3F), d[0], d[1]]
+        [
+            self.event,
+            ((self.end as u8) << 7) | (self.volume & 0x3F),
+            d[0],
+            d[1],
+        ]
     }
 
     /// The digit as RFC 4733 section 3.2 names it.
@@ -106,7 +112,14 @@ mod tests {
 
     #[test]
     fn parses_what_it_writes() {
-        let p = RtpPacket { payload_type: 8, marker: true, sequence: 65535, timestamp: 0xFFFF_FF00, ssrc: 0xDEADBEEF, payload: vec![0xD5; 160] };
+        let p = RtpPacket {
+            payload_type: 8,
+            marker: true,
+            sequence: 65535,
+            timestamp: 0xFFFF_FF00,
+            ssrc: 0xDEADBEEF,
+            payload: vec![0xD5; 160],
+        };
         assert_eq!(RtpPacket::parse(&p.to_bytes()).unwrap(), p);
     }
 
@@ -114,7 +127,10 @@ mod tests {
     fn rejects_rtcp_and_garbage() {
         // An RTCP sender report: V=2, PT=200.
         let sr = [0x80u8, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
-        assert!(matches!(RtpPacket::parse(&sr), Err(RtpParseError::Rtcp(72))));
+        assert!(matches!(
+            RtpPacket::parse(&sr),
+            Err(RtpParseError::Rtcp(72))
+        ));
         assert!(RtpPacket::parse(b"hello").is_err());
         assert!(RtpPacket::parse(&[0x40; 40]).is_err());
         assert!(!looks_like_rtp(b"INVITE sip:x SIP/2.0"));
@@ -122,7 +138,12 @@ mod tests {
 
     #[test]
     fn telephone_event_round_trips_and_names_digits() {
-        let e = TelephoneEvent { event: 11, end: true, volume: 10, duration: 1600 };
+        let e = TelephoneEvent {
+            event: 11,
+            end: true,
+            volume: 10,
+            duration: 1600,
+        };
         assert_eq!(TelephoneEvent::parse(&e.to_bytes()), Some(e));
         assert_eq!(TelephoneEvent::digit(0), "0");
         assert_eq!(TelephoneEvent::digit(10), "*");

@@ -34,11 +34,16 @@ pub struct SdpError(pub String);
 
 /// Parses an offer. Unknown attributes are tolerated (warnings only), as PBXes send many.
 pub fn parse_offer(text: &str) -> Result<Vec<MediaOffer>, SdpError> {
-    let session = webrtc_sdp::parse_sdp(text, false).map_err(|e| SdpError(format!("unreadable SDP: {e}")))?;
+    let session =
+        webrtc_sdp::parse_sdp(text, false).map_err(|e| SdpError(format!("unreadable SDP: {e}")))?;
     let session_ip = session.connection.as_ref().and_then(|c| ip_of(&c.address));
     let mut out = Vec::new();
     for (index, media) in session.media.iter().enumerate() {
-        let media_ip = media.get_connection().as_ref().and_then(|c| ip_of(&c.address)).or(session_ip);
+        let media_ip = media
+            .get_connection()
+            .as_ref()
+            .and_then(|c| ip_of(&c.address))
+            .or(session_ip);
         let port = media.get_port() as u16;
         let formats: Vec<u8> = match media.get_formats() {
             SdpFormatList::Integers(v) => v.iter().filter_map(|&f| u8::try_from(f).ok()).collect(),
@@ -59,7 +64,10 @@ pub fn parse_offer(text: &str) -> Result<Vec<MediaOffer>, SdpError> {
                         _ => None,
                     };
                     if let Some(kind) = kind {
-                        if kind == PayloadKind::TelephoneEvent && telephone_event.is_none() && formats.contains(&map.payload_type) {
+                        if kind == PayloadKind::TelephoneEvent
+                            && telephone_event.is_none()
+                            && formats.contains(&map.payload_type)
+                        {
                             telephone_event = Some(map.payload_type);
                         }
                         entries.push((map.payload_type, kind));
@@ -77,7 +85,9 @@ pub fn parse_offer(text: &str) -> Result<Vec<MediaOffer>, SdpError> {
         out.push(MediaOffer {
             index,
             is_audio: *media.get_type() == SdpMediaValue::Audio,
-            address: media_ip.filter(|_| port != 0).map(|ip| SocketAddr::new(ip, port)),
+            address: media_ip
+                .filter(|_| port != 0)
+                .map(|ip| SocketAddr::new(ip, port)),
             port,
             proto: media.get_proto().to_string(),
             formats,
@@ -101,27 +111,50 @@ fn ip_of(address: &ExplicitlyTypedAddress) -> Option<IpAddr> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaAnswer {
     /// Receive on this port with this codec (and telephone-event type).
-    Receive { port: u16, codec: (u8, G711), telephone_event: Option<u8> },
+    Receive {
+        port: u16,
+        codec: (u8, G711),
+        telephone_event: Option<u8>,
+    },
     /// Rejected (port 0), keeping the offer's format list as RFC 3264 requires.
     Reject,
 }
 
 /// Writes an SDP answer. The recorder only ever receives, so every accepted stream is `recvonly`.
-pub fn write_answer(local_ip: IpAddr, session_version: u64, offers: &[MediaOffer], answers: &[MediaAnswer]) -> String {
+pub fn write_answer(
+    local_ip: IpAddr,
+    session_version: u64,
+    offers: &[MediaOffer],
+    answers: &[MediaAnswer],
+) -> String {
     let family = if local_ip.is_ipv4() { "IP4" } else { "IP6" };
     let mut sdp = format!("v=0\r\no=callscore {session_version} {session_version} IN {family} {local_ip}\r\ns=callscore recording\r\nc=IN {family} {local_ip}\r\nt=0 0\r\n");
     for (offer, answer) in offers.iter().zip(answers) {
-        let media = if offer.is_audio { "audio" } else { "application" };
+        let media = if offer.is_audio {
+            "audio"
+        } else {
+            "application"
+        };
         match answer {
-            MediaAnswer::Receive { port, codec, telephone_event } => {
+            MediaAnswer::Receive {
+                port,
+                codec,
+                telephone_event,
+            } => {
                 let mut fmts = codec.0.to_string();
                 if let Some(te) = telephone_event {
                     fmts.push_str(&format!(" {te}"));
                 }
                 sdp.push_str(&format!("m={media} {port} {} {fmts}\r\n", offer.proto));
-                sdp.push_str(&format!("a=rtpmap:{} {}/8000\r\n", codec.0, codec.1.encoding_name()));
+                sdp.push_str(&format!(
+                    "a=rtpmap:{} {}/8000\r\n",
+                    codec.0,
+                    codec.1.encoding_name()
+                ));
                 if let Some(te) = telephone_event {
-                    sdp.push_str(&format!("a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n"));
+                    sdp.push_str(&format!(
+                        "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n"
+                    ));
                 }
                 if let Some(label) = &offer.label {
                     sdp.push_str(&format!("a=label:{label}\r\n"));
@@ -130,7 +163,11 @@ pub fn write_answer(local_ip: IpAddr, session_version: u64, offers: &[MediaOffer
             }
             MediaAnswer::Reject => {
                 let fmts: Vec<String> = offer.formats.iter().map(|f| f.to_string()).collect();
-                let fmts = if fmts.is_empty() { "0".to_string() } else { fmts.join(" ") };
+                let fmts = if fmts.is_empty() {
+                    "0".to_string()
+                } else {
+                    fmts.join(" ")
+                };
                 sdp.push_str(&format!("m={media} 0 {} {fmts}\r\n", offer.proto));
             }
         }
@@ -161,7 +198,11 @@ mod tests {
         let offers = parse_offer(sdp).unwrap();
         assert_eq!(offers.len(), 2);
         assert_eq!(offers[0].label.as_deref(), Some("1"));
-        assert_eq!(offers[0].codec, Some((0, G711::Ulaw)), "G.729 is skipped for PCMU");
+        assert_eq!(
+            offers[0].codec,
+            Some((0, G711::Ulaw)),
+            "G.729 is skipped for PCMU"
+        );
         assert_eq!(offers[1].address, Some("10.0.0.2:4002".parse().unwrap()));
         assert_eq!(offers[1].telephone_event, None);
     }
@@ -169,8 +210,26 @@ mod tests {
     #[test]
     fn the_answer_parses_back_and_rejects_what_it_cannot_record() {
         let mut offers = parse_offer(SIPP_OFFER).unwrap();
-        offers.push(MediaOffer { index: 1, is_audio: false, address: None, port: 9, proto: "RTP/AVP".into(), formats: vec![31], label: None, codec: None, telephone_event: None, payloads: PayloadMap::default() });
-        let answers = [MediaAnswer::Receive { port: 20000, codec: (8, G711::Alaw), telephone_event: Some(101) }, MediaAnswer::Reject];
+        offers.push(MediaOffer {
+            index: 1,
+            is_audio: false,
+            address: None,
+            port: 9,
+            proto: "RTP/AVP".into(),
+            formats: vec![31],
+            label: None,
+            codec: None,
+            telephone_event: None,
+            payloads: PayloadMap::default(),
+        });
+        let answers = [
+            MediaAnswer::Receive {
+                port: 20000,
+                codec: (8, G711::Alaw),
+                telephone_event: Some(101),
+            },
+            MediaAnswer::Reject,
+        ];
         let text = write_answer("127.0.0.1".parse().unwrap(), 7, &offers, &answers);
         let back = webrtc_sdp::parse_sdp(&text, true).unwrap();
         assert_eq!(back.media.len(), 2);

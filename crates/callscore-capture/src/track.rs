@@ -41,7 +41,10 @@ impl Default for PayloadMap {
         kinds.insert(8, PayloadKind::Audio(G711::Alaw));
         kinds.insert(13, PayloadKind::ComfortNoise);
         kinds.insert(101, PayloadKind::TelephoneEvent);
-        PayloadMap { kinds, guess_dynamic_events: true }
+        PayloadMap {
+            kinds,
+            guess_dynamic_events: true,
+        }
     }
 }
 
@@ -53,7 +56,10 @@ impl PayloadMap {
         kinds.insert(8, PayloadKind::Audio(G711::Alaw));
         kinds.insert(13, PayloadKind::ComfortNoise);
         kinds.extend(entries);
-        PayloadMap { kinds, guess_dynamic_events: false }
+        PayloadMap {
+            kinds,
+            guess_dynamic_events: false,
+        }
     }
 
     pub fn kind(&self, payload_type: u8, payload: &[u8]) -> Option<PayloadKind> {
@@ -81,7 +87,11 @@ pub struct TrackConfig {
 
 impl Default for TrackConfig {
     fn default() -> Self {
-        TrackConfig { reorder_depth: 8, max_duration: Duration::from_secs(4 * 3600), resync_after: Duration::from_secs(10) }
+        TrackConfig {
+            reorder_depth: 8,
+            max_duration: Duration::from_secs(4 * 3600),
+            resync_after: Duration::from_secs(10),
+        }
     }
 }
 
@@ -165,7 +175,17 @@ fn to_samples(d: Duration) -> u64 {
 
 impl StreamTrack {
     pub fn new(payloads: PayloadMap, config: TrackConfig) -> Self {
-        StreamTrack { config, payloads, sources: HashMap::new(), last_audio_ssrc: None, samples: Vec::new(), first_audio: None, events: HashMap::new(), stats: TrackStats::default(), scratch: Vec::new() }
+        StreamTrack {
+            config,
+            payloads,
+            sources: HashMap::new(),
+            last_audio_ssrc: None,
+            samples: Vec::new(),
+            first_audio: None,
+            events: HashMap::new(),
+            stats: TrackStats::default(),
+            scratch: Vec::new(),
+        }
     }
 
     pub fn set_payloads(&mut self, payloads: PayloadMap) {
@@ -211,21 +231,38 @@ impl StreamTrack {
         let start = self.sources.get_mut(&packet.ssrc).and_then(|s| {
             let (anchor_ts, anchor_pos) = s.anchor?;
             let ts = s.timestamps.extend(packet.timestamp);
-            (anchor_pos as i64 + (ts as i64 - anchor_ts as i64)).try_into().ok()
+            (anchor_pos as i64 + (ts as i64 - anchor_ts as i64))
+                .try_into()
+                .ok()
         });
-        let entry = self.events.entry(key).or_insert(EventState { at: start.unwrap_or(arrival), duration: 0, event: ev.event });
+        let entry = self.events.entry(key).or_insert(EventState {
+            at: start.unwrap_or(arrival),
+            duration: 0,
+            event: ev.event,
+        });
         entry.duration = entry.duration.max(ev.duration as u64);
     }
 
     fn push_audio(&mut self, arrival: u64, packet: RtpPacket, codec: G711) {
         self.stats.audio_packets += 1;
-        if self.last_audio_ssrc.is_some_and(|s| s != packet.ssrc) && !self.sources.contains_key(&packet.ssrc) {
+        if self.last_audio_ssrc.is_some_and(|s| s != packet.ssrc)
+            && !self.sources.contains_key(&packet.ssrc)
+        {
             self.stats.ssrc_changes += 1;
         }
         self.last_audio_ssrc = Some(packet.ssrc);
         let depth = self.config.reorder_depth;
-        let source = self.sources.entry(packet.ssrc).or_insert_with(|| Source { jitter: JitterBuffer::new(depth), timestamps: TimestampExtender::default(), anchor: None });
-        let pending = Pending { arrival, timestamp: source.timestamps.extend(packet.timestamp), codec, payload: packet.payload };
+        let source = self.sources.entry(packet.ssrc).or_insert_with(|| Source {
+            jitter: JitterBuffer::new(depth),
+            timestamps: TimestampExtender::default(),
+            anchor: None,
+        });
+        let pending = Pending {
+            arrival,
+            timestamp: source.timestamps.extend(packet.timestamp),
+            codec,
+            payload: packet.payload,
+        };
         let mut ready = Vec::new();
         match source.jitter.push(packet.sequence, pending) {
             Pushed::Queued => {}
@@ -246,11 +283,18 @@ impl StreamTrack {
     fn place(&mut self, ssrc: u32, p: Pending) {
         let resync = to_samples(self.config.resync_after) as i64;
         let written_end = self.samples.len() as u64;
-        let Some(source) = self.sources.get_mut(&ssrc) else { return };
+        let Some(source) = self.sources.get_mut(&ssrc) else {
+            return;
+        };
         let (anchor_ts, anchor_pos) = *source.anchor.get_or_insert_with(|| {
             // A new source starts at its arrival time; if that falls a little inside audio already
             // written by a previous SSRC (network jitter), it continues where that audio ends.
-            let start = if p.arrival < written_end && written_end - p.arrival < RECORDING_RATE as u64 / 5 { written_end } else { p.arrival };
+            let start =
+                if p.arrival < written_end && written_end - p.arrival < RECORDING_RATE as u64 / 5 {
+                    written_end
+                } else {
+                    p.arrival
+                };
             (p.timestamp, start)
         });
         let mut pos = anchor_pos as i64 + (p.timestamp as i64 - anchor_ts as i64);
@@ -269,7 +313,8 @@ impl StreamTrack {
             self.stats.beyond_max_duration += 1;
             return;
         }
-        if pos > self.samples.len() {
+        // Silence before a stream's first packet is not loss.
+        if pos > self.samples.len() && self.first_audio.is_some() {
             self.stats.gap_samples += (pos - self.samples.len()) as u64;
         }
         if end > self.samples.len() {
@@ -285,14 +330,31 @@ impl StreamTrack {
     pub fn finish(mut self) -> TrackResult {
         let ssrcs: Vec<u32> = self.sources.keys().copied().collect();
         for ssrc in ssrcs {
-            let drained = self.sources.get_mut(&ssrc).map(|s| s.jitter.drain()).unwrap_or_default();
+            let drained = self
+                .sources
+                .get_mut(&ssrc)
+                .map(|s| s.jitter.drain())
+                .unwrap_or_default();
             for (_, p) in drained {
                 self.place(ssrc, p);
             }
         }
-        let mut events: Vec<TrackEvent> = self.events.into_values().map(|e| TrackEvent { at: e.at, duration: e.duration, digit: TelephoneEvent::digit(e.event) }).collect();
+        let mut events: Vec<TrackEvent> = self
+            .events
+            .into_values()
+            .map(|e| TrackEvent {
+                at: e.at,
+                duration: e.duration,
+                digit: TelephoneEvent::digit(e.event),
+            })
+            .collect();
         events.sort_by(|a, b| (a.at, &a.digit).cmp(&(b.at, &b.digit)));
-        TrackResult { samples: self.samples, first_audio: self.first_audio, events, stats: self.stats }
+        TrackResult {
+            samples: self.samples,
+            first_audio: self.first_audio,
+            events,
+            stats: self.stats,
+        }
     }
 }
 
@@ -304,7 +366,14 @@ mod tests {
     const FRAME: usize = 160;
 
     fn frame_packet(ssrc: u32, seq: u16, ts: u32, level: i16) -> RtpPacket {
-        RtpPacket { payload_type: 0, marker: false, sequence: seq, timestamp: ts, ssrc, payload: vec![G711::Ulaw.encode(level); FRAME] }
+        RtpPacket {
+            payload_type: 0,
+            marker: false,
+            sequence: seq,
+            timestamp: ts,
+            ssrc,
+            payload: vec![G711::Ulaw.encode(level); FRAME],
+        }
     }
 
     fn at(ms: u64) -> Duration {
@@ -315,7 +384,12 @@ mod tests {
     fn track_of(order: &[u16], seq0: u16, ts0: u32) -> TrackResult {
         let mut t = StreamTrack::new(PayloadMap::default(), TrackConfig::default());
         for &i in order {
-            let p = frame_packet(7, seq0.wrapping_add(i), ts0.wrapping_add(i as u32 * FRAME as u32), 1000 + 100 * i as i16);
+            let p = frame_packet(
+                7,
+                seq0.wrapping_add(i),
+                ts0.wrapping_add(i as u32 * FRAME as u32),
+                1000 + 100 * i as i16,
+            );
             t.push(at(1000 + 20 * i as u64), &p.to_bytes());
         }
         t.finish()
@@ -343,7 +417,9 @@ mod tests {
     fn loss_becomes_silence_of_the_right_length() {
         let r = track_of(&[0, 1, 4, 5], 0, 0);
         assert_eq!(r.samples.len(), 8000 + 6 * FRAME);
-        assert!(r.samples[8000 + 2 * FRAME..8000 + 4 * FRAME].iter().all(|&s| s == 0));
+        assert!(r.samples[8000 + 2 * FRAME..8000 + 4 * FRAME]
+            .iter()
+            .all(|&s| s == 0));
         assert_eq!(r.stats.gap_samples, 2 * FRAME as u64);
         assert_ne!(level_of_frame(&r, 4), 0);
     }
@@ -369,11 +445,17 @@ mod tests {
     fn a_new_ssrc_starts_at_its_arrival_time() {
         let mut t = StreamTrack::new(PayloadMap::default(), TrackConfig::default());
         for i in 0..5u16 {
-            t.push(at(20 * i as u64), &frame_packet(1, i, i as u32 * 160, 500).to_bytes());
+            t.push(
+                at(20 * i as u64),
+                &frame_packet(1, i, i as u32 * 160, 500).to_bytes(),
+            );
         }
         // A second source, unrelated numbering, one second later.
         for i in 0..5u16 {
-            t.push(at(1000 + 20 * i as u64), &frame_packet(2, 40000 + i, 99_999 + i as u32 * 160, 900).to_bytes());
+            t.push(
+                at(1000 + 20 * i as u64),
+                &frame_packet(2, 40000 + i, 99_999 + i as u32 * 160, 900).to_bytes(),
+            );
         }
         let r = t.finish();
         assert_eq!(r.stats.ssrc_changes, 1);
@@ -385,13 +467,42 @@ mod tests {
     fn dtmf_end_retransmits_make_one_digit() {
         let mut t = StreamTrack::new(PayloadMap::default(), TrackConfig::default());
         t.push(at(0), &frame_packet(1, 0, 0, 500).to_bytes());
-        for (i, (end, dur)) in [(false, 160u16), (false, 320), (false, 480), (true, 640), (true, 640), (true, 640)].into_iter().enumerate() {
-            let ev = TelephoneEvent { event: 5, end, volume: 10, duration: dur };
-            let p = RtpPacket { payload_type: 101, marker: i == 0, sequence: 1 + i as u16, timestamp: 800, ssrc: 1, payload: ev.to_bytes().to_vec() };
+        for (i, (end, dur)) in [
+            (false, 160u16),
+            (false, 320),
+            (false, 480),
+            (true, 640),
+            (true, 640),
+            (true, 640),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let ev = TelephoneEvent {
+                event: 5,
+                end,
+                volume: 10,
+                duration: dur,
+            };
+            let p = RtpPacket {
+                payload_type: 101,
+                marker: i == 0,
+                sequence: 1 + i as u16,
+                timestamp: 800,
+                ssrc: 1,
+                payload: ev.to_bytes().to_vec(),
+            };
             t.push(at(100 + 20 * i as u64), &p.to_bytes());
         }
         let r = t.finish();
-        assert_eq!(r.events, vec![TrackEvent { at: 800, duration: 640, digit: "5".into() }]);
+        assert_eq!(
+            r.events,
+            vec![TrackEvent {
+                at: 800,
+                duration: 640,
+                digit: "5".into()
+            }]
+        );
         assert_eq!(r.samples.len(), FRAME, "events are not audio");
     }
 
@@ -412,7 +523,10 @@ mod tests {
     fn a_timestamp_jump_re_anchors_on_arrival() {
         let mut t = StreamTrack::new(PayloadMap::default(), TrackConfig::default());
         t.push(at(0), &frame_packet(1, 0, 0, 500).to_bytes());
-        t.push(at(20), &frame_packet(1, 1, 160 + 8000 * 3600, 500).to_bytes());
+        t.push(
+            at(20),
+            &frame_packet(1, 1, 160 + 8000 * 3600, 500).to_bytes(),
+        );
         let r = t.finish();
         assert_eq!(r.stats.resyncs, 1);
         assert_eq!(r.samples.len(), 2 * FRAME);

@@ -173,8 +173,14 @@ impl Transcript {
     /// Sorts segments by (start, end, speaker) so merged legs read in call order, and fixes
     /// `duration_ms` when it is shorter than the last segment's end.
     pub fn normalise(&mut self) {
-        self.segments
-            .sort_by(|a, b| (a.start_ms, a.end_ms, a.speaker).cmp(&(b.start_ms, b.end_ms, b.speaker)));
+        // Text breaks the last tie so the order never depends on the input's order.
+        self.segments.sort_by(|a, b| {
+            a.start_ms
+                .cmp(&b.start_ms)
+                .then(a.end_ms.cmp(&b.end_ms))
+                .then(a.speaker.cmp(&b.speaker))
+                .then_with(|| a.text.cmp(&b.text))
+        });
         let last_end = self.segments.iter().map(|s| s.end_ms).max().unwrap_or(0);
         if self.duration_ms < last_end {
             self.duration_ms = last_end;

@@ -201,6 +201,19 @@ mod tests {
     }
 
     #[test]
+    fn rates_with_no_common_factor_still_convert_exactly() {
+        // gcd(rate, 16000) = 1 makes rubato's FFT as long as a second of input; still correct.
+        for rate in [44_101u32, 7_993, 767_999] {
+            let x = sine(440.0, rate, rate as usize / 2);
+            let y = resample(&x, rate, 16_000).unwrap();
+            let expected = ((x.len() as u64 * 16_000 + rate as u64 / 2) / rate as u64) as usize;
+            assert_eq!(y.len(), expected, "{rate} Hz");
+            let rms = (y[2000..6000].iter().map(|v| v * v).sum::<f32>() / 4000.0).sqrt();
+            assert!((rms - 0.3536).abs() < 0.01, "{rate} Hz: rms {rms}");
+        }
+    }
+
+    #[test]
     fn zero_rate_is_an_error_not_a_panic() {
         assert!(matches!(StreamResampler::new(0, 16_000, 1), Err(ResampleError::Setup { .. })));
     }

@@ -43,6 +43,9 @@ pub(crate) struct WavHeader {
     pub fmt_body: Vec<u8>,
     pub data_offset: u64,
     pub declared_data_len: u32,
+    /// Frames per channel from the fact chunk: what block codecs (ADPCM) really hold, since
+    /// their last block is padded.
+    pub fact_frames: Option<u32>,
 }
 
 /// A codec's name from its WAV format tag, for error messages and `source_format`.
@@ -99,6 +102,7 @@ pub(crate) fn read_header<R: Read + Seek>(r: &mut R, path: &Path, file_len: u64)
 
     let mut pos = 12u64;
     let mut fmt: Option<WavHeader> = None;
+    let mut fact_frames = None;
     loop {
         if pos + 8 > file_len {
             let missing = if fmt.is_none() { "fmt" } else { "data" };
@@ -128,12 +132,18 @@ pub(crate) fn read_header<R: Read + Seek>(r: &mut R, path: &Path, file_len: u64)
                 r.read_exact(&mut body).map_err(io_err(path))?;
                 fmt = Some(parse_fmt(path, body)?);
             }
+            b"fact" if len >= 4 && pos + 4 <= file_len => {
+                let mut n = [0u8; 4];
+                r.read_exact(&mut n).map_err(io_err(path))?;
+                fact_frames = Some(u32::from_le_bytes(n));
+            }
             b"data" => {
                 let Some(mut header) = fmt else {
                     return Err(invalid(path, "the data chunk comes before any fmt chunk"));
                 };
                 header.data_offset = pos;
                 header.declared_data_len = len;
+                header.fact_frames = fact_frames;
                 return Ok(header);
             }
             _ => {}
@@ -165,6 +175,7 @@ fn parse_fmt(path: &Path, body: Vec<u8>) -> Result<WavHeader, IngestError> {
         fmt_body: body,
         data_offset: 0,
         declared_data_len: 0,
+        fact_frames: None,
     })
 }
 
@@ -236,8 +247,8 @@ pub(crate) fn decode_wav(path: &Path, mut file: File, file_len: u64) -> Result<D
     if header.channels == 0 {
         return Err(IngestError::UnsupportedChannels { path: path.to_path_buf(), channels: 0 });
     }
-    if header.sample_rate == 0 {
-        return Err(invalid(path, "the sample rate is 0 Hz"));
+    if !crate::decode::SOURCE_RATES.contains(&header.sample_rate) {
+        return Err(invalid(path, crate::decode::implausible_rate(header.sample_rate)));
     }
     if header.block_align == 0 {
         return Err(invalid(path, "the block alignment is 0 bytes"));
@@ -292,9 +303,26 @@ pub(crate) fn decode_wav(path: &Path, mut file: File, file_len: u64) -> Result<D
         WavDecoder::Symphonia => decode_symphonia(path, Box::new(symphonia::core::io::ReadOnlySource::new(stream)), Some("wav"))?,
     };
     decoded.source_format = label;
+    let block_codec = matches!(header.format_tag, TAG_IMA_ADPCM | TAG_MS_ADPCM);
+    if let (true, Some(fact), true) = (block_codec, header.fact_frames, u64::from(data_len) == declared) {
+        trim_to_frames(&mut decoded, u64::from(fact));
+    }
     warnings.append(&mut decoded.warnings);
     decoded.warnings = warnings;
     Ok(decoded)
+}
+
+/// Drops the padding at the end of a block codec's last block, keeping `frames` source frames.
+fn trim_to_frames(decoded: &mut Decoded, frames: u64) {
+    if frames == 0 || frames >= decoded.source_frames {
+        return;
+    }
+    let rate = u64::from(decoded.source_sample_rate);
+    let keep = ((frames * u64::from(callscore_core::SAMPLE_RATE) + rate / 2) / rate) as usize;
+    for ch in &mut decoded.channels {
+        ch.truncate(keep);
+    }
+    decoded.source_frames = frames;
 }
 
 enum WavDecoder {
@@ -359,7 +387,7 @@ fn decode_hound<R: Read>(path: &Path, stream: R, header: &WavHeader) -> Result<D
         warnings.push(format!("decoding stopped early ({e}); kept the audio before that point"));
     }
     let mut decoded = collector.finish()?;
-    decoded.warnings = warnings;
+    decoded.warnings.extend(warnings);
     Ok(decoded)
 }
 

@@ -9,7 +9,9 @@
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let s = text.trim();
     if s.is_empty() {
-        return Err("empty duration (expected e.g. \"30s\", \"1m30s\", \"500ms\" or \"0:30\")".into());
+        return Err(
+            "empty duration (expected e.g. \"30s\", \"1m30s\", \"500ms\" or \"0:30\")".into(),
+        );
     }
     if s.contains(':') {
         return parse_clock(s);
@@ -18,23 +20,39 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let mut rest = s;
     let mut parts = 0;
     while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if number_len == 0 {
             return Err(format!("'{s}' is not a duration: expected a number at '{rest}' (e.g. \"30s\", \"1m30s\", \"500ms\")"));
         }
-        let number: f64 = rest[..number_len]
-            .parse()
-            .map_err(|_| format!("'{s}' is not a duration: '{}' is not a number", &rest[..number_len]))?;
+        let number: f64 = rest[..number_len].parse().map_err(|_| {
+            format!(
+                "'{s}' is not a duration: '{}' is not a number",
+                &rest[..number_len]
+            )
+        })?;
         rest = rest[number_len..].trim_start();
-        let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         let scale = match unit.to_ascii_lowercase().as_str() {
             "ms" => 1.0,
             "s" | "sec" | "secs" | "second" | "seconds" => 1_000.0,
             "m" | "min" | "mins" | "minute" | "minutes" => 60_000.0,
             "h" | "hr" | "hour" | "hours" => 3_600_000.0,
-            "" => return Err(format!("'{s}' has no unit: write e.g. \"{}s\" for seconds", &text.trim())),
-            other => return Err(format!("'{s}': unknown unit '{other}' (expected ms, s, m or h)")),
+            "" => {
+                return Err(format!(
+                    "'{s}' has no unit: write e.g. \"{}s\" for seconds",
+                    &text.trim()
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "'{s}': unknown unit '{other}' (expected ms, s, m or h)"
+                ))
+            }
         };
         total += number * scale;
         rest = rest[unit_len..].trim_start();
@@ -57,7 +75,11 @@ fn parse_clock(s: &str) -> Result<u64, String> {
     let mut total_secs = 0f64;
     for (i, field) in fields.iter().enumerate() {
         let is_last = i + 1 == fields.len();
-        if field.is_empty() || !field.chars().all(|c| c.is_ascii_digit() || (is_last && c == '.')) {
+        if field.is_empty()
+            || !field
+                .chars()
+                .all(|c| c.is_ascii_digit() || (is_last && c == '.'))
+        {
             return Err(not_clock());
         }
         let value: f64 = field.parse().map_err(|_| not_clock())?;
@@ -115,7 +137,9 @@ mod tests {
     #[test]
     fn rejects_nonsense_with_a_reason() {
         assert!(parse_duration_ms("30").unwrap_err().contains("no unit"));
-        assert!(parse_duration_ms("30 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration_ms("30 parsecs")
+            .unwrap_err()
+            .contains("unknown unit"));
         assert!(parse_duration_ms("").is_err());
         assert!(parse_duration_ms("abc").is_err());
         assert!(parse_duration_ms("1:75").unwrap_err().contains("below 60"));

@@ -83,11 +83,21 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The layout of rustc and ruff diagnostics: `file:line:col: message`, the source line,
         // a caret under the offending text, then the hint. Editors jump to `file:line:col`.
-        writeln!(f, "{}:{}:{}: {}", self.origin, self.line, self.column, self.message)?;
+        writeln!(
+            f,
+            "{}:{}:{}: {}",
+            self.origin, self.line, self.column, self.message
+        )?;
         let gutter = self.line.to_string().len();
         writeln!(f, "{:gutter$} |", "")?;
         writeln!(f, "{} | {}", self.line, self.source_line)?;
-        write!(f, "{:gutter$} | {}{}", "", " ".repeat(self.column - 1), "^".repeat(self.underline))?;
+        write!(
+            f,
+            "{:gutter$} | {}{}",
+            "",
+            " ".repeat(self.column - 1),
+            "^".repeat(self.underline)
+        )?;
         if let Some(hint) = &self.hint {
             write!(f, "\n{:gutter$} = hint: {hint}", "")?;
         }
@@ -128,13 +138,20 @@ fn render_problems(problems: &[Problem]) -> String {
         out.push_str(&p.to_string());
     }
     if problems.len() > 1 {
-        out.push_str(&format!("\n\n{} problems in {}", problems.len(), problems[0].origin));
+        out.push_str(&format!(
+            "\n\n{} problems in {}",
+            problems.len(),
+            problems[0].origin
+        ));
     }
     out
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
-pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(f64, &'a str)> = None;
     for candidate in candidates {
         let score = strsim::jaro_winkler(&word.to_ascii_lowercase(), candidate);
@@ -149,7 +166,14 @@ pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a s
 pub(crate) fn suggestion(word: &str, candidates: &[&str]) -> String {
     match closest(word, candidates.iter().copied()) {
         Some(c) => format!("did you mean `{c}`?"),
-        None => format!("expected one of: {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")),
+        None => format!(
+            "expected one of: {}",
+            candidates
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -161,7 +185,14 @@ mod tests {
     fn problem_locates_line_and_column_in_characters() {
         let src = "id = \"x\"\n[[criteria]]\nwïthn = \"30s\"\n";
         let span_start = src.find("wïthn").unwrap();
-        let p = Problem::at(ProblemKind::UnknownField, "r.toml", src, span_start..span_start + "wïthn".len(), "unknown field", None);
+        let p = Problem::at(
+            ProblemKind::UnknownField,
+            "r.toml",
+            src,
+            span_start..span_start + "wïthn".len(),
+            "unknown field",
+            None,
+        );
         assert_eq!((p.line, p.column, p.underline), (3, 1, 5));
         let shown = p.to_string();
         assert!(shown.starts_with("r.toml:3:1: unknown field"), "{shown}");
@@ -171,7 +202,10 @@ mod tests {
 
     #[test]
     fn suggestion_finds_typos_and_lists_otherwise() {
-        assert_eq!(suggestion("withn", &["within", "weight", "last"]), "did you mean `within`?");
+        assert_eq!(
+            suggestion("withn", &["within", "weight", "last"]),
+            "did you mean `within`?"
+        );
         assert_eq!(suggestion("zzz", &["a", "b"]), "expected one of: `a`, `b`");
     }
 }

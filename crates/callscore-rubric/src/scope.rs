@@ -1,7 +1,7 @@
 //! Which part of a call a criterion looks at: whose speech, and which stretch of time.
 
 use crate::text::{Call, Seg};
-use callscore_core::{fmt_ms, Outcome, Evidence, Speaker};
+use callscore_core::{fmt_ms, Evidence, Outcome, Speaker};
 use std::ops::Range;
 
 /// Whose speech a criterion reads.
@@ -51,12 +51,14 @@ pub enum Window {
 }
 
 impl Window {
-    /// The window as call-time bounds `[from, to)` for a call of `duration_ms`.
-    pub(crate) fn bounds(self, duration_ms: u64) -> (u64, u64) {
+    /// The window as call-time bounds `[from, to)`. `Last` counts back from `speech_end_ms`,
+    /// the end of the last words: silence or hold music after the goodbye does not push the
+    /// closing out of the window (the window still runs on to the end of the recording).
+    pub(crate) fn bounds(self, speech_end_ms: u64) -> (u64, u64) {
         match self {
             Window::Whole => (0, u64::MAX),
             Window::First(ms) => (0, ms),
-            Window::Last(ms) => (duration_ms.saturating_sub(ms), u64::MAX),
+            Window::Last(ms) => (speech_end_ms.saturating_sub(ms), u64::MAX),
         }
     }
 
@@ -65,7 +67,7 @@ impl Window {
         match self {
             Window::Whole => String::new(),
             Window::First(ms) => format!(" in the first {}", fmt_ms(ms)),
-            Window::Last(ms) => format!(" in the last {}", fmt_ms(ms)),
+            Window::Last(ms) => format!(" in the last {} of speech", fmt_ms(ms)),
         }
     }
 }
@@ -83,14 +85,19 @@ impl Scope {
         if !self.who.includes(seg.speaker) {
             return false;
         }
-        let (from, to) = self.window.bounds(call.duration_ms);
+        let (from, to) = self.window.bounds(call.speech_end_ms);
         overlaps(seg.start_ms, seg.end_ms, from, to)
     }
 
     /// Whether a match at `range` of an included segment lies in the window. Only a segment
     /// that straddles the window's edge needs its word times consulted.
-    pub(crate) fn includes_match(&self, call: &Call<'_>, seg: &Seg<'_>, range: &Range<usize>) -> bool {
-        let (from, to) = self.window.bounds(call.duration_ms);
+    pub(crate) fn includes_match(
+        &self,
+        call: &Call<'_>,
+        seg: &Seg<'_>,
+        range: &Range<usize>,
+    ) -> bool {
+        let (from, to) = self.window.bounds(call.speech_end_ms);
         if seg.start_ms >= from && seg.end_ms <= to {
             return true;
         }
@@ -99,8 +106,14 @@ impl Scope {
     }
 
     /// The segments this scope reads, in call order, with their index.
-    pub(crate) fn segs<'c, 't>(&'c self, call: &'c Call<'t>) -> impl Iterator<Item = (usize, &'c Seg<'t>)> + 'c {
-        call.segs.iter().enumerate().filter(move |(_, s)| self.includes_seg(call, s))
+    pub(crate) fn segs<'c, 't>(
+        &'c self,
+        call: &'c Call<'t>,
+    ) -> impl Iterator<Item = (usize, &'c Seg<'t>)> + 'c {
+        call.segs
+            .iter()
+            .enumerate()
+            .filter(move |(_, s)| self.includes_seg(call, s))
     }
 
     /// "agent speech in the first 0:30"
@@ -133,13 +146,25 @@ pub(crate) struct Verdict {
 
 impl Verdict {
     pub fn pass(reason: impl Into<String>, evidence: Vec<Evidence>) -> Verdict {
-        Verdict { outcome: Outcome::Pass, evidence, reason: reason.into() }
+        Verdict {
+            outcome: Outcome::Pass,
+            evidence,
+            reason: reason.into(),
+        }
     }
     pub fn fail(reason: impl Into<String>, evidence: Vec<Evidence>) -> Verdict {
-        Verdict { outcome: Outcome::Fail, evidence, reason: reason.into() }
+        Verdict {
+            outcome: Outcome::Fail,
+            evidence,
+            reason: reason.into(),
+        }
     }
     pub fn na(reason: impl Into<String>) -> Verdict {
-        Verdict { outcome: Outcome::NotApplicable, evidence: Vec::new(), reason: reason.into() }
+        Verdict {
+            outcome: Outcome::NotApplicable,
+            evidence: Vec::new(),
+            reason: reason.into(),
+        }
     }
     /// The standard answer for a criterion about one party on a transcript without speakers.
     pub fn speakers_unknown(who: &str) -> Verdict {

@@ -1,7 +1,9 @@
 //! A transcript prepared once per evaluation: segments in call order, split into sentences,
 //! with helpers to tokenise, to time a piece of text and to quote it as evidence.
 
+use crate::scope::Who;
 use callscore_core::{CallMeta, Evidence, Speaker, Transcript, Word};
+use std::cell::OnceCell;
 use std::ops::Range;
 
 /// Longest quote, in characters, before it is cut down to the words around the match.
@@ -16,6 +18,8 @@ pub(crate) struct Seg<'t> {
     pub start_ms: u64,
     pub end_ms: u64,
     pub text: &'t str,
+    /// `text` with ASCII letters lowercased: same byte offsets, for fast word look-ups.
+    pub lower: String,
     pub words: &'t [Word],
     /// Byte ranges of the sentences of `text`, trimmed, in order.
     pub sentences: Vec<Range<usize>>,
@@ -26,15 +30,66 @@ pub(crate) struct Seg<'t> {
 pub(crate) struct Call<'t> {
     /// Length of the call: the transcript's duration, or the last segment's end when longer.
     pub duration_ms: u64,
-    /// Segments ordered by (start, end, speaker), whatever order the file had.
+    /// Segments ordered by (start, end, speaker, text), whatever order the file had.
     pub segs: Vec<Seg<'t>>,
     pub meta: &'t CallMeta,
+    /// End of the last segment with words in it (0 for a call without speech).
+    pub speech_end_ms: u64,
     pub has_agent: bool,
     pub has_caller: bool,
     pub has_unknown: bool,
+    /// Each party's speech joined into one text, built on first use (see [`Joined`]).
+    joined: [OnceCell<Joined>; 3],
+}
+
+/// One party's segments joined with newlines, so that a pattern is searched once per call
+/// rather than once per segment (a regex search has a fixed cost that dominates on short text).
+#[derive(Debug, Default)]
+pub(crate) struct Joined {
+    pub text: String,
+    /// (offset in `text`, index in `Call::segs`) of each segment, in order.
+    pub parts: Vec<(usize, usize)>,
+}
+
+impl Joined {
+    /// The segment that byte `at` of the joined text belongs to: (segment index, offset of the
+    /// segment's text in the joined text).
+    pub fn locate(&self, at: usize) -> (usize, usize) {
+        let i = self
+            .parts
+            .partition_point(|&(off, _)| off <= at)
+            .saturating_sub(1);
+        let (off, seg) = self.parts[i];
+        (seg, off)
+    }
 }
 
 impl<'t> Call<'t> {
+    /// The speech of `who`, joined (built once per call and party).
+    pub fn joined(&self, who: Who) -> &Joined {
+        let slot = match who {
+            Who::Agent => 0,
+            Who::Caller => 1,
+            Who::Any => 2,
+        };
+        self.joined[slot].get_or_init(|| {
+            let mut j = Joined::default();
+            for (i, seg) in self
+                .segs
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| who.includes(s.speaker))
+            {
+                if !j.text.is_empty() {
+                    j.text.push('\n');
+                }
+                j.parts.push((j.text.len(), i));
+                j.text.push_str(seg.text);
+            }
+            j
+        })
+    }
+
     pub fn new(transcript: &'t Transcript) -> Call<'t> {
         let mut segs: Vec<Seg<'t>> = transcript
             .segments
@@ -45,19 +100,33 @@ impl<'t> Call<'t> {
                 // A segment that ends before it starts is a broken timestamp; treat it as instantaneous.
                 end_ms: s.end_ms.max(s.start_ms),
                 text: s.text.as_str(),
+                lower: s.text.to_ascii_lowercase(),
                 words: &s.words,
                 sentences: sentences(&s.text),
             })
             .collect();
-        segs.sort_by(|a, b| (a.start_ms, a.end_ms, a.speaker).cmp(&(b.start_ms, b.end_ms, b.speaker)));
+        // The text is part of the key so that the order, and so the scorecard, does not depend
+        // on the order segments had in the file.
+        segs.sort_by(|a, b| {
+            (a.start_ms, a.end_ms, a.speaker, a.text)
+                .cmp(&(b.start_ms, b.end_ms, b.speaker, b.text))
+        });
         let last_end = segs.iter().map(|s| s.end_ms).max().unwrap_or(0);
+        let speech_end_ms = segs
+            .iter()
+            .filter(|s| !s.text.trim().is_empty())
+            .map(|s| s.end_ms)
+            .max()
+            .unwrap_or(0);
         Call {
             duration_ms: transcript.duration_ms.max(last_end),
+            speech_end_ms,
             has_agent: segs.iter().any(|s| s.speaker == Speaker::Agent),
             has_caller: segs.iter().any(|s| s.speaker == Speaker::Caller),
             has_unknown: segs.iter().any(|s| s.speaker == Speaker::Unknown),
             segs,
             meta: &transcript.meta,
+            joined: Default::default(),
         }
     }
 
@@ -91,7 +160,9 @@ impl Seg<'_> {
             }
             // Words are aligned to the text in order; a word that is not found (a system whose
             // word list differs from its text) is skipped without moving the cursor.
-            let Some(pos) = self.text[cursor..].find(needle) else { continue };
+            let Some(pos) = self.text[cursor..].find(needle) else {
+                continue;
+            };
             let (ws, we) = (cursor + pos, cursor + pos + needle.len());
             cursor = we;
             if ws < range.end && range.start < we {
@@ -103,7 +174,10 @@ impl Seg<'_> {
             }
         }
         match found {
-            Some((s, e)) => (s.max(self.start_ms).min(self.end_ms), e.min(self.end_ms).max(s)),
+            Some((s, e)) => (
+                s.max(self.start_ms).min(self.end_ms),
+                e.min(self.end_ms).max(s),
+            ),
             None => (self.start_ms, self.end_ms),
         }
     }
@@ -113,17 +187,52 @@ impl Seg<'_> {
     pub fn evidence(&self, matched: &Range<usize>) -> Evidence {
         let (quote, quoted) = self.quote(matched);
         let (start_ms, end_ms) = self.time_of(&quoted);
-        Evidence { speaker: self.speaker, start_ms, end_ms, quote }
+        Evidence {
+            speaker: self.speaker,
+            start_ms,
+            end_ms,
+            quote,
+        }
     }
 
-    /// Evidence quoting a whole sentence.
-    pub fn sentence_evidence(&self, sentence: &Range<usize>) -> Evidence {
-        self.evidence(sentence)
+    /// The sentence being spoken at call time `ms`: by word times when the segment has them,
+    /// else estimated from the position in the text (only to choose what to quote).
+    pub fn sentence_near(&self, ms: u64) -> Range<usize> {
+        let fallback = || {
+            self.sentences
+                .first()
+                .cloned()
+                .unwrap_or(0..self.text.len())
+        };
+        if self.sentences.len() <= 1 {
+            return fallback();
+        }
+        if !self.words.is_empty() {
+            return self
+                .sentences
+                .iter()
+                .find(|s| self.time_of(s).1 > ms)
+                .cloned()
+                .unwrap_or_else(fallback);
+        }
+        let span = self.end_ms.saturating_sub(self.start_ms).max(1);
+        let at = (ms.saturating_sub(self.start_ms).min(span) as u128 * self.text.len() as u128
+            / span as u128) as usize;
+        self.sentences
+            .iter()
+            .find(|s| s.end > at)
+            .or(self.sentences.last())
+            .cloned()
+            .unwrap_or_else(fallback)
     }
 
     /// Evidence for the segment's first sentence (for "the agent's first words were …").
     pub fn opening_evidence(&self) -> Evidence {
-        let first = self.sentences.first().cloned().unwrap_or(0..self.text.len());
+        let first = self
+            .sentences
+            .first()
+            .cloned()
+            .unwrap_or(0..self.text.len());
         self.evidence(&first)
     }
 
@@ -136,7 +245,11 @@ impl Seg<'_> {
         }
         let toks = tokens(self.text, sentence.clone());
         let first = toks.iter().position(|t| t.end > matched.start).unwrap_or(0);
-        let last = toks.iter().rposition(|t| t.start < matched.end).unwrap_or(first).max(first);
+        let last = toks
+            .iter()
+            .rposition(|t| t.start < matched.end)
+            .unwrap_or(first)
+            .max(first);
         let from = first.saturating_sub(QUOTE_CONTEXT_WORDS);
         let to = (last + QUOTE_CONTEXT_WORDS).min(toks.len().saturating_sub(1));
         let (Some(a), Some(b)) = (toks.get(from), toks.get(to)) else {
@@ -155,56 +268,87 @@ impl Seg<'_> {
     }
 }
 
-fn collapse_ws(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Runs of whitespace as single spaces, trimmed: quotes read as one line.
+pub(crate) fn collapse_ws(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Abbreviations whose full stop does not end a sentence.
-const ABBREVIATIONS: &[&str] = &["mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "etc", "no", "prof", "mt"];
+const ABBREVIATIONS: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "etc", "no", "prof", "mt",
+];
 
 /// Byte ranges of the sentences of `text`: split after `.`, `!`, `?` or `…` followed by
 /// whitespace, except after titles such as "Mr." Text without punctuation (common in ASR
 /// output) is one sentence.
 pub(crate) fn sentences(text: &str) -> Vec<Range<usize>> {
+    // Bytes, not chars: the terminators are ASCII or start with 0xE2 ('…'), and this runs on
+    // every segment of every call scored.
+    const ELLIPSIS: &[u8] = "…".as_bytes();
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
-    let mut iter = text.char_indices().peekable();
-    while let Some((i, c)) = iter.next() {
-        if !matches!(c, '.' | '!' | '?' | '…') {
-            continue;
-        }
-        let end = i + c.len_utf8();
-        let followed_by_space = end >= bytes.len() || bytes[end].is_ascii_whitespace();
-        if !followed_by_space {
-            continue;
-        }
-        if c == '.' {
-            let word_start = text[..i].rfind(|ch: char| !ch.is_alphanumeric()).map_or(0, |p| p + 1);
-            if ABBREVIATIONS.iter().any(|a| text[word_start..i].eq_ignore_ascii_case(a)) {
+    let mut i = 0;
+    while i < bytes.len() {
+        let width = match bytes[i] {
+            b'.' | b'!' | b'?' => 1,
+            0xE2 if bytes[i..].starts_with(ELLIPSIS) => ELLIPSIS.len(),
+            _ => {
+                i += 1;
                 continue;
             }
-        }
-        push_trimmed(text, start..end, &mut out);
-        start = end;
-        while let Some(&(_, next)) = iter.peek() {
-            if matches!(next, '.' | '!' | '?' | '…') {
-                iter.next();
+        };
+        let is_dot = bytes[i] == b'.';
+        let mut end = i + width;
+        // "?!", "..." and "?…" end one sentence together.
+        while end < bytes.len()
+            && (matches!(bytes[end], b'.' | b'!' | b'?') || bytes[end..].starts_with(ELLIPSIS))
+        {
+            end += if bytes[end] == 0xE2 {
+                ELLIPSIS.len()
             } else {
-                break;
-            }
+                1
+            };
         }
+        let followed_by_space = end >= bytes.len() || bytes[end].is_ascii_whitespace();
+        let after_title = is_dot && end == i + 1 && {
+            let word_start = bytes[..i]
+                .iter()
+                .rposition(|b| !b.is_ascii_alphanumeric())
+                .map_or(0, |p| p + 1);
+            ABBREVIATIONS
+                .iter()
+                .any(|a| bytes[word_start..i].eq_ignore_ascii_case(a.as_bytes()))
+        };
+        if followed_by_space && !after_title {
+            push_trimmed(text, start..end, &mut out);
+            start = end;
+        }
+        i = end;
     }
     push_trimmed(text, start..text.len(), &mut out);
     out
 }
 
 fn push_trimmed(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
-    let piece = &text[range.clone()];
-    let lead = piece.len() - piece.trim_start().len();
-    let trail = piece.len() - piece.trim_end().len();
-    if lead + trail < piece.len() {
-        out.push(range.start + lead..range.end - trail);
+    let bytes = text.as_bytes();
+    let (mut a, mut b) = (range.start, range.end);
+    // ASCII whitespace is what separates sentences here; other spaces stay in the sentence.
+    while a < b && bytes[a].is_ascii_whitespace() {
+        a += 1;
+    }
+    while b > a && bytes[b - 1].is_ascii_whitespace() {
+        b -= 1;
+    }
+    if a < b {
+        out.push(a..b);
     }
 }
 
@@ -225,15 +369,36 @@ impl Tok<'_> {
 
     /// Case-insensitive comparison with a lowercase ASCII word.
     pub fn is(&self, lower_word: &str) -> bool {
-        if self.text.is_ascii() {
-            self.text.eq_ignore_ascii_case(lower_word)
-        } else {
-            self.lower() == lower_word
+        // Hot: detectors compare every word with word lists. The ASCII comparison decides
+        // almost always; only text with typographic apostrophes or accents needs lowercasing.
+        if self.text.eq_ignore_ascii_case(lower_word) {
+            return true;
         }
+        !self.text.is_ascii() && self.lower() == lower_word
     }
 
-    pub fn is_any(&self, lower_words: &[&str]) -> bool {
-        lower_words.iter().any(|w| self.is(w))
+    /// Whether the word is in `sorted_lower_words` (lowercase, sorted, as `str` orders them).
+    /// Binary search on a stack-lowercased copy: the detectors ask this of nearly every word.
+    pub fn is_any(&self, sorted_lower_words: &[&str]) -> bool {
+        debug_assert!(
+            sorted_lower_words.windows(2).all(|w| w[0] < w[1]),
+            "word list not sorted: {sorted_lower_words:?}"
+        );
+        let mut buf = [0u8; 24];
+        let bytes = self.text.as_bytes();
+        if bytes.len() <= buf.len() && self.text.is_ascii() {
+            for (dst, src) in buf.iter_mut().zip(bytes) {
+                *dst = src.to_ascii_lowercase();
+            }
+            // Lowercasing ASCII keeps it ASCII, so the buffer is valid UTF-8.
+            let lower = std::str::from_utf8(&buf[..bytes.len()]).unwrap_or_default();
+            return sorted_lower_words
+                .binary_search_by(|w| cmp_short(w.as_bytes(), lower.as_bytes()))
+                .is_ok();
+        }
+        sorted_lower_words
+            .binary_search(&self.lower().as_str())
+            .is_ok()
     }
 
     /// Starts with an uppercase letter.
@@ -243,34 +408,81 @@ impl Tok<'_> {
 
     /// Only letters, apostrophes and hyphens: something a name could be.
     pub fn is_alphabetic(&self) -> bool {
-        self.text.chars().all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-')) && self.text.chars().any(char::is_alphabetic)
+        self.text
+            .chars()
+            .all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-'))
+            && self.text.chars().any(char::is_alphabetic)
     }
+}
+
+/// `a.cmp(b)` for the short words of word lists, inline: the library's slice comparison calls
+/// `memcmp`, whose call costs more than comparing a few bytes.
+#[inline]
+fn cmp_short(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// The words of `text[range]`, with byte offsets into `text`.
 pub(crate) fn tokens(text: &str, range: Range<usize>) -> Vec<Tok<'_>> {
-    let slice = &text[range.clone()];
-    let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    let mut chars = slice.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let is_word = c.is_alphanumeric();
-        let joins = matches!(c, '\'' | '’' | '-')
-            && start.is_some()
-            && chars.peek().is_some_and(|&(_, n)| n.is_alphanumeric());
-        match (start, is_word || joins) {
-            (None, true) if is_word => start = Some(i),
-            (Some(s), false) => {
-                out.push(Tok { text: &slice[s..i], start: range.start + s, end: range.start + i });
-                start = None;
-            }
-            _ => {}
+    TokenIter::new(text, range).collect()
+}
+
+/// The words of `text[range]` one by one, without collecting them (detectors that read only
+/// the first words of a clause stop early).
+pub(crate) struct TokenIter<'a> {
+    text: &'a str,
+    base: usize,
+    end: usize,
+    chars: std::iter::Peekable<std::str::CharIndices<'a>>,
+}
+
+impl<'a> TokenIter<'a> {
+    pub fn new(text: &'a str, range: Range<usize>) -> TokenIter<'a> {
+        TokenIter {
+            text,
+            base: range.start,
+            end: range.end,
+            chars: text[range].char_indices().peekable(),
         }
     }
-    if let Some(s) = start {
-        out.push(Tok { text: &slice[s..], start: range.start + s, end: range.end });
+}
+
+impl<'a> Iterator for TokenIter<'a> {
+    type Item = Tok<'a>;
+
+    fn next(&mut self) -> Option<Tok<'a>> {
+        let mut start: Option<usize> = None;
+        while let Some((i, c)) = self.chars.next() {
+            if c.is_alphanumeric() {
+                start.get_or_insert(i);
+                continue;
+            }
+            // An apostrophe or hyphen joins letters on both sides ("I'm", "Mary-Jane").
+            let joins = matches!(c, '\'' | '’' | '-')
+                && start.is_some()
+                && self.chars.peek().is_some_and(|&(_, n)| n.is_alphanumeric());
+            if joins {
+                continue;
+            }
+            if let Some(s) = start {
+                return Some(Tok {
+                    text: &self.text[self.base + s..self.base + i],
+                    start: self.base + s,
+                    end: self.base + i,
+                });
+            }
+        }
+        start.map(|s| Tok {
+            text: &self.text[self.base + s..self.end],
+            start: self.base + s,
+            end: self.end,
+        })
     }
-    out
 }
 
 /// The character just before byte `at`, skipping spaces.
@@ -294,11 +506,26 @@ mod tests {
 
     #[test]
     fn sentences_split_on_terminal_punctuation_but_not_titles() {
-        assert_eq!(seg_text("Hello. How are you? Fine!"), vec!["Hello.", "How are you?", "Fine!"]);
-        assert_eq!(seg_text("Thanks Mr. Novak. Bye"), vec!["Thanks Mr. Novak.", "Bye"]);
-        assert_eq!(seg_text("no punctuation at all"), vec!["no punctuation at all"]);
-        assert_eq!(seg_text("Wait... what?! ok"), vec!["Wait...", "what?!", "ok"]);
-        assert_eq!(seg_text("It costs 1.50 today."), vec!["It costs 1.50 today."]);
+        assert_eq!(
+            seg_text("Hello. How are you? Fine!"),
+            vec!["Hello.", "How are you?", "Fine!"]
+        );
+        assert_eq!(
+            seg_text("Thanks Mr. Novak. Bye"),
+            vec!["Thanks Mr. Novak.", "Bye"]
+        );
+        assert_eq!(
+            seg_text("no punctuation at all"),
+            vec!["no punctuation at all"]
+        );
+        assert_eq!(
+            seg_text("Wait... what?! ok"),
+            vec!["Wait...", "what?!", "ok"]
+        );
+        assert_eq!(
+            seg_text("It costs 1.50 today."),
+            vec!["It costs 1.50 today."]
+        );
         assert!(seg_text("   ").is_empty());
     }
 
@@ -314,17 +541,33 @@ mod tests {
 
     fn call_with(text: &str, words: Vec<Word>) -> Transcript {
         Transcript {
-            segments: vec![Segment { speaker: Speaker::Agent, start_ms: 1_000, end_ms: 9_000, text: text.into(), words }],
+            segments: vec![Segment {
+                speaker: Speaker::Agent,
+                start_ms: 1_000,
+                end_ms: 9_000,
+                text: text.into(),
+                words,
+            }],
             ..Default::default()
         }
     }
 
     #[test]
     fn time_of_uses_word_timestamps_when_present() {
-        let w = |s, e, t: &str| Word { start_ms: s, end_ms: e, text: t.into() };
+        let w = |s, e, t: &str| Word {
+            start_ms: s,
+            end_ms: e,
+            text: t.into(),
+        };
         let t = call_with(
             "Hello there. Calm down please.",
-            vec![w(1_000, 1_400, " Hello"), w(1_400, 1_900, " there."), w(4_000, 4_300, " Calm"), w(4_300, 4_800, " down"), w(4_800, 5_200, " please.")],
+            vec![
+                w(1_000, 1_400, " Hello"),
+                w(1_400, 1_900, " there."),
+                w(4_000, 4_300, " Calm"),
+                w(4_300, 4_800, " down"),
+                w(4_800, 5_200, " please."),
+            ],
         );
         let call = Call::new(&t);
         let seg = &call.segs[0];
@@ -351,14 +594,31 @@ mod tests {
         let at = text.find("calm down").unwrap();
         let ev = call.segs[0].evidence(&(at..at + 9));
         assert!(ev.quote.contains("calm down"));
-        assert!(ev.quote.starts_with('…') && ev.quote.ends_with('…'), "{}", ev.quote);
+        assert!(
+            ev.quote.starts_with('…') && ev.quote.ends_with('…'),
+            "{}",
+            ev.quote
+        );
         assert!(ev.quote.chars().count() < 120, "{}", ev.quote);
     }
 
     #[test]
     fn call_orders_segments_and_knows_when_speakers_are_unknown() {
-        let seg = |sp, s, e| Segment { speaker: sp, start_ms: s, end_ms: e, text: "x".into(), words: vec![] };
-        let t = Transcript { segments: vec![seg(Speaker::Unknown, 5_000, 6_000), seg(Speaker::Unknown, 0, 1_000)], duration_ms: 3_000, ..Default::default() };
+        let seg = |sp, s, e| Segment {
+            speaker: sp,
+            start_ms: s,
+            end_ms: e,
+            text: "x".into(),
+            words: vec![],
+        };
+        let t = Transcript {
+            segments: vec![
+                seg(Speaker::Unknown, 5_000, 6_000),
+                seg(Speaker::Unknown, 0, 1_000),
+            ],
+            duration_ms: 3_000,
+            ..Default::default()
+        };
         let call = Call::new(&t);
         assert_eq!(call.segs[0].start_ms, 0);
         assert_eq!(call.duration_ms, 6_000);

@@ -162,8 +162,7 @@ impl Store {
             // killed writer's uncommitted frames are simply ignored on the next open.
             // A filesystem that cannot do WAL (some network mounts) answers with another mode;
             // that still works, with less concurrency, so the answer is not checked.
-            let _mode: String = conn
-                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            let _mode: String = retry_when_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
                 .map_err(|source| StoreError::Open { path: path.clone(), source })?;
             // NORMAL is durable against process crashes in WAL mode (a power cut may lose the
             // last commits, never corrupt the file): the right trade for a rerunnable batch.
@@ -206,10 +205,29 @@ impl Store {
     }
 }
 
+/// Runs `op` again while SQLite answers "busy". Switching a new file to WAL needs an exclusive
+/// lock, and SQLite answers that request with SQLITE_BUSY at once, without its busy handler,
+/// while another connection is opening the same file; a short wait resolves it.
+fn retry_when_busy<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match op() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let migrations = schema::migrations();
     let version = |conn: &Connection| -> Result<usize> {
-        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        retry_when_busy(|| conn.query_row("PRAGMA user_version", [], |r| r.get(0)))
             .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })
     };
     // A second process may migrate between our reading the version and our transaction

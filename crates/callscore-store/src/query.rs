@@ -380,9 +380,11 @@ impl Store {
             ":rubric": rubric, ":from": from, ":to": to, ":agent": filter.agent, ":flagged": filter.flagged_only,
         };
 
+        // Agents group without regard to case, as the --agent filter matches ("Daniel" in one
+        // sidecar and "daniel" in another are one person); the first spelling is shown.
         let agents_sql = format!(
-            "{FILTERED} SELECT f.agent, count(*), avg(f.score), sum(f.passed), sum(f.flagged), sum(COALESCE(f.duration_ms, 0))
-             FROM f GROUP BY f.agent ORDER BY f.agent IS NULL, f.agent COLLATE NOCASE, f.agent"
+            "{FILTERED} SELECT min(f.agent), count(*), avg(f.score), sum(f.passed), sum(f.flagged), sum(COALESCE(f.duration_ms, 0))
+             FROM f GROUP BY f.agent COLLATE NOCASE ORDER BY min(f.agent) IS NULL, min(f.agent) COLLATE NOCASE"
         );
         let mut stmt = self.conn.prepare_cached(&agents_sql).map_err(self.sql("summarising agents"))?;
         let agents = stmt

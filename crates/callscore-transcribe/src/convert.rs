@@ -41,7 +41,9 @@ impl std::str::FromStr for Quantization {
         match s.to_ascii_lowercase().as_str() {
             "f16" => Ok(Quantization::F16),
             "q8_0" | "q8" => Ok(Quantization::Q8_0),
-            other => Err(format!("unknown quantization '{other}' (expected f16 or q8_0)")),
+            other => Err(format!(
+                "unknown quantization '{other}' (expected f16 or q8_0)"
+            )),
         }
     }
 }
@@ -55,7 +57,11 @@ pub enum ConvertError {
     #[error("model.bin has no variable '{0}'")]
     Missing(String),
     #[error("model.bin: '{name}' has shape {shape:?}, expected {expected}")]
-    Shape { name: String, shape: Vec<usize>, expected: String },
+    Shape {
+        name: String,
+        shape: Vec<usize>,
+        expected: String,
+    },
     #[error("model.bin: '{name}' is {dtype:?}; only float16/float32/bfloat16 models convert (int8-quantized CTranslate2 models do not)")]
     Dtype { name: String, dtype: Ct2Dtype },
     #[error("model.bin: the key bias in '{0}' is not zero; whisper.cpp has no key bias, so this is not a Whisper model as expected")]
@@ -75,61 +81,138 @@ pub struct ConvertSummary {
 }
 
 /// Converts `model.bin` + `vocabulary.txt` of a CTranslate2 Whisper model into a ggml file.
-pub fn convert(model_bin: &[u8], vocabulary_txt: &str, quant: Quantization, out: &mut impl Write) -> Result<ConvertSummary, ConvertError> {
+pub fn convert(
+    model_bin: &[u8],
+    vocabulary_txt: &str,
+    quant: Quantization,
+    out: &mut impl Write,
+) -> Result<ConvertSummary, ConvertError> {
     let model = Ct2Model::parse(model_bin)?;
     if model.spec != "WhisperSpec" {
         return Err(ConvertError::NotWhisper(model.spec));
     }
     let tokens = vocabulary_bytes(vocabulary_txt)?;
     let hparams = hparams_of(&model, quant)?;
-    let c = Converter { model: &model, quant };
+    let c = Converter {
+        model: &model,
+        quant,
+    };
 
-    let filters = mel::mel_filterbank(hparams.n_mels as usize, mel::WHISPER_N_FFT, mel::WHISPER_SAMPLE_RATE);
+    let filters = mel::mel_filterbank(
+        hparams.n_mels as usize,
+        mel::WHISPER_N_FFT,
+        mel::WHISPER_SAMPLE_RATE,
+    );
     ggml::write_header(out, &hparams, mel::WHISPER_N_FFT / 2 + 1, &filters, &tokens)?;
 
     let mut n = 0usize;
-    let mut emit = |name: &str, ne: &[usize], kind: Kind, values: Vec<f32>| -> Result<(), ConvertError> {
-        let (ty, bytes) = c.encode(kind, ne, &values);
-        ggml::write_tensor(out, name, ne, ty, &bytes)?;
-        n += 1;
-        Ok(())
-    };
+    let mut emit =
+        |name: &str, ne: &[usize], kind: Kind, values: Vec<f32>| -> Result<(), ConvertError> {
+            let (ty, bytes) = c.encode(kind, ne, &values);
+            ggml::write_tensor(out, name, ne, ty, &bytes)?;
+            n += 1;
+            Ok(())
+        };
 
     let a = hparams.n_audio_state as usize;
     let t = hparams.n_text_state as usize;
 
     // Encoder.
-    emit("encoder.positional_embedding", &[a, hparams.n_audio_ctx as usize], Kind::F32, c.values("encoder/position_encodings/encodings")?)?;
+    emit(
+        "encoder.positional_embedding",
+        &[a, hparams.n_audio_ctx as usize],
+        Kind::F32,
+        c.values("encoder/position_encodings/encodings")?,
+    )?;
     for (i, conv) in ["conv1", "conv2"].iter().enumerate() {
         let w = c.var(&format!("encoder/{conv}/weight"))?;
         let n_in = if i == 0 { hparams.n_mels as usize } else { a };
         c.expect_shape(w, &[a, n_in, 3])?;
-        emit(&format!("encoder.{conv}.weight"), &[3, n_in, a], Kind::Conv, c.values(&w.name)?)?;
-        emit(&format!("encoder.{conv}.bias"), &[1, a], Kind::F32, c.values_shaped(&format!("encoder/{conv}/bias"), &[a])?)?;
+        emit(
+            &format!("encoder.{conv}.weight"),
+            &[3, n_in, a],
+            Kind::Conv,
+            c.values(&w.name)?,
+        )?;
+        emit(
+            &format!("encoder.{conv}.bias"),
+            &[1, a],
+            Kind::F32,
+            c.values_shaped(&format!("encoder/{conv}/bias"), &[a])?,
+        )?;
     }
-    emit("encoder.ln_post.weight", &[a], Kind::F32, c.values_shaped("encoder/layer_norm/gamma", &[a])?)?;
-    emit("encoder.ln_post.bias", &[a], Kind::F32, c.values_shaped("encoder/layer_norm/beta", &[a])?)?;
+    emit(
+        "encoder.ln_post.weight",
+        &[a],
+        Kind::F32,
+        c.values_shaped("encoder/layer_norm/gamma", &[a])?,
+    )?;
+    emit(
+        "encoder.ln_post.bias",
+        &[a],
+        Kind::F32,
+        c.values_shaped("encoder/layer_norm/beta", &[a])?,
+    )?;
     for l in 0..hparams.n_audio_layer {
         let src = format!("encoder/layer_{l}");
         let dst = format!("encoder.blocks.{l}");
-        c.self_attention(&mut emit, &format!("{src}/self_attention"), &format!("{dst}.attn"), a)?;
+        c.self_attention(
+            &mut emit,
+            &format!("{src}/self_attention"),
+            &format!("{dst}.attn"),
+            a,
+        )?;
         c.mlp(&mut emit, &format!("{src}/ffn"), &dst, a)?;
     }
 
     // Decoder.
-    emit("decoder.positional_embedding", &[t, hparams.n_text_ctx as usize], Kind::F32, c.values("decoder/position_encodings/encodings")?)?;
-    emit("decoder.token_embedding.weight", &[t, hparams.n_vocab as usize], Kind::Weight, c.values("decoder/embeddings/weight")?)?;
-    emit("decoder.ln.weight", &[t], Kind::F32, c.values_shaped("decoder/layer_norm/gamma", &[t])?)?;
-    emit("decoder.ln.bias", &[t], Kind::F32, c.values_shaped("decoder/layer_norm/beta", &[t])?)?;
+    emit(
+        "decoder.positional_embedding",
+        &[t, hparams.n_text_ctx as usize],
+        Kind::F32,
+        c.values("decoder/position_encodings/encodings")?,
+    )?;
+    emit(
+        "decoder.token_embedding.weight",
+        &[t, hparams.n_vocab as usize],
+        Kind::Weight,
+        c.values("decoder/embeddings/weight")?,
+    )?;
+    emit(
+        "decoder.ln.weight",
+        &[t],
+        Kind::F32,
+        c.values_shaped("decoder/layer_norm/gamma", &[t])?,
+    )?;
+    emit(
+        "decoder.ln.bias",
+        &[t],
+        Kind::F32,
+        c.values_shaped("decoder/layer_norm/beta", &[t])?,
+    )?;
     for l in 0..hparams.n_text_layer {
         let src = format!("decoder/layer_{l}");
         let dst = format!("decoder.blocks.{l}");
-        c.self_attention(&mut emit, &format!("{src}/self_attention"), &format!("{dst}.attn"), t)?;
-        c.cross_attention(&mut emit, &format!("{src}/attention"), &format!("{dst}.cross_attn"), t)?;
+        c.self_attention(
+            &mut emit,
+            &format!("{src}/self_attention"),
+            &format!("{dst}.attn"),
+            t,
+        )?;
+        c.cross_attention(
+            &mut emit,
+            &format!("{src}/attention"),
+            &format!("{dst}.cross_attn"),
+            t,
+        )?;
         c.mlp(&mut emit, &format!("{src}/ffn"), &dst, t)?;
     }
     out.flush()?;
-    Ok(ConvertSummary { hparams, tensors: n, vocabulary: tokens.len() })
+    Ok(ConvertSummary {
+        hparams,
+        tensors: n,
+        vocabulary: tokens.len(),
+    })
 }
 
 /// How a tensor is stored in the output.
@@ -150,12 +233,17 @@ struct Converter<'a> {
 
 impl Converter<'_> {
     fn var(&self, name: &str) -> Result<&Ct2Variable, ConvertError> {
-        self.model.get(name).ok_or_else(|| ConvertError::Missing(name.to_owned()))
+        self.model
+            .get(name)
+            .ok_or_else(|| ConvertError::Missing(name.to_owned()))
     }
 
     fn values(&self, name: &str) -> Result<Vec<f32>, ConvertError> {
         let v = self.var(name)?;
-        v.to_f32().ok_or_else(|| ConvertError::Dtype { name: name.to_owned(), dtype: v.dtype })
+        v.to_f32().ok_or_else(|| ConvertError::Dtype {
+            name: name.to_owned(),
+            dtype: v.dtype,
+        })
     }
 
     fn values_shaped(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ConvertError> {
@@ -165,22 +253,43 @@ impl Converter<'_> {
 
     fn expect_shape(&self, v: &Ct2Variable, shape: &[usize]) -> Result<(), ConvertError> {
         if v.shape != shape {
-            return Err(ConvertError::Shape { name: v.name.clone(), shape: v.shape.clone(), expected: format!("{shape:?}") });
+            return Err(ConvertError::Shape {
+                name: v.name.clone(),
+                shape: v.shape.clone(),
+                expected: format!("{shape:?}"),
+            });
         }
         Ok(())
     }
 
     fn encode(&self, kind: Kind, ne: &[usize], values: &[f32]) -> (GgmlType, Vec<u8>) {
         match (kind, self.quant) {
-            (Kind::F32, _) => (GgmlType::F32, values.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            (Kind::F32, _) => (
+                GgmlType::F32,
+                values.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
             // q8_0 blocks run along rows, so a row must be whole blocks; otherwise keep f16.
-            (Kind::Weight, Quantization::Q8_0) if ne[0] % 32 == 0 => (GgmlType::Q8_0, quantize_q8_0(values)),
-            _ => (GgmlType::F16, values.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect()),
+            (Kind::Weight, Quantization::Q8_0) if ne[0] % 32 == 0 => {
+                (GgmlType::Q8_0, quantize_q8_0(values))
+            }
+            _ => (
+                GgmlType::F16,
+                values
+                    .iter()
+                    .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+                    .collect(),
+            ),
         }
     }
 
     /// `…/linear_0` holds q, k and v stacked by rows; `…/linear_1` is the output projection.
-    fn self_attention(&self, emit: &mut impl FnMut(&str, &[usize], Kind, Vec<f32>) -> Result<(), ConvertError>, src: &str, dst: &str, n: usize) -> Result<(), ConvertError> {
+    fn self_attention(
+        &self,
+        emit: &mut impl FnMut(&str, &[usize], Kind, Vec<f32>) -> Result<(), ConvertError>,
+        src: &str,
+        dst: &str,
+        n: usize,
+    ) -> Result<(), ConvertError> {
         self.layer_norm(emit, &format!("{src}/layer_norm"), &format!("{dst}_ln"), n)?;
         let w = self.values_shaped(&format!("{src}/linear_0/weight"), &[3 * n, n])?;
         let b_name = format!("{src}/linear_0/bias");
@@ -190,59 +299,178 @@ impl Converter<'_> {
         if bk.iter().any(|&x| x != 0.0) {
             return Err(ConvertError::KeyBias(b_name));
         }
-        emit(&format!("{dst}.query.weight"), &[n, n], Kind::Weight, wq.to_vec())?;
+        emit(
+            &format!("{dst}.query.weight"),
+            &[n, n],
+            Kind::Weight,
+            wq.to_vec(),
+        )?;
         emit(&format!("{dst}.query.bias"), &[n], Kind::F32, bq.to_vec())?;
-        emit(&format!("{dst}.key.weight"), &[n, n], Kind::Weight, wk.to_vec())?;
-        emit(&format!("{dst}.value.weight"), &[n, n], Kind::Weight, wv.to_vec())?;
+        emit(
+            &format!("{dst}.key.weight"),
+            &[n, n],
+            Kind::Weight,
+            wk.to_vec(),
+        )?;
+        emit(
+            &format!("{dst}.value.weight"),
+            &[n, n],
+            Kind::Weight,
+            wv.to_vec(),
+        )?;
         emit(&format!("{dst}.value.bias"), &[n], Kind::F32, bv.to_vec())?;
-        self.linear(emit, &format!("{src}/linear_1"), &format!("{dst}.out"), [n, n])
+        self.linear(
+            emit,
+            &format!("{src}/linear_1"),
+            &format!("{dst}.out"),
+            [n, n],
+        )
     }
 
     /// `…/linear_0` is the query, `…/linear_1` holds k and v stacked, `…/linear_2` the output.
-    fn cross_attention(&self, emit: &mut impl FnMut(&str, &[usize], Kind, Vec<f32>) -> Result<(), ConvertError>, src: &str, dst: &str, n: usize) -> Result<(), ConvertError> {
+    fn cross_attention(
+        &self,
+        emit: &mut impl FnMut(&str, &[usize], Kind, Vec<f32>) -> Result<(), ConvertError>,
+        src: &str,
+        dst: &str,
+        n: usize,
+    ) -> Result<(), ConvertError> {
         self.layer_norm(emit, &format!("{src}/layer_norm"), &format!("{dst}_ln"), n)?;
-        self.linear(emit, &format!("{src}/linear_0"), &format!("{dst}.query"), [n, n])?;
+        self.linear(
+            emit,
+            &format!("{src}/linear_0"),
+            &format!("{dst}.query"),
+            [n, n],
+        )?;
         let w = self.values_shaped(&format!("{src}/linear_1/weight"), &[2 * n, n])?;
         let b_name = format!("{src}/linear_1/bias");
         let b = self.values_shaped(&b_name, &[2 * n])?;
         if b[..n].iter().any(|&x| x != 0.0) {
             return Err(ConvertError::KeyBias(b_name));
         }
-        emit(&format!("{dst}.key.weight"), &[n, n], Kind::Weight, w[..n * n].to_vec())?;
-        emit(&format!("{dst}.value.weight"), &[n, n], Kind::Weight, w[n * n..].to_vec())?;
-        emit(&format!("{dst}.value.bias"), &[n], Kind::F32, b[n..].to_vec())?;
-        self.linear(emit, &format!("{src}/linear_2"), &format!("{dst}.out"), [n, n])
+        emit(
+            &format!("{dst}.key.weight"),
+            &[n, n],
+            Kind::Weight,
+            w[..n * n].to_vec(),
+        )?;
+        emit(
+            &format!("{dst}.value.weight"),
+            &[n, n],
+            Kind::Weight,
+            w[n * n..].to_vec(),
+        )?;
+        emit(
+            &format!("{dst}.value.bias"),
+            &[n],
+            Kind::F32,
+            b[n..].to_vec(),
+        )?;
+        self.linear(
+            emit,
+            &format!("{src}/linear_2"),
+            &format!("{dst}.out"),
+            [n, n],
+        )
     }
 
     /// `…/linear_0` expands to 4n, `…/linear_1` projects back (PyTorch's mlp.0 and mlp.2).
-    fn mlp(&self, emit: &mut impl FnMut(&str, &[usize], Kind, Vec<f32>) -> Result<(), ConvertError>, src: &str, dst: &str, n: usize) -> Result<(), ConvertError> {
-        self.layer_norm(emit, &format!("{src}/layer_norm"), &format!("{dst}.mlp_ln"), n)?;
-        self.linear(emit, &format!("{src}/linear_0"), &format!("{dst}.mlp.0"), [4 * n, n])?;
-        self.linear(emit, &format!("{src}/linear_1"), &format!("{dst}.mlp.2"), [n, 4 * n])
+    fn mlp(
+        &self,
+        emit: &mut impl FnMut(&str, &[usize], Kind, Vec<f32>) -> Result<(), ConvertError>,
+        src: &str,
+        dst: &str,
+        n: usize,
+    ) -> Result<(), ConvertError> {
+        self.layer_norm(
+            emit,
+            &format!("{src}/layer_norm"),
+            &format!("{dst}.mlp_ln"),
+            n,
+        )?;
+        self.linear(
+            emit,
+            &format!("{src}/linear_0"),
+            &format!("{dst}.mlp.0"),
+            [4 * n, n],
+        )?;
+        self.linear(
+            emit,
+            &format!("{src}/linear_1"),
+            &format!("{dst}.mlp.2"),
+            [n, 4 * n],
+        )
     }
 
-    fn layer_norm(&self, emit: &mut impl FnMut(&str, &[usize], Kind, Vec<f32>) -> Result<(), ConvertError>, src: &str, dst: &str, n: usize) -> Result<(), ConvertError> {
-        emit(&format!("{dst}.weight"), &[n], Kind::F32, self.values_shaped(&format!("{src}/gamma"), &[n])?)?;
-        emit(&format!("{dst}.bias"), &[n], Kind::F32, self.values_shaped(&format!("{src}/beta"), &[n])?)
+    fn layer_norm(
+        &self,
+        emit: &mut impl FnMut(&str, &[usize], Kind, Vec<f32>) -> Result<(), ConvertError>,
+        src: &str,
+        dst: &str,
+        n: usize,
+    ) -> Result<(), ConvertError> {
+        emit(
+            &format!("{dst}.weight"),
+            &[n],
+            Kind::F32,
+            self.values_shaped(&format!("{src}/gamma"), &[n])?,
+        )?;
+        emit(
+            &format!("{dst}.bias"),
+            &[n],
+            Kind::F32,
+            self.values_shaped(&format!("{src}/beta"), &[n])?,
+        )
     }
 
     /// A linear layer with weight `[rows, cols]` (out × in) and bias `[rows]`.
-    fn linear(&self, emit: &mut impl FnMut(&str, &[usize], Kind, Vec<f32>) -> Result<(), ConvertError>, src: &str, dst: &str, [rows, cols]: [usize; 2]) -> Result<(), ConvertError> {
-        emit(&format!("{dst}.weight"), &[cols, rows], Kind::Weight, self.values_shaped(&format!("{src}/weight"), &[rows, cols])?)?;
-        emit(&format!("{dst}.bias"), &[rows], Kind::F32, self.values_shaped(&format!("{src}/bias"), &[rows])?)
+    fn linear(
+        &self,
+        emit: &mut impl FnMut(&str, &[usize], Kind, Vec<f32>) -> Result<(), ConvertError>,
+        src: &str,
+        dst: &str,
+        [rows, cols]: [usize; 2],
+    ) -> Result<(), ConvertError> {
+        emit(
+            &format!("{dst}.weight"),
+            &[cols, rows],
+            Kind::Weight,
+            self.values_shaped(&format!("{src}/weight"), &[rows, cols])?,
+        )?;
+        emit(
+            &format!("{dst}.bias"),
+            &[rows],
+            Kind::F32,
+            self.values_shaped(&format!("{src}/bias"), &[rows])?,
+        )
     }
 }
 
 /// Reads the model's dimensions from tensor shapes and the `num_heads` scalars.
 fn hparams_of(model: &Ct2Model, quant: Quantization) -> Result<Hparams, ConvertError> {
     let shape = |name: &str, rank: usize| -> Result<Vec<usize>, ConvertError> {
-        let v = model.get(name).ok_or_else(|| ConvertError::Missing(name.to_owned()))?;
+        let v = model
+            .get(name)
+            .ok_or_else(|| ConvertError::Missing(name.to_owned()))?;
         if v.shape.len() != rank {
-            return Err(ConvertError::Shape { name: name.to_owned(), shape: v.shape.clone(), expected: format!("rank {rank}") });
+            return Err(ConvertError::Shape {
+                name: name.to_owned(),
+                shape: v.shape.clone(),
+                expected: format!("rank {rank}"),
+            });
         }
         Ok(v.shape.clone())
     };
-    let layers = |prefix: &str| (0..).take_while(|i| model.variables.keys().any(|k| k.starts_with(&format!("{prefix}/layer_{i}/")))).count() as i32;
+    let layers = |prefix: &str| {
+        (0..)
+            .take_while(|i| {
+                model
+                    .variables
+                    .keys()
+                    .any(|k| k.starts_with(&format!("{prefix}/layer_{i}/")))
+            })
+            .count() as i32
+    };
     let emb = shape("decoder/embeddings/weight", 2)?;
     let conv1 = shape("encoder/conv1/weight", 3)?;
     let enc_pos = shape("encoder/position_encodings/encodings", 2)?;
@@ -251,11 +479,14 @@ fn hparams_of(model: &Ct2Model, quant: Quantization) -> Result<Hparams, ConvertE
     // Whisper's attention heads are 64 wide in every size; use that when a scalar is absent.
     let heads = |name: &str, state: usize| -> Result<i32, ConvertError> {
         match model.get(name) {
-            Some(v) => v.scalar_i64().map(|h| h as i32).ok_or_else(|| ConvertError::Shape {
-                name: name.to_owned(),
-                shape: v.shape.clone(),
-                expected: "an integer scalar".into(),
-            }),
+            Some(v) => v
+                .scalar_i64()
+                .map(|h| h as i32)
+                .ok_or_else(|| ConvertError::Shape {
+                    name: name.to_owned(),
+                    shape: v.shape.clone(),
+                    expected: "an integer scalar".into(),
+                }),
             None => Ok((state / 64) as i32),
         }
     };
@@ -304,7 +535,9 @@ pub fn quantize_q8_0(values: &[f32]) -> Vec<u8> {
 /// GPT-2's byte-level alphabet: printable Latin-1 bytes stand for themselves, the other 68
 /// bytes are shifted to U+0100 onwards so every token is printable text.
 fn gpt2_char_to_byte() -> std::collections::HashMap<char, u8> {
-    let printable = |b: u8| (b'!'..=b'~').contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+    let printable = |b: u8| {
+        (b'!'..=b'~').contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b)
+    };
     let mut map = std::collections::HashMap::with_capacity(256);
     let mut shifted = 0u32;
     for b in 0..=255u8 {
@@ -333,10 +566,18 @@ pub fn vocabulary_bytes(vocabulary_txt: &str) -> Result<Vec<Vec<u8>>, ConvertErr
             .chars()
             .map(|c| map.get(&c).copied())
             .collect::<Option<Vec<u8>>>()
-            .ok_or_else(|| ConvertError::Vocabulary(format!("line {} ('{line}') has a character outside GPT-2's byte alphabet", i + 1)))?;
+            .ok_or_else(|| {
+                ConvertError::Vocabulary(format!(
+                    "line {} ('{line}') has a character outside GPT-2's byte alphabet",
+                    i + 1
+                ))
+            })?;
         tokens.push(bytes);
     }
-    Err(ConvertError::Vocabulary(format!("no '{END}' token in {} lines", tokens.len())))
+    Err(ConvertError::Vocabulary(format!(
+        "no '{END}' token in {} lines",
+        tokens.len()
+    )))
 }
 
 #[cfg(test)]
@@ -347,15 +588,31 @@ mod tests {
 
     #[test]
     fn gpt2_alphabet_decodes_space_and_newline() {
-        let toks = vocabulary_bytes("!\nĠthe\nĊ\nÃ©\n<|endoftext|>\n<|startoftranscript|>\n").unwrap();
-        assert_eq!(toks, vec![b"!".to_vec(), b" the".to_vec(), b"\n".to_vec(), "é".as_bytes().to_vec(), b"<|endoftext|>".to_vec()]);
+        let toks =
+            vocabulary_bytes("!\nĠthe\nĊ\nÃ©\n<|endoftext|>\n<|startoftranscript|>\n").unwrap();
+        assert_eq!(
+            toks,
+            vec![
+                b"!".to_vec(),
+                b" the".to_vec(),
+                b"\n".to_vec(),
+                "é".as_bytes().to_vec(),
+                b"<|endoftext|>".to_vec()
+            ]
+        );
         assert_eq!(gpt2_char_to_byte().len(), 256);
     }
 
     #[test]
     fn vocabulary_without_end_token_is_an_error() {
-        assert!(vocabulary_bytes("a\nb\n").unwrap_err().to_string().contains("<|endoftext|>"));
-        assert!(vocabulary_bytes("a b\n<|endoftext|>").unwrap_err().to_string().contains("line 1"));
+        assert!(vocabulary_bytes("a\nb\n")
+            .unwrap_err()
+            .to_string()
+            .contains("<|endoftext|>"));
+        assert!(vocabulary_bytes("a b\n<|endoftext|>")
+            .unwrap_err()
+            .to_string()
+            .contains("line 1"));
     }
 
     #[test]
@@ -388,42 +645,130 @@ mod tests {
                 .collect()
         };
         let mut vars: Vec<(String, Vec<usize>, u8, Vec<u8>)> = vec![
-            ("decoder/embeddings/weight".into(), vec![4, n], 4, vals(4 * n)),
-            ("decoder/position_encodings/encodings".into(), vec![2, n], 4, vals(2 * n)),
+            (
+                "decoder/embeddings/weight".into(),
+                vec![4, n],
+                4,
+                vals(4 * n),
+            ),
+            (
+                "decoder/position_encodings/encodings".into(),
+                vec![2, n],
+                4,
+                vals(2 * n),
+            ),
             ("decoder/layer_norm/gamma".into(), vec![n], 4, vals(n)),
             ("decoder/layer_norm/beta".into(), vec![n], 4, vals(n)),
-            ("decoder/num_heads".into(), vec![], 2, 1i16.to_le_bytes().to_vec()),
-            ("encoder/num_heads".into(), vec![], 2, 1i16.to_le_bytes().to_vec()),
-            ("encoder/conv1/weight".into(), vec![n, 2, 3], 4, vals(n * 2 * 3)),
+            (
+                "decoder/num_heads".into(),
+                vec![],
+                2,
+                1i16.to_le_bytes().to_vec(),
+            ),
+            (
+                "encoder/num_heads".into(),
+                vec![],
+                2,
+                1i16.to_le_bytes().to_vec(),
+            ),
+            (
+                "encoder/conv1/weight".into(),
+                vec![n, 2, 3],
+                4,
+                vals(n * 2 * 3),
+            ),
             ("encoder/conv1/bias".into(), vec![n], 4, vals(n)),
-            ("encoder/conv2/weight".into(), vec![n, n, 3], 4, vals(n * n * 3)),
+            (
+                "encoder/conv2/weight".into(),
+                vec![n, n, 3],
+                4,
+                vals(n * n * 3),
+            ),
             ("encoder/conv2/bias".into(), vec![n], 4, vals(n)),
             ("encoder/layer_norm/gamma".into(), vec![n], 4, vals(n)),
             ("encoder/layer_norm/beta".into(), vec![n], 4, vals(n)),
-            ("encoder/position_encodings/encodings".into(), vec![2, n], 4, vals(2 * n)),
+            (
+                "encoder/position_encodings/encodings".into(),
+                vec![2, n],
+                4,
+                vals(2 * n),
+            ),
         ];
         let fused_bias = |parts: usize, key_at: usize| -> Vec<u8> {
             let mut b: Vec<f32> = (0..parts * n).map(|i| (i as f32 + 1.0) / 512.0).collect();
-            b[key_at * n..(key_at + 1) * n].iter_mut().for_each(|x| *x = key_bias);
-            b.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect()
+            b[key_at * n..(key_at + 1) * n]
+                .iter_mut()
+                .for_each(|x| *x = key_bias);
+            b.iter()
+                .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+                .collect()
         };
         let sa_bias_enc = fused_bias(3, 1);
         let sa_bias_dec = fused_bias(3, 1);
         let ca_bias = fused_bias(2, 0);
         for side in ["encoder", "decoder"] {
             let p = format!("{side}/layer_0");
-            vars.push((format!("{p}/self_attention/layer_norm/gamma"), vec![n], 4, vals(n)));
-            vars.push((format!("{p}/self_attention/layer_norm/beta"), vec![n], 4, vals(n)));
-            vars.push((format!("{p}/self_attention/linear_0/weight"), vec![3 * n, n], 4, vals(3 * n * n)));
-            let b = if side == "encoder" { sa_bias_enc.clone() } else { sa_bias_dec.clone() };
-            vars.push((format!("{p}/self_attention/linear_0/bias"), vec![3 * n], 4, b));
-            vars.push((format!("{p}/self_attention/linear_1/weight"), vec![n, n], 4, vals(n * n)));
-            vars.push((format!("{p}/self_attention/linear_1/bias"), vec![n], 4, vals(n)));
+            vars.push((
+                format!("{p}/self_attention/layer_norm/gamma"),
+                vec![n],
+                4,
+                vals(n),
+            ));
+            vars.push((
+                format!("{p}/self_attention/layer_norm/beta"),
+                vec![n],
+                4,
+                vals(n),
+            ));
+            vars.push((
+                format!("{p}/self_attention/linear_0/weight"),
+                vec![3 * n, n],
+                4,
+                vals(3 * n * n),
+            ));
+            let b = if side == "encoder" {
+                sa_bias_enc.clone()
+            } else {
+                sa_bias_dec.clone()
+            };
+            vars.push((
+                format!("{p}/self_attention/linear_0/bias"),
+                vec![3 * n],
+                4,
+                b,
+            ));
+            vars.push((
+                format!("{p}/self_attention/linear_1/weight"),
+                vec![n, n],
+                4,
+                vals(n * n),
+            ));
+            vars.push((
+                format!("{p}/self_attention/linear_1/bias"),
+                vec![n],
+                4,
+                vals(n),
+            ));
             vars.push((format!("{p}/ffn/layer_norm/gamma"), vec![n], 4, vals(n)));
             vars.push((format!("{p}/ffn/layer_norm/beta"), vec![n], 4, vals(n)));
-            vars.push((format!("{p}/ffn/linear_0/weight"), vec![4 * n, n], 4, vals(4 * n * n)));
-            vars.push((format!("{p}/ffn/linear_0/bias"), vec![4 * n], 4, vals(4 * n)));
-            vars.push((format!("{p}/ffn/linear_1/weight"), vec![n, 4 * n], 4, vals(4 * n * n)));
+            vars.push((
+                format!("{p}/ffn/linear_0/weight"),
+                vec![4 * n, n],
+                4,
+                vals(4 * n * n),
+            ));
+            vars.push((
+                format!("{p}/ffn/linear_0/bias"),
+                vec![4 * n],
+                4,
+                vals(4 * n),
+            ));
+            vars.push((
+                format!("{p}/ffn/linear_1/weight"),
+                vec![n, 4 * n],
+                4,
+                vals(4 * n * n),
+            ));
             vars.push((format!("{p}/ffn/linear_1/bias"), vec![n], 4, vals(n)));
         }
         let p = "decoder/layer_0/attention";
@@ -431,12 +776,24 @@ mod tests {
         vars.push((format!("{p}/layer_norm/beta"), vec![n], 4, vals(n)));
         vars.push((format!("{p}/linear_0/weight"), vec![n, n], 4, vals(n * n)));
         vars.push((format!("{p}/linear_0/bias"), vec![n], 4, vals(n)));
-        vars.push((format!("{p}/linear_1/weight"), vec![2 * n, n], 4, vals(2 * n * n)));
+        vars.push((
+            format!("{p}/linear_1/weight"),
+            vec![2 * n, n],
+            4,
+            vals(2 * n * n),
+        ));
         vars.push((format!("{p}/linear_1/bias"), vec![2 * n], 4, ca_bias));
         vars.push((format!("{p}/linear_2/weight"), vec![n, n], 4, vals(n * n)));
         vars.push((format!("{p}/linear_2/bias"), vec![n], 4, vals(n)));
-        let refs: Vec<(&str, Vec<usize>, u8, Vec<u8>)> = vars.iter().map(|(a, b, c, d)| (a.as_str(), b.clone(), *c, d.clone())).collect();
-        write_ct2("WhisperSpec", &refs, &[("decoder/projection/weight", "decoder/embeddings/weight")])
+        let refs: Vec<(&str, Vec<usize>, u8, Vec<u8>)> = vars
+            .iter()
+            .map(|(a, b, c, d)| (a.as_str(), b.clone(), *c, d.clone()))
+            .collect();
+        write_ct2(
+            "WhisperSpec",
+            &refs,
+            &[("decoder/projection/weight", "decoder/embeddings/weight")],
+        )
     }
 
     const MINI_VOCAB: &str = "a\nĠb\nc\n<|endoftext|>\n";
@@ -444,8 +801,14 @@ mod tests {
     fn tensor_f32(bytes: &[u8], t: &crate::ggml::TensorInfo) -> Vec<f32> {
         let d = &bytes[t.offset as usize..(t.offset + t.n_bytes) as usize];
         match t.ty {
-            GgmlType::F32 => d.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            GgmlType::F16 => d.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+            GgmlType::F32 => d
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            GgmlType::F16 => d
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
             other => panic!("test reads only float tensors, got {other:?}"),
         }
     }
@@ -464,19 +827,40 @@ mod tests {
         assert_eq!(info.tokens[1], b" b".to_vec());
 
         let model = Ct2Model::parse(&ct2).unwrap();
-        let src = model.get("encoder/layer_0/self_attention/linear_0/weight").unwrap().to_f32().unwrap();
-        let get = |name: &str| tensor_f32(&out, info.tensors.iter().find(|t| t.name == name).unwrap());
+        let src = model
+            .get("encoder/layer_0/self_attention/linear_0/weight")
+            .unwrap()
+            .to_f32()
+            .unwrap();
+        let get =
+            |name: &str| tensor_f32(&out, info.tensors.iter().find(|t| t.name == name).unwrap());
         let n = 32 * 32;
         assert_eq!(get("encoder.blocks.0.attn.query.weight"), src[..n]);
         assert_eq!(get("encoder.blocks.0.attn.key.weight"), src[n..2 * n]);
         assert_eq!(get("encoder.blocks.0.attn.value.weight"), src[2 * n..]);
-        let src_b = model.get("encoder/layer_0/self_attention/linear_0/bias").unwrap().to_f32().unwrap();
+        let src_b = model
+            .get("encoder/layer_0/self_attention/linear_0/bias")
+            .unwrap()
+            .to_f32()
+            .unwrap();
         assert_eq!(get("encoder.blocks.0.attn.value.bias"), src_b[64..]);
-        let kv = model.get("decoder/layer_0/attention/linear_1/weight").unwrap().to_f32().unwrap();
+        let kv = model
+            .get("decoder/layer_0/attention/linear_1/weight")
+            .unwrap()
+            .to_f32()
+            .unwrap();
         assert_eq!(get("decoder.blocks.0.cross_attn.value.weight"), kv[n..]);
-        let conv_b = info.tensors.iter().find(|t| t.name == "encoder.conv1.bias").unwrap();
+        let conv_b = info
+            .tensors
+            .iter()
+            .find(|t| t.name == "encoder.conv1.bias")
+            .unwrap();
         assert_eq!((conv_b.ne.clone(), conv_b.ty), (vec![1, 32], GgmlType::F32));
-        let pe = info.tensors.iter().find(|t| t.name == "decoder.positional_embedding").unwrap();
+        let pe = info
+            .tensors
+            .iter()
+            .find(|t| t.name == "decoder.positional_embedding")
+            .unwrap();
         assert_eq!(pe.ty, GgmlType::F32);
     }
 
@@ -494,8 +878,17 @@ mod tests {
 
     #[test]
     fn non_zero_key_bias_and_foreign_specs_are_refused() {
-        let err = convert(&mini_whisper(0.25), MINI_VOCAB, Quantization::F16, &mut Vec::new()).unwrap_err();
-        assert!(matches!(&err, ConvertError::KeyBias(name) if name.contains("linear_0/bias")), "{err}");
+        let err = convert(
+            &mini_whisper(0.25),
+            MINI_VOCAB,
+            Quantization::F16,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, ConvertError::KeyBias(name) if name.contains("linear_0/bias")),
+            "{err}"
+        );
 
         let other = write_ct2("TransformerSpec", &[], &[]);
         let err = convert(&other, MINI_VOCAB, Quantization::F16, &mut Vec::new()).unwrap_err();
@@ -504,8 +897,15 @@ mod tests {
 
     #[test]
     fn missing_variable_is_named() {
-        let ct2 = write_ct2("WhisperSpec", &[("encoder/num_heads", vec![], 2, vec![6, 0])], &[]);
+        let ct2 = write_ct2(
+            "WhisperSpec",
+            &[("encoder/num_heads", vec![], 2, vec![6, 0])],
+            &[],
+        );
         let err = convert(&ct2, MINI_VOCAB, Quantization::F16, &mut Vec::new()).unwrap_err();
-        assert!(err.to_string().contains("decoder/embeddings/weight"), "{err}");
+        assert!(
+            err.to_string().contains("decoder/embeddings/weight"),
+            "{err}"
+        );
     }
 }

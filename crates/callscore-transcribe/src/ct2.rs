@@ -73,9 +73,18 @@ impl Ct2Variable {
     pub fn to_f32(&self) -> Option<Vec<f32>> {
         let d = &self.data;
         Some(match self.dtype {
-            Ct2Dtype::F32 => d.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            Ct2Dtype::F16 => d.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-            Ct2Dtype::Bf16 => d.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+            Ct2Dtype::F32 => d
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            Ct2Dtype::F16 => d
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            Ct2Dtype::Bf16 => d
+                .chunks_exact(2)
+                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
             _ => return None,
         })
     }
@@ -102,7 +111,13 @@ pub enum Ct2Error {
     #[error("variable '{name}' has unknown data type code {code}")]
     Dtype { name: String, code: u8 },
     #[error("variable '{name}': shape {shape:?} of {dtype:?} needs {expected} bytes but the file gives {actual}")]
-    Size { name: String, shape: Vec<usize>, dtype: Ct2Dtype, expected: usize, actual: usize },
+    Size {
+        name: String,
+        shape: Vec<usize>,
+        dtype: Ct2Dtype,
+        expected: usize,
+        actual: usize,
+    },
     #[error("name at byte {at} is not UTF-8")]
     Name { at: usize },
     #[error("{extra} bytes of unexpected data after the last alias")]
@@ -123,7 +138,10 @@ impl<'a> Cursor<'a> {
                 self.pos = end;
                 Ok(s)
             }
-            None => Err(Ct2Error::Truncated { what: what.to_owned(), at: self.buf.len() }),
+            None => Err(Ct2Error::Truncated {
+                what: what.to_owned(),
+                at: self.buf.len(),
+            }),
         }
     }
     fn u8(&mut self, what: &str) -> Result<u8, Ct2Error> {
@@ -167,14 +185,31 @@ impl Ct2Model {
                 shape.push(c.u32(&format!("the shape of '{name}'"))? as usize);
             }
             let code = c.u8(&format!("the data type of '{name}'"))?;
-            let dtype = Ct2Dtype::from_code(code).ok_or_else(|| Ct2Error::Dtype { name: name.clone(), code })?;
+            let dtype = Ct2Dtype::from_code(code).ok_or_else(|| Ct2Error::Dtype {
+                name: name.clone(),
+                code,
+            })?;
             let n_bytes = c.u32(&format!("the byte count of '{name}'"))? as usize;
             let expected = shape.iter().product::<usize>() * dtype.size();
             if expected != n_bytes {
-                return Err(Ct2Error::Size { name, shape, dtype, expected, actual: n_bytes });
+                return Err(Ct2Error::Size {
+                    name,
+                    shape,
+                    dtype,
+                    expected,
+                    actual: n_bytes,
+                });
             }
             let data = c.take(n_bytes, &format!("the data of '{name}'"))?.to_vec();
-            variables.insert(name.clone(), Ct2Variable { name, shape, dtype, data });
+            variables.insert(
+                name.clone(),
+                Ct2Variable {
+                    name,
+                    shape,
+                    dtype,
+                    data,
+                },
+            );
         }
         let mut aliases = BTreeMap::new();
         // Older files may stop right after the variables; an absent alias table means none.
@@ -187,14 +222,24 @@ impl Ct2Model {
             }
         }
         if c.pos != buf.len() {
-            return Err(Ct2Error::Trailing { extra: buf.len() - c.pos });
+            return Err(Ct2Error::Trailing {
+                extra: buf.len() - c.pos,
+            });
         }
-        Ok(Ct2Model { version, spec, revision, variables, aliases })
+        Ok(Ct2Model {
+            version,
+            spec,
+            revision,
+            variables,
+            aliases,
+        })
     }
 
     /// A variable by name, following an alias if the name is one.
     pub fn get(&self, name: &str) -> Option<&Ct2Variable> {
-        self.variables.get(name).or_else(|| self.aliases.get(name).and_then(|t| self.variables.get(t)))
+        self.variables
+            .get(name)
+            .or_else(|| self.aliases.get(name).and_then(|t| self.variables.get(t)))
     }
 }
 
@@ -203,7 +248,11 @@ pub(crate) mod tests {
     use super::*;
 
     /// Serialises variables in the CTranslate2 v6 layout, for tests of the reader and converter.
-    pub(crate) fn write_ct2(spec: &str, vars: &[(&str, Vec<usize>, u8, Vec<u8>)], aliases: &[(&str, &str)]) -> Vec<u8> {
+    pub(crate) fn write_ct2(
+        spec: &str,
+        vars: &[(&str, Vec<usize>, u8, Vec<u8>)],
+        aliases: &[(&str, &str)],
+    ) -> Vec<u8> {
         fn s(out: &mut Vec<u8>, v: &str) {
             out.extend_from_slice(&((v.len() + 1) as u16).to_le_bytes());
             out.extend_from_slice(v.as_bytes());
@@ -233,7 +282,9 @@ pub(crate) mod tests {
     }
 
     fn f16_bytes(v: &[f32]) -> Vec<u8> {
-        v.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect()
+        v.iter()
+            .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+            .collect()
     }
 
     #[test]
@@ -242,7 +293,12 @@ pub(crate) mod tests {
             "WhisperSpec",
             &[
                 ("decoder/num_heads", vec![], 2, 6i16.to_le_bytes().to_vec()),
-                ("decoder/embeddings/weight", vec![2, 2], 4, f16_bytes(&[1.0, -2.0, 0.5, 3.0])),
+                (
+                    "decoder/embeddings/weight",
+                    vec![2, 2],
+                    4,
+                    f16_bytes(&[1.0, -2.0, 0.5, 3.0]),
+                ),
             ],
             &[("decoder/projection/weight", "decoder/embeddings/weight")],
         );
@@ -257,9 +313,16 @@ pub(crate) mod tests {
 
     #[test]
     fn truncated_file_names_what_was_being_read() {
-        let buf = write_ct2("WhisperSpec", &[("w", vec![4], 4, f16_bytes(&[1.0; 4]))], &[]);
+        let buf = write_ct2(
+            "WhisperSpec",
+            &[("w", vec![4], 4, f16_bytes(&[1.0; 4]))],
+            &[],
+        );
         let err = Ct2Model::parse(&buf[..buf.len() - 9]).unwrap_err();
-        assert!(matches!(&err, Ct2Error::Truncated { what, .. } if what.contains("'w'")), "{err}");
+        assert!(
+            matches!(&err, Ct2Error::Truncated { what, .. } if what.contains("'w'")),
+            "{err}"
+        );
     }
 
     #[test]
@@ -269,16 +332,29 @@ pub(crate) mod tests {
         assert_eq!(Ct2Model::parse(&buf).unwrap_err(), Ct2Error::Version(5));
 
         let buf = write_ct2("WhisperSpec", &[("w", vec![3], 4, vec![0; 4])], &[]);
-        assert!(matches!(Ct2Model::parse(&buf).unwrap_err(), Ct2Error::Size { expected: 6, actual: 4, .. }));
+        assert!(matches!(
+            Ct2Model::parse(&buf).unwrap_err(),
+            Ct2Error::Size {
+                expected: 6,
+                actual: 4,
+                ..
+            }
+        ));
 
         let buf = write_ct2("WhisperSpec", &[("w", vec![1], 9, vec![0; 4])], &[]);
-        assert!(matches!(Ct2Model::parse(&buf).unwrap_err(), Ct2Error::Dtype { code: 9, .. }));
+        assert!(matches!(
+            Ct2Model::parse(&buf).unwrap_err(),
+            Ct2Error::Dtype { code: 9, .. }
+        ));
     }
 
     #[test]
     fn trailing_garbage_is_an_error() {
         let mut buf = write_ct2("WhisperSpec", &[], &[]);
         buf.extend_from_slice(b"junk");
-        assert_eq!(Ct2Model::parse(&buf).unwrap_err(), Ct2Error::Trailing { extra: 4 });
+        assert_eq!(
+            Ct2Model::parse(&buf).unwrap_err(),
+            Ct2Error::Trailing { extra: 4 }
+        );
     }
 }

@@ -164,7 +164,13 @@ impl GgmlType {
 }
 
 /// Writes the file header: magic, hparams, mel filterbank, vocabulary.
-pub fn write_header(w: &mut impl Write, h: &Hparams, n_fft_bins: usize, filters: &[f32], tokens: &[Vec<u8>]) -> io::Result<()> {
+pub fn write_header(
+    w: &mut impl Write,
+    h: &Hparams,
+    n_fft_bins: usize,
+    filters: &[f32],
+    tokens: &[Vec<u8>],
+) -> io::Result<()> {
     w.write_all(&GGML_MAGIC.to_le_bytes())?;
     for v in h.fields() {
         w.write_all(&v.to_le_bytes())?;
@@ -183,7 +189,13 @@ pub fn write_header(w: &mut impl Write, h: &Hparams, n_fft_bins: usize, filters:
 }
 
 /// Writes one tensor record. `ne` is in ggml order (innermost dimension first).
-pub fn write_tensor(w: &mut impl Write, name: &str, ne: &[usize], ty: GgmlType, data: &[u8]) -> io::Result<()> {
+pub fn write_tensor(
+    w: &mut impl Write,
+    name: &str,
+    ne: &[usize],
+    ty: GgmlType,
+    data: &[u8],
+) -> io::Result<()> {
     w.write_all(&(ne.len() as i32).to_le_bytes())?;
     w.write_all(&(name.len() as i32).to_le_bytes())?;
     w.write_all(&ty.code().to_le_bytes())?;
@@ -254,7 +266,10 @@ impl<R: Read + Seek> Reader<R> {
                 self.pos += buf.len() as u64;
                 Ok(())
             }
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(GgmlError::Truncated { what: what.to_owned(), at: self.len }),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(GgmlError::Truncated {
+                what: what.to_owned(),
+                at: self.len,
+            }),
             Err(e) => Err(e.into()),
         }
     }
@@ -265,7 +280,10 @@ impl<R: Read + Seek> Reader<R> {
     }
     fn skip(&mut self, n: u64, what: &str) -> Result<(), GgmlError> {
         if self.pos + n > self.len {
-            return Err(GgmlError::Truncated { what: what.to_owned(), at: self.len });
+            return Err(GgmlError::Truncated {
+                what: what.to_owned(),
+                at: self.len,
+            });
         }
         self.r.seek(SeekFrom::Current(n as i64))?;
         self.pos += n;
@@ -327,7 +345,10 @@ impl GgmlModelInfo {
             ("n_mels", hparams.n_mels),
         ] {
             if !(1..=1_000_000).contains(&v) {
-                return Err(GgmlError::Implausible { what, value: v as i64 });
+                return Err(GgmlError::Implausible {
+                    what,
+                    value: v as i64,
+                });
             }
         }
         if hparams.weight_type().is_none() {
@@ -357,13 +378,34 @@ impl GgmlModelInfo {
             let mut name = vec![0u8; name_len];
             rd.exact(&mut name, &what)?;
             let name = String::from_utf8_lossy(&name).into_owned();
-            let ty = GgmlType::from_code(code).ok_or_else(|| GgmlError::TensorType { name: name.clone(), code })?;
-            let n_bytes = ty.bytes_for(ne.iter().product()).ok_or_else(|| GgmlError::Blocks { name: name.clone(), ty })? as u64;
+            let ty = GgmlType::from_code(code).ok_or_else(|| GgmlError::TensorType {
+                name: name.clone(),
+                code,
+            })?;
+            let n_bytes = ty
+                .bytes_for(ne.iter().product())
+                .ok_or_else(|| GgmlError::Blocks {
+                    name: name.clone(),
+                    ty,
+                })? as u64;
             let offset = rd.pos;
             rd.skip(n_bytes, &format!("the data of tensor '{name}'"))?;
-            tensors.push(TensorInfo { name, ne, ty, offset, n_bytes });
+            tensors.push(TensorInfo {
+                name,
+                ne,
+                ty,
+                offset,
+                n_bytes,
+            });
         }
-        Ok(GgmlModelInfo { hparams, n_mel, n_fft_bins, tokens, tensors, file_size: len })
+        Ok(GgmlModelInfo {
+            hparams,
+            n_mel,
+            n_fft_bins,
+            tokens,
+            tensors,
+            file_size: len,
+        })
     }
 
     /// Checks the tensors against what whisper.cpp's loader will ask for: every tensor present
@@ -371,21 +413,36 @@ impl GgmlModelInfo {
     pub fn validate(&self) -> Result<(), GgmlError> {
         let expected = expected_tensors(&self.hparams)?;
         if self.n_mel != self.hparams.n_mels as usize {
-            return Err(GgmlError::Implausible { what: "mel filter count (differs from n_mels)", value: self.n_mel as i64 });
+            return Err(GgmlError::Implausible {
+                what: "mel filter count (differs from n_mels)",
+                value: self.n_mel as i64,
+            });
         }
         let mut seen = std::collections::HashSet::new();
         for t in &self.tensors {
             let Some(e) = expected.iter().find(|e| e.name == t.name) else {
-                return Err(GgmlError::Tensor { name: t.name.clone(), problem: "is not a tensor whisper.cpp knows".into() });
+                return Err(GgmlError::Tensor {
+                    name: t.name.clone(),
+                    problem: "is not a tensor whisper.cpp knows".into(),
+                });
             };
             if !seen.insert(t.name.as_str()) {
-                return Err(GgmlError::Tensor { name: t.name.clone(), problem: "appears twice".into() });
+                return Err(GgmlError::Tensor {
+                    name: t.name.clone(),
+                    problem: "appears twice".into(),
+                });
             }
             if t.ne != e.ne {
-                return Err(GgmlError::Tensor { name: t.name.clone(), problem: format!("has shape {:?}, the hparams imply {:?}", t.ne, e.ne) });
+                return Err(GgmlError::Tensor {
+                    name: t.name.clone(),
+                    problem: format!("has shape {:?}, the hparams imply {:?}", t.ne, e.ne),
+                });
             }
             if t.ty != e.ty {
-                return Err(GgmlError::Tensor { name: t.name.clone(), problem: format!("is {:?}, whisper.cpp expects {:?}", t.ty, e.ty) });
+                return Err(GgmlError::Tensor {
+                    name: t.name.clone(),
+                    problem: format!("is {:?}, whisper.cpp expects {:?}", t.ty, e.ty),
+                });
             }
         }
         if let Some(e) = expected.iter().find(|e| !seen.contains(e.name.as_str())) {
@@ -407,14 +464,32 @@ pub struct ExpectedTensor {
 pub fn expected_tensors(h: &Hparams) -> Result<Vec<ExpectedTensor>, GgmlError> {
     let wtype = h.weight_type().ok_or(GgmlError::Ftype(h.ftype))?;
     // Convolutions stay f16 unless the whole model is f32.
-    let vtype = if wtype == GgmlType::F32 { GgmlType::F32 } else { GgmlType::F16 };
+    let vtype = if wtype == GgmlType::F32 {
+        GgmlType::F32
+    } else {
+        GgmlType::F16
+    };
     let f32t = GgmlType::F32;
     let (a, t) = (h.n_audio_state as usize, h.n_text_state as usize);
     let mut out = Vec::new();
-    let mut add = |name: String, ne: &[usize], ty| out.push(ExpectedTensor { name, ne: ne.to_vec(), ty });
+    let mut add = |name: String, ne: &[usize], ty| {
+        out.push(ExpectedTensor {
+            name,
+            ne: ne.to_vec(),
+            ty,
+        })
+    };
 
-    add("encoder.positional_embedding".into(), &[a, h.n_audio_ctx as usize], f32t);
-    add("encoder.conv1.weight".into(), &[3, h.n_mels as usize, a], vtype);
+    add(
+        "encoder.positional_embedding".into(),
+        &[a, h.n_audio_ctx as usize],
+        f32t,
+    );
+    add(
+        "encoder.conv1.weight".into(),
+        &[3, h.n_mels as usize, a],
+        vtype,
+    );
     add("encoder.conv1.bias".into(), &[1, a], f32t);
     add("encoder.conv2.weight".into(), &[3, a, a], vtype);
     add("encoder.conv2.bias".into(), &[1, a], f32t);
@@ -425,8 +500,16 @@ pub fn expected_tensors(h: &Hparams) -> Result<Vec<ExpectedTensor>, GgmlError> {
         block_tensors(&mut add, &p, "attn", a, wtype);
         mlp_tensors(&mut add, &p, a, wtype);
     }
-    add("decoder.positional_embedding".into(), &[t, h.n_text_ctx as usize], f32t);
-    add("decoder.token_embedding.weight".into(), &[t, h.n_vocab as usize], wtype);
+    add(
+        "decoder.positional_embedding".into(),
+        &[t, h.n_text_ctx as usize],
+        f32t,
+    );
+    add(
+        "decoder.token_embedding.weight".into(),
+        &[t, h.n_vocab as usize],
+        wtype,
+    );
     add("decoder.ln.weight".into(), &[t], f32t);
     add("decoder.ln.bias".into(), &[t], f32t);
     for i in 0..h.n_text_layer {
@@ -438,7 +521,13 @@ pub fn expected_tensors(h: &Hparams) -> Result<Vec<ExpectedTensor>, GgmlError> {
     Ok(out)
 }
 
-fn block_tensors(add: &mut impl FnMut(String, &[usize], GgmlType), prefix: &str, attn: &str, n: usize, wtype: GgmlType) {
+fn block_tensors(
+    add: &mut impl FnMut(String, &[usize], GgmlType),
+    prefix: &str,
+    attn: &str,
+    n: usize,
+    wtype: GgmlType,
+) {
     add(format!("{prefix}.{attn}_ln.weight"), &[n], GgmlType::F32);
     add(format!("{prefix}.{attn}_ln.bias"), &[n], GgmlType::F32);
     add(format!("{prefix}.{attn}.query.weight"), &[n, n], wtype);
@@ -451,7 +540,12 @@ fn block_tensors(add: &mut impl FnMut(String, &[usize], GgmlType), prefix: &str,
     add(format!("{prefix}.{attn}.out.bias"), &[n], GgmlType::F32);
 }
 
-fn mlp_tensors(add: &mut impl FnMut(String, &[usize], GgmlType), prefix: &str, n: usize, wtype: GgmlType) {
+fn mlp_tensors(
+    add: &mut impl FnMut(String, &[usize], GgmlType),
+    prefix: &str,
+    n: usize,
+    wtype: GgmlType,
+) {
     add(format!("{prefix}.mlp_ln.weight"), &[n], GgmlType::F32);
     add(format!("{prefix}.mlp_ln.bias"), &[n], GgmlType::F32);
     add(format!("{prefix}.mlp.0.weight"), &[n, 4 * n], wtype);
@@ -491,7 +585,10 @@ mod tests {
 
     #[test]
     fn block_sizes_follow_ggml() {
-        assert_eq!(GgmlType::Q8_0.bytes_for(384 * 384), Some(384 * 384 / 32 * 34));
+        assert_eq!(
+            GgmlType::Q8_0.bytes_for(384 * 384),
+            Some(384 * 384 / 32 * 34)
+        );
         assert_eq!(GgmlType::F16.bytes_for(3), Some(6));
         assert_eq!(GgmlType::Q8_0.bytes_for(33), None);
         assert_eq!(GgmlType::from_code(8), Some(GgmlType::Q8_0));
@@ -548,12 +645,21 @@ mod tests {
     #[test]
     fn validation_names_the_missing_or_misshapen_tensor() {
         let bytes = write_small(Some("decoder.ln.bias"), None);
-        let err = GgmlModelInfo::read(io::Cursor::new(&bytes)).unwrap().validate().unwrap_err();
+        let err = GgmlModelInfo::read(io::Cursor::new(&bytes))
+            .unwrap()
+            .validate()
+            .unwrap_err();
         assert!(err.to_string().contains("decoder.ln.bias"), "{err}");
 
         let bytes = write_small(None, Some("encoder.conv1.weight"));
-        let err = GgmlModelInfo::read(io::Cursor::new(&bytes)).unwrap().validate().unwrap_err();
-        assert!(err.to_string().contains("encoder.conv1.weight") && err.to_string().contains("shape"), "{err}");
+        let err = GgmlModelInfo::read(io::Cursor::new(&bytes))
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("encoder.conv1.weight") && err.to_string().contains("shape"),
+            "{err}"
+        );
     }
 
     #[test]

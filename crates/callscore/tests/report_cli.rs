@@ -1,0 +1,377 @@
+//! Golden tests of `callscore report`, `flagged` and `show` in every format. The database is
+//! filled through the store from transcripts and scorecards written here (no audio, no model),
+//! and its timestamps are pinned, so the output is byte-for-byte stable.
+
+use assert_cmd::Command;
+use callscore_core::{CallMeta, CriterionResult, Direction, Evidence, Outcome, Scorecard, Segment, Speaker, Transcript};
+use callscore_store::{NewCall, NewReview, Store};
+use std::path::{Path, PathBuf};
+
+fn seg(speaker: Speaker, start_s: f64, end_s: f64, text: &str) -> Segment {
+    Segment { speaker, start_ms: (start_s * 1000.0) as u64, end_ms: (end_s * 1000.0) as u64, text: text.into(), words: vec![] }
+}
+
+fn res(id: &str, section: &str, outcome: Outcome, weight: f64, critical: bool, reason: &str, evidence: &[(Speaker, f64, &str)]) -> CriterionResult {
+    CriterionResult {
+        criterion_id: id.into(),
+        name: String::new(),
+        section: section.into(),
+        outcome,
+        points: if outcome == Outcome::Pass { weight } else { 0.0 },
+        max_points: weight,
+        critical,
+        evidence: evidence
+            .iter()
+            .map(|&(speaker, at, quote)| Evidence { speaker, start_ms: (at * 1000.0) as u64, end_ms: (at * 1000.0) as u64 + 2_000, quote: quote.into() })
+            .collect(),
+        reason: reason.into(),
+    }
+}
+
+fn card(hash: &str, version: u32, results: Vec<CriterionResult>, flag_reasons: Vec<String>) -> Scorecard {
+    let max: f64 = results.iter().filter(|r| r.outcome != Outcome::NotApplicable).map(|r| r.max_points).sum();
+    let got: f64 = results.iter().map(|r| r.points).sum();
+    let score = if max > 0.0 { (1000.0 * got / max).round() / 10.0 } else { 100.0 };
+    let critical = results.iter().any(|r| r.critical && r.outcome == Outcome::Fail);
+    let passed = score >= 80.0 && !critical;
+    Scorecard {
+        rubric_id: "inbound-service".into(),
+        rubric_version: version,
+        rubric_hash: hash.into(),
+        score,
+        passed,
+        flagged: !passed,
+        flag_reasons,
+        results,
+    }
+}
+
+const H1: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+
+struct Call {
+    id: &'static str,
+    file: &'static str,
+    agent: Option<&'static str>,
+    caller: Option<&'static str>,
+    started_at: Option<&'static str>,
+    duration_s: u64,
+    channels: u16,
+    segments: Vec<Segment>,
+    scorecard: Scorecard,
+}
+
+fn calls() -> Vec<Call> {
+    use Outcome::*;
+    use Speaker::*;
+    vec![
+        Call {
+            id: "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+            file: "good_call.wav",
+            agent: Some("Sarah"),
+            caller: Some("Michael Turner"),
+            started_at: Some("2024-03-11T09:15:00Z"),
+            duration_s: 52,
+            channels: 2,
+            segments: vec![
+                seg(Agent, 0.4, 6.1, "Good morning, thank you for calling Riverside Energy. My name is Sarah. How can I help you today?"),
+                seg(Caller, 6.6, 11.0, "Hi Sarah. My latest bill is much higher than usual."),
+                seg(Agent, 11.5, 16.0, "Thank you, Michael. What did you expect the bill to be?"),
+                seg(Agent, 40.2, 44.8, "Is there anything else I can help you with today?"),
+            ],
+            scorecard: card(
+                H1,
+                1,
+                vec![
+                    res("greeting", "Opening", Pass, 10.0, false, "greeting at 0:00", &[(Agent, 0.4, "Good morning, thank you for calling")]),
+                    res("caller_name", "Discovery", Pass, 15.0, false, "agent said 'Michael' at 0:11", &[(Agent, 11.5, "Thank you, Michael.")]),
+                    res("courtesy", "Conduct", Pass, 0.0, true, "no rude phrases", &[]),
+                    res("further_help", "Closing", Pass, 10.0, false, "offered more help", &[(Agent, 40.2, "Is there anything else I can help you with today?")]),
+                ],
+                vec![],
+            ),
+        },
+        Call {
+            id: "b7e6d5c4b3a2918070f1e2d3c4b5a69788796a5b4c3d2e1f0b7e6d5c4b3a2918",
+            file: "rude_agent.wav",
+            agent: Some("Gary"),
+            caller: Some("Helen Price"),
+            started_at: Some("2024-03-11T11:40:00Z"),
+            duration_s: 43,
+            channels: 2,
+            segments: vec![
+                seg(Agent, 0.3, 1.5, "Riverside Energy."),
+                seg(Caller, 2.0, 7.9, "Hello, my electricity was cut off this morning, and I paid the bill last week."),
+                seg(Agent, 8.6, 12.1, "Calm down. If you paid late, that's not my problem."),
+                seg(Agent, 40.0, 41.4, "Fine, whatever."),
+            ],
+            scorecard: card(
+                H1,
+                1,
+                vec![
+                    res("greeting", "Opening", Fail, 10.0, false, "no greeting in the agent's first 30 s", &[(Agent, 0.3, "Riverside Energy.")]),
+                    res("caller_name", "Discovery", Fail, 15.0, false, "the caller's name 'Helen Price' is in the call's metadata; agent never said 'Helen' or 'Price'", &[]),
+                    res("courtesy", "Conduct", Fail, 0.0, true, "agent said 'calm down' and 'whatever'", &[(Agent, 8.6, "Calm down. If you paid late, that's not my problem."), (Agent, 40.0, "Fine, whatever.")]),
+                    res("further_help", "Closing", Fail, 10.0, false, "agent never offered further help", &[]),
+                ],
+                vec!["critical criterion `courtesy` failed".into()],
+            ),
+        },
+        Call {
+            id: "b7e6d5c4ffff918070f1e2d3c4b5a69788796a5b4c3d2e1f0b7e6d5c4b3a2918",
+            file: "no_caller_name.wav",
+            agent: Some("james"),
+            caller: Some("Olivia Bennett"),
+            started_at: Some("2024-03-12T14:20:00Z"),
+            duration_s: 44,
+            channels: 2,
+            segments: vec![seg(Agent, 0.5, 5.0, "Good afternoon, thank you for calling Riverside Energy, you're speaking with James.")],
+            scorecard: card(
+                H1,
+                1,
+                vec![
+                    res("greeting", "Opening", Pass, 10.0, false, "greeting at 0:00", &[(Agent, 0.5, "Good afternoon")]),
+                    res("caller_name", "Discovery", Fail, 15.0, false, "caller said 'my name is Olivia Bennett' at 0:17; agent never said 'Olivia' or 'Bennett' after that", &[(Caller, 17.2, "Yes, my name is Olivia Bennett.")]),
+                    res("courtesy", "Conduct", Pass, 0.0, true, "no rude phrases", &[]),
+                    res("further_help", "Closing", Pass, 10.0, false, "offered more help", &[(Agent, 36.0, "Is there anything else I can help you with?")]),
+                ],
+                vec![],
+            ),
+        },
+        Call {
+            id: "5555aaaa5555aaaa5555aaaa5555aaaa5555aaaa5555aaaa5555aaaa5555aaaa",
+            file: "mono_call.wav",
+            agent: Some("Ben"),
+            caller: None,
+            started_at: Some("2024-03-13T18:30:00Z"),
+            duration_s: 33,
+            channels: 1,
+            segments: vec![seg(Unknown, 0.4, 4.0, "Good evening, Riverside Energy, Ben speaking.")],
+            scorecard: card(
+                H1,
+                1,
+                vec![
+                    res("greeting", "Opening", NotApplicable, 10.0, false, "mono recording: speakers unknown", &[]),
+                    res("caller_name", "Discovery", NotApplicable, 15.0, false, "mono recording: speakers unknown", &[]),
+                    res("courtesy", "Conduct", NotApplicable, 0.0, true, "mono recording: speakers unknown", &[]),
+                    res("further_help", "Closing", NotApplicable, 10.0, false, "mono recording: speakers unknown", &[]),
+                ],
+                vec![],
+            ),
+        },
+        Call {
+            id: "9999000099990000999900009999000099990000999900009999000099990000",
+            file: "2024-03-13_unlabelled_recording_from_the_old_system.wav",
+            agent: None,
+            caller: None,
+            started_at: None,
+            duration_s: 3_725,
+            channels: 2,
+            segments: vec![],
+            scorecard: card(
+                H1,
+                1,
+                vec![
+                    res("greeting", "Opening", Fail, 10.0, false, "no agent speech", &[]),
+                    res("caller_name", "Discovery", NotApplicable, 15.0, false, "no caller name known", &[]),
+                    res("courtesy", "Conduct", Pass, 0.0, true, "no rude phrases", &[]),
+                    res("further_help", "Closing", Fail, 10.0, false, "no agent speech", &[]),
+                ],
+                vec![],
+            ),
+        },
+    ]
+}
+
+/// A database with the calls above, one failed recording, one review, and pinned timestamps.
+fn fill(db: &Path) {
+    let mut store = Store::open(db).unwrap();
+    for c in calls() {
+        let meta = CallMeta {
+            agent: c.agent.map(str::to_string),
+            caller_name: c.caller.map(str::to_string),
+            direction: Some(Direction::Inbound),
+            started_at: c.started_at.map(str::to_string),
+            ..Default::default()
+        };
+        let path = PathBuf::from("/recordings/2024-03").join(c.file);
+        let mut t = Transcript { duration_ms: c.duration_s * 1000, model: "tiny.en".into(), segments: c.segments, meta: meta.clone() };
+        t.normalise();
+        let call = NewCall {
+            id: c.id,
+            source_path: &path,
+            duration_ms: c.duration_s * 1000,
+            channels: c.channels,
+            sample_rate: 8_000,
+            format: "wav/mulaw",
+            meta: &meta,
+        };
+        store.record_scored_call(&call, &t, &c.scorecard).unwrap();
+    }
+    let owner = callscore_store::ClaimOwner { host: "test".into(), pid: 1, start_ticks: None };
+    store
+        .record_failure(
+            "eeee0000eeee0000eeee0000eeee0000eeee0000eeee0000eeee0000eeee0000",
+            Path::new("/recordings/2024-03/broken.wav"),
+            "/recordings/2024-03/broken.wav: not an audio file (no RIFF header)",
+            &owner,
+        )
+        .unwrap();
+    let rude = store.find_call("rude_agent").unwrap();
+    let sid = store.call_detail(&rude, None).unwrap().scorecard.unwrap().id;
+    store
+        .add_review(&NewReview {
+            call_id: rude,
+            scorecard_id: Some(sid),
+            reviewer: "maria".into(),
+            criterion_id: Some("greeting".into()),
+            override_outcome: Some(Outcome::Fail),
+            note: "confirmed: no greeting".into(),
+            listened: true,
+        })
+        .unwrap();
+    let conn = store.connection();
+    conn.execute_batch(
+        "UPDATE calls SET created_at = '2024-03-16T07:00:00Z', updated_at = '2024-03-16T07:00:00Z';
+         UPDATE scorecards SET scored_at = '2024-03-16T07:05:00Z';
+         UPDATE reviews SET created_at = '2024-03-16T09:30:00Z';",
+    )
+    .unwrap();
+}
+
+struct Db {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+fn db() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("calls.db");
+    fill(&path);
+    Db { _dir: dir, path }
+}
+
+fn run(db: &Db, args: &[&str]) -> String {
+    let out = Command::cargo_bin("callscore")
+        .unwrap()
+        .args(args)
+        .arg("--db")
+        .arg(&db.path)
+        .env_remove("CALLSCORE_DB")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "callscore {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn run_err(db: &Db, args: &[&str]) -> (i32, String) {
+    let out = Command::cargo_bin("callscore").unwrap().args(args).arg("--db").arg(&db.path).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn assert_fits_80(text: &str) {
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "line wider than 80 columns ({}): {line:?}", line.chars().count());
+    }
+}
+
+#[test]
+fn report_table() {
+    let db = db();
+    let out = run(&db, &["report"]);
+    assert_fits_80(&out);
+    insta::assert_snapshot!("report_table", out);
+}
+
+#[test]
+fn report_json() {
+    let db = db();
+    let out = run(&db, &["report", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["calls"].as_array().unwrap().len(), 5);
+    insta::assert_snapshot!("report_json", out);
+}
+
+#[test]
+fn report_csv_tables() {
+    let db = db();
+    insta::assert_snapshot!("report_csv_calls", run(&db, &["report", "--format", "csv"]));
+    insta::assert_snapshot!("report_csv_agents", run(&db, &["report", "--format", "csv", "--table", "agents"]));
+    insta::assert_snapshot!("report_csv_criteria", run(&db, &["report", "--format", "csv", "--table", "criteria"]));
+}
+
+#[test]
+fn report_filters() {
+    let db = db();
+    let files = |args: &[&str]| -> Vec<String> {
+        let mut full = vec!["report", "--format", "json"];
+        full.extend_from_slice(args);
+        let v: serde_json::Value = serde_json::from_str(&run(&db, &full)).unwrap();
+        v["calls"].as_array().unwrap().iter().map(|c| c["file_name"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(files(&["--agent", "JAMES"]), ["no_caller_name.wav"]);
+    assert_eq!(files(&["--flagged", "--from", "2024-03-11", "--to", "2024-03-11"]), ["rude_agent.wav"]);
+    assert_eq!(files(&["--from", "2024-03-12T00:00:00Z", "--to", "2024-03-13"]), ["no_caller_name.wav", "mono_call.wav"]);
+    assert!(files(&["--rubric", "outbound-sales"]).is_empty());
+    insta::assert_snapshot!("report_table_agent_filter", run(&db, &["report", "--agent", "sarah"]));
+}
+
+#[test]
+fn report_rejects_a_bad_date_and_a_missing_database() {
+    let db = db();
+    let (code, err) = run_err(&db, &["report", "--from", "last tuesday"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("last tuesday") && err.contains("YYYY-MM-DD"), "{err}");
+    let missing = Db { _dir: tempfile::tempdir().unwrap(), path: PathBuf::from("/nonexistent/dir/calls.db") };
+    let (code, err) = run_err(&missing, &["report"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/dir/calls.db"), "{err}");
+    assert!(!Path::new("/nonexistent/dir/calls.db").exists());
+}
+
+#[test]
+fn flagged_in_every_format() {
+    let db = db();
+    let table = run(&db, &["flagged"]);
+    assert_fits_80(&table);
+    insta::assert_snapshot!("report_flagged_table", table);
+    insta::assert_snapshot!("report_flagged_json", run(&db, &["flagged", "--format", "json"]));
+    insta::assert_snapshot!("report_flagged_csv", run(&db, &["flagged", "--format", "csv"]));
+    let first_only = run(&db, &["flagged", "--format", "json", "--limit", "1"]);
+    let v: serde_json::Value = serde_json::from_str(&first_only).unwrap();
+    assert_eq!(v["calls"].as_array().unwrap().len(), 1);
+    assert_eq!(v["calls"][0]["file_name"], "rude_agent.wav", "a critical failure is the worst");
+    assert_eq!(v["calls"][0]["first_failed_at"], "0:00");
+}
+
+#[test]
+fn show_in_every_format() {
+    let db = db();
+    let table = run(&db, &["show", "rude_agent"]);
+    assert_fits_80(&table);
+    insta::assert_snapshot!("report_show_table", table);
+    insta::assert_snapshot!("report_show_json", run(&db, &["show", "rude_agent.wav", "--format", "json"]));
+    insta::assert_snapshot!("report_show_csv", run(&db, &["show", "b7e6d5c4b3", "--format", "csv"]));
+    insta::assert_snapshot!("report_show_mono_table", run(&db, &["show", "5555aaaa"]));
+}
+
+#[test]
+fn show_explains_unknown_and_ambiguous_calls() {
+    let db = db();
+    let (code, err) = run_err(&db, &["show", "b7e6d5c4"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("matches 2 calls") && err.contains("rude_agent.wav") && err.contains("no_caller_name.wav"), "{err}");
+    let (code, err) = run_err(&db, &["show", "nobody"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no call matches 'nobody'"), "{err}");
+}
+
+#[test]
+fn an_empty_database_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.db");
+    drop(Store::open(&path).unwrap());
+    let db = Db { _dir: dir, path };
+    assert!(run(&db, &["report"]).contains("callscore score"));
+    assert_eq!(run(&db, &["flagged"]), "No flagged calls.\n");
+}
