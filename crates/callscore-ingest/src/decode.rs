@@ -168,9 +168,10 @@ pub(crate) fn decode_symphonia(path: &Path, source: Box<dyn MediaSource>, ext_hi
     let probed = symphonia::default::get_probe()
         .format(&hint, mss, &format_opts, &MetadataOptions::default())
         .map_err(|e| match e {
+            // Running out of bytes while probing means a stray header-like pattern, not audio.
             SymphoniaError::Unsupported(_) => not_audio("no known audio format in its contents"),
             SymphoniaError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                not_audio("it ends before any audio format header is complete")
+                not_audio("no known audio format in its contents")
             }
             SymphoniaError::IoError(source) => IngestError::Io { path: path.to_path_buf(), source },
             other => not_audio(&other.to_string()),

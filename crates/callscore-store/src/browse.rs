@@ -25,6 +25,7 @@ use time::{Date, PrimitiveDateTime};
 ///   when the database first saw it), and date-range filters.
 /// - `calls_by_agent_nocase`: agents match without regard to case (as reports group them);
 ///   the existing `calls_by_agent` is in binary collation, which `= ? COLLATE NOCASE` cannot use.
+/// - `calls_by_duration`: the list sorted by length (the file-name order uses `calls_by_file`).
 ///
 /// `IF NOT EXISTS` on purpose: [`Store::ensure_browse_indexes`] creates them on databases made
 /// before the migration exists, and the migration must then find them already there.
@@ -32,6 +33,7 @@ pub const BROWSE_INDEXES_SQL: &str = "
 CREATE INDEX IF NOT EXISTS scorecards_current_rubric_score ON scorecards (rubric_id, score, call_id) WHERE is_current = 1;
 CREATE INDEX IF NOT EXISTS calls_by_call_time ON calls (COALESCE(started_at, created_at));
 CREATE INDEX IF NOT EXISTS calls_by_agent_nocase ON calls (agent COLLATE NOCASE, COALESCE(started_at, created_at));
+CREATE INDEX IF NOT EXISTS calls_by_duration ON calls (duration_ms);
 ";
 
 /// Which calls of the list to show, by verdict.
@@ -394,11 +396,11 @@ fn list_sql(q: &CallQuery) -> Result<(String, String, Vec<Value>)> {
     // to itself, starts from scorecards (its rubric term looks selective) and then sorts all
     // 100,000 rows for a time order; CROSS JOIN fixes the order (SQLite documents it as the way
     // to do so). Calls drive when an agent or date filter narrows them, or when the order is
-    // theirs (time, agent); otherwise the current scorecards of the rubric drive, in score order.
+    // theirs (time, agent, duration, file name); otherwise the current scorecards of the rubric drive, in score order.
     let calls_drive = q.agent.as_deref().is_some_and(|a| !a.trim().is_empty())
         || q.from.as_deref().is_some_and(|a| !a.trim().is_empty())
         || q.to.as_deref().is_some_and(|a| !a.trim().is_empty())
-        || matches!(q.sort, SortKey::Time | SortKey::Agent);
+        || matches!(q.sort, SortKey::Time | SortKey::Agent | SortKey::Duration | SortKey::File);
     let join = if calls_drive { "calls c CROSS JOIN scorecards s" } else { "scorecards s CROSS JOIN calls c" };
     let from = format!(
         "FROM {join}
@@ -1061,7 +1063,8 @@ mod tests {
             ("by agent", CallQuery { sort: SortKey::Agent, ..base.clone() }, true),
             ("date range", CallQuery { from: Some("2024-03-01".into()), to: Some("2024-03-07".into()), ..base.clone() }, true),
             ("flagged, worst first", CallQuery { verdict: Verdict::Flagged, sort: SortKey::Worst, ..base.clone() }, false),
-            ("by duration", CallQuery { sort: SortKey::Duration, ..base.clone() }, false),
+            ("by duration", CallQuery { sort: SortKey::Duration, ..base.clone() }, true),
+            ("by file name", CallQuery { sort: SortKey::File, descending: false, ..base.clone() }, true),
         ];
         for (what, q, no_sort) in cases {
             let plan = store.explain_list_calls(&q).unwrap();

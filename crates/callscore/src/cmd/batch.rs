@@ -604,9 +604,16 @@ impl Summary {
         s
     }
 
+    /// (calls scored, calls transcribed, audio of the transcribed calls)
     fn counts(&self) -> (usize, usize, u64) {
-        let transcribed = self.scored.iter().filter(|o| matches!(o, CallOutcome::Scored { transcribed: true, .. })).count();
-        let audio = self.scored.iter().map(|o| if let CallOutcome::Scored { audio_ms, .. } = o { *audio_ms } else { 0 }).sum();
+        let mut transcribed = 0;
+        let mut audio = 0;
+        for o in &self.scored {
+            if let CallOutcome::Scored { transcribed: true, audio_ms, .. } = o {
+                transcribed += 1;
+                audio += audio_ms;
+            }
+        }
         (self.scored.len(), transcribed, audio)
     }
 
@@ -631,7 +638,7 @@ impl Summary {
         let wall = self.wall.as_secs_f64();
         if audio_ms > 0 && wall > 0.0 {
             out.push_str(&format!(
-                "{} of audio in {:.1} s wall time: {:.1} audio hours per hour.\n",
+                "Transcribed {} of audio in {:.1} s: {:.1} audio hours per hour.\n",
                 fmt_ms(audio_ms),
                 wall,
                 audio_ms as f64 / 1000.0 / wall,
@@ -660,7 +667,7 @@ impl Summary {
             scored_elsewhere: self.done_elsewhere,
             duplicates: self.duplicates.len(),
             failed: self.failed.len(),
-            audio_ms,
+            transcribed_audio_ms: audio_ms,
             wall_ms: self.wall.as_millis() as u64,
             calls: self.rows(),
         }
@@ -734,7 +741,7 @@ struct BatchJson {
     scored_elsewhere: usize,
     duplicates: usize,
     failed: usize,
-    audio_ms: u64,
+    transcribed_audio_ms: u64,
     wall_ms: u64,
     calls: Vec<BatchRow>,
 }

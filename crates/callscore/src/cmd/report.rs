@@ -516,7 +516,12 @@ fn render_show(d: &CallDetail, width: Option<u16>) -> String {
             why.push_str(&format!("{} {}: \"{}\"", fmt_ms(e.start_ms), e.speaker, e.quote.trim()));
         }
         let name = if r.critical { format!("{} (critical)", r.criterion_id) } else { r.criterion_id.clone() };
-        t.add_row(vec![name, outcome_word(r.outcome).to_string(), format!("{}/{}", points(r.points), points(r.max_points)), why]);
+        let pts = if r.outcome == Outcome::NotApplicable {
+            format!("-/{}", points(r.max_points))
+        } else {
+            format!("{}/{}", points(r.points), points(r.max_points))
+        };
+        t.add_row(vec![name, outcome_word(r.outcome).to_string(), pts, why]);
     }
     right_align(&mut t, &[2]);
     out.push_str(&finish(&t));
