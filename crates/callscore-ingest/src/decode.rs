@@ -37,7 +37,8 @@ impl Decoded {
         if self.source_sample_rate == 0 {
             return 0;
         }
-        (self.source_frames * 1000 + u64::from(self.source_sample_rate) / 2) / u64::from(self.source_sample_rate)
+        (self.source_frames * 1000 + u64::from(self.source_sample_rate) / 2)
+            / u64::from(self.source_sample_rate)
     }
 }
 
@@ -46,7 +47,11 @@ impl Decoded {
 pub(crate) const SOURCE_RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
 
 pub(crate) fn implausible_rate(rate: u32) -> String {
-    format!("implausible sample rate {rate} Hz (expected {} Hz to {} Hz)", SOURCE_RATES.start(), SOURCE_RATES.end())
+    format!(
+        "implausible sample rate {rate} Hz (expected {} Hz to {} Hz)",
+        SOURCE_RATES.start(),
+        SOURCE_RATES.end()
+    )
 }
 
 /// Takes interleaved samples from a decoder, keeps the first two channels and resamples them.
@@ -60,25 +65,43 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    pub(crate) fn new(path: &Path, source_rate: u32, source_channels: usize) -> Result<Self, IngestError> {
+    pub(crate) fn new(
+        path: &Path,
+        source_rate: u32,
+        source_channels: usize,
+    ) -> Result<Self, IngestError> {
         if source_channels == 0 || source_channels > usize::from(u16::MAX) {
-            return Err(IngestError::UnsupportedChannels { path: path.to_path_buf(), channels: source_channels as u16 });
+            return Err(IngestError::UnsupportedChannels {
+                path: path.to_path_buf(),
+                channels: source_channels as u16,
+            });
         }
         if !SOURCE_RATES.contains(&source_rate) {
-            return Err(IngestError::Corrupt { path: path.to_path_buf(), detail: implausible_rate(source_rate) });
+            return Err(IngestError::Corrupt {
+                path: path.to_path_buf(),
+                detail: implausible_rate(source_rate),
+            });
         }
         let kept = source_channels.min(2);
         let mut warnings = Vec::new();
         if source_channels > 2 {
             // Multi-channel call recordings put the two parties first; further channels are
             // conference legs, mixes or silence, which the agent/caller model cannot place.
-            let ignored = if source_channels == 3 { "channel 3".to_string() } else { format!("channels 3 to {source_channels}") };
+            let ignored = if source_channels == 3 {
+                "channel 3".to_string()
+            } else {
+                format!("channels 3 to {source_channels}")
+            };
             warnings.push(format!(
                 "the recording has {source_channels} channels; used channels 1 and 2 as the call's two legs and ignored {ignored}"
             ));
         }
-        let resampler = StreamResampler::new(source_rate, SAMPLE_RATE, kept)
-            .map_err(|source| IngestError::Resample { path: path.to_path_buf(), source })?;
+        let resampler = StreamResampler::new(source_rate, SAMPLE_RATE, kept).map_err(|source| {
+            IngestError::Resample {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
         Ok(Self {
             path: path.to_path_buf(),
             source_channels,
@@ -94,12 +117,29 @@ impl Collector {
         debug_assert_eq!(samples.len() % self.source_channels, 0);
         for (c, plane) in self.planes.iter_mut().enumerate() {
             plane.clear();
-            plane.extend(samples.iter().skip(c).step_by(self.source_channels));
+            // Float formats can carry NaN, infinities or values past full scale (a glitching
+            // recorder, a corrupt file); one NaN would poison the resampler's whole FFT block.
+            plane.extend(
+                samples
+                    .iter()
+                    .skip(c)
+                    .step_by(self.source_channels)
+                    .map(|&s| {
+                        if s.is_finite() {
+                            s.clamp(-1.0, 1.0)
+                        } else {
+                            0.0
+                        }
+                    }),
+            );
         }
         let refs: Vec<&[f32]> = self.planes.iter().map(Vec::as_slice).collect();
         self.resampler
             .push(&refs)
-            .map_err(|source| IngestError::Resample { path: self.path.clone(), source })
+            .map_err(|source| IngestError::Resample {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     pub(crate) fn frames(&self) -> u64 {
@@ -118,7 +158,10 @@ impl Collector {
         let channels = self
             .resampler
             .finish()
-            .map_err(|source| IngestError::Resample { path: self.path.clone(), source })?;
+            .map_err(|source| IngestError::Resample {
+                path: self.path.clone(),
+                source,
+            })?;
         Ok(Decoded {
             channels,
             source_channels: self.source_channels as u16,
@@ -144,27 +187,62 @@ fn codec_label(codec: CodecType) -> String {
         codecs::CODEC_TYPE_WAVPACK => "WavPack",
         codecs::CODEC_TYPE_MONKEYS_AUDIO => "Monkey's Audio",
         codecs::CODEC_TYPE_TTA => "True Audio (TTA)",
-        codecs::CODEC_TYPE_ATRAC1 | codecs::CODEC_TYPE_ATRAC3 | codecs::CODEC_TYPE_ATRAC3PLUS | codecs::CODEC_TYPE_ATRAC9 => "ATRAC",
+        codecs::CODEC_TYPE_ATRAC1
+        | codecs::CODEC_TYPE_ATRAC3
+        | codecs::CODEC_TYPE_ATRAC3PLUS
+        | codecs::CODEC_TYPE_ATRAC9 => "ATRAC",
         _ => return format!("codec id {codec}"),
     };
     name.to_string()
 }
 
 fn short_codec_name(codec: CodecType) -> &'static str {
-    symphonia::default::get_codecs().get_codec(codec).map_or("unknown", |d| d.short_name)
+    symphonia::default::get_codecs()
+        .get_codec(codec)
+        .map_or("unknown", |d| d.short_name)
 }
 
 /// Decodes any container symphonia reads. `ext_hint` (a file extension) only orders the probe;
 /// the contents decide. The returned `source_format` is `"<hint>/<codec>"`.
-pub(crate) fn decode_symphonia(path: &Path, source: Box<dyn MediaSource>, ext_hint: Option<&str>) -> Result<Decoded, IngestError> {
-    let not_audio = |detail: &str| IngestError::NotAudio { path: path.to_path_buf(), detail: detail.to_string() };
+///
+/// symphonia 0.5 panics on some malformed input (its ADTS reader divides a short stream into
+/// zero-length steps, found by this crate's fuzz test). Recordings are untrusted input and a
+/// batch must not die on one bad file, so a decoder panic becomes [`IngestError::Corrupt`].
+pub(crate) fn decode_symphonia(
+    path: &Path,
+    source: Box<dyn MediaSource>,
+    ext_hint: Option<&str>,
+) -> Result<Decoded, IngestError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_symphonia_inner(path, source, ext_hint)
+    }))
+    .unwrap_or_else(|_| {
+        Err(IngestError::Corrupt {
+            path: path.to_path_buf(),
+            detail: "the decoder failed on malformed data".into(),
+        })
+    })
+}
+
+fn decode_symphonia_inner(
+    path: &Path,
+    source: Box<dyn MediaSource>,
+    ext_hint: Option<&str>,
+) -> Result<Decoded, IngestError> {
+    let not_audio = |detail: &str| IngestError::NotAudio {
+        path: path.to_path_buf(),
+        detail: detail.to_string(),
+    };
     let mss = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = ext_hint {
         hint.with_extension(ext);
     }
     // Gapless trims MP3/AAC encoder delay and padding, so durations match the original audio.
-    let format_opts = FormatOptions { enable_gapless: true, ..Default::default() };
+    let format_opts = FormatOptions {
+        enable_gapless: true,
+        ..Default::default()
+    };
     let probed = symphonia::default::get_probe()
         .format(&hint, mss, &format_opts, &MetadataOptions::default())
         .map_err(|e| match e {
@@ -173,7 +251,10 @@ pub(crate) fn decode_symphonia(path: &Path, source: Box<dyn MediaSource>, ext_hi
             SymphoniaError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
                 not_audio("no known audio format in its contents")
             }
-            SymphoniaError::IoError(source) => IngestError::Io { path: path.to_path_buf(), source },
+            SymphoniaError::IoError(source) => IngestError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
             other => not_audio(&other.to_string()),
         })?;
     let mut format = probed.format;
@@ -187,10 +268,14 @@ pub(crate) fn decode_symphonia(path: &Path, source: Box<dyn MediaSource>, ext_hi
     let mut decoder = symphonia::default::get_codecs()
         .make(&params, &DecoderOptions::default())
         .map_err(|e| match e {
-            SymphoniaError::Unsupported(_) => {
-                IngestError::UnsupportedCodec { path: path.to_path_buf(), codec: codec_label(params.codec) }
-            }
-            other => IngestError::Corrupt { path: path.to_path_buf(), detail: other.to_string() },
+            SymphoniaError::Unsupported(_) => IngestError::UnsupportedCodec {
+                path: path.to_path_buf(),
+                codec: codec_label(params.codec),
+            },
+            other => IngestError::Corrupt {
+                path: path.to_path_buf(),
+                detail: other.to_string(),
+            },
         })?;
 
     let mut collector: Option<Collector> = None;
@@ -201,7 +286,9 @@ pub(crate) fn decode_symphonia(path: &Path, source: Box<dyn MediaSource>, ext_hi
     loop {
         let packet = match format.next_packet() {
             Ok(p) => p,
-            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break
+            }
             Err(SymphoniaError::ResetRequired) => {
                 stop_reason = Some("the stream changes its parameters part-way".into());
                 break;
@@ -231,7 +318,12 @@ pub(crate) fn decode_symphonia(path: &Path, source: Box<dyn MediaSource>, ext_hi
                 stop_reason = Some("the stream changes its parameters part-way".into());
                 break;
             }
-            Err(e) => return Err(IngestError::Corrupt { path: path.to_path_buf(), detail: e.to_string() }),
+            Err(e) => {
+                return Err(IngestError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                })
+            }
         };
         if decoded.frames() == 0 {
             continue;
@@ -268,7 +360,9 @@ pub(crate) fn decode_symphonia(path: &Path, source: Box<dyn MediaSource>, ext_hi
                 first_bad.unwrap_or_default()
             ))
         } else {
-            IngestError::NoAudio { path: path.to_path_buf() }
+            IngestError::NoAudio {
+                path: path.to_path_buf(),
+            }
         });
     };
     // Random bytes that happen to contain a frame sync word decode a stray frame or two between
@@ -291,7 +385,10 @@ pub(crate) fn decode_symphonia(path: &Path, source: Box<dyn MediaSource>, ext_hi
         ));
     }
     if let Some(reason) = stop_reason {
-        warnings.push(format!("decoding stopped at {:.2} s: {reason}; kept the audio before that point", secs(frames)));
+        warnings.push(format!(
+            "decoding stopped at {:.2} s: {reason}; kept the audio before that point",
+            secs(frames)
+        ));
     }
     if let (Some(declared), Some(declared_rate)) = (params.n_frames, params.sample_rate) {
         // Allow a codec's worth of slack (priming, padding) before calling a file truncated.
@@ -306,6 +403,10 @@ pub(crate) fn decode_symphonia(path: &Path, source: Box<dyn MediaSource>, ext_hi
     }
     let mut decoded = collector.finish()?;
     decoded.warnings.extend(warnings);
-    decoded.source_format = format!("{}/{}", ext_hint.unwrap_or("unknown"), short_codec_name(params.codec));
+    decoded.source_format = format!(
+        "{}/{}",
+        ext_hint.unwrap_or("unknown"),
+        short_codec_name(params.codec)
+    );
     Ok(decoded)
 }

@@ -8,7 +8,10 @@ use crate::resample::ResampleError;
 #[non_exhaustive]
 pub enum IngestError {
     #[error("cannot read {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("{}: the file is empty (0 bytes)", path.display())]
     Empty { path: PathBuf },
@@ -41,7 +44,10 @@ pub enum IngestError {
     Sidecar { path: PathBuf, reason: String },
 
     #[error("{}: {source}", path.display())]
-    Resample { path: PathBuf, source: ResampleError },
+    Resample {
+        path: PathBuf,
+        source: ResampleError,
+    },
 }
 
 impl IngestError {

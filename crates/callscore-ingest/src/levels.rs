@@ -12,7 +12,11 @@ pub fn rms_dbfs(samples: &[f32]) -> f32 {
     if samples.is_empty() {
         return SILENCE_DBFS;
     }
-    let mean_square = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / samples.len() as f64;
+    let mean_square = samples
+        .iter()
+        .map(|&s| f64::from(s) * f64::from(s))
+        .sum::<f64>()
+        / samples.len() as f64;
     to_dbfs(mean_square.sqrt())
 }
 
@@ -59,8 +63,14 @@ mod tests {
 
     #[test]
     fn full_scale_sine_is_minus_three_dbfs() {
-        let sine: Vec<f32> = (0..16_000).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin()).collect();
-        assert!((rms_dbfs(&sine) - -3.01).abs() < 0.05, "{}", rms_dbfs(&sine));
+        let sine: Vec<f32> = (0..16_000)
+            .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin())
+            .collect();
+        assert!(
+            (rms_dbfs(&sine) - -3.01).abs() < 0.05,
+            "{}",
+            rms_dbfs(&sine)
+        );
         assert!(peak_dbfs(&sine).abs() < 0.01);
     }
 

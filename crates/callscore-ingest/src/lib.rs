@@ -70,7 +70,9 @@ pub struct Recording {
 }
 
 /// File extensions ingest reads, lowercase, for directory walks.
-pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "mp3", "flac", "ogg", "oga", "m4a", "mp4", "aac"];
+pub const AUDIO_EXTENSIONS: &[&str] = &[
+    "wav", "wave", "mp3", "flac", "ogg", "oga", "m4a", "mp4", "aac",
+];
 
 /// Whether `p` names a file ingest reads, by its extension (case-insensitive). Sidecars
 /// (`.json`) and everything else are not audio.
@@ -94,13 +96,25 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Recording, IngestError> {
     let mut channels = decoded.channels.into_iter();
     let legs = match (channels.next(), channels.next()) {
         (Some(left), Some(right)) => {
-            let agent_channel = opts.agent_channel.or(meta.agent_channel).unwrap_or_default();
+            let agent_channel = opts
+                .agent_channel
+                .or(meta.agent_channel)
+                .unwrap_or_default();
             meta.agent_channel = Some(agent_channel);
             let (agent, caller) = match agent_channel {
                 AgentChannel::Left => (left, right),
                 AgentChannel::Right => (right, left),
             };
-            vec![Leg { speaker: Speaker::Agent, samples: agent }, Leg { speaker: Speaker::Caller, samples: caller }]
+            vec![
+                Leg {
+                    speaker: Speaker::Agent,
+                    samples: agent,
+                },
+                Leg {
+                    speaker: Speaker::Caller,
+                    samples: caller,
+                },
+            ]
         }
         (Some(mono), None) => {
             if let Some(ch) = opts.agent_channel.or(meta.agent_channel) {
@@ -112,9 +126,16 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Recording, IngestError> {
                     "agent channel '{side}' ignored: the recording is mono, so speakers cannot be told apart by channel"
                 ));
             }
-            vec![Leg { speaker: Speaker::Unknown, samples: mono }]
+            vec![Leg {
+                speaker: Speaker::Unknown,
+                samples: mono,
+            }]
         }
-        _ => return Err(IngestError::NoAudio { path: path.to_path_buf() }),
+        _ => {
+            return Err(IngestError::NoAudio {
+                path: path.to_path_buf(),
+            })
+        }
     };
     Ok(Recording {
         path: path.to_path_buf(),
@@ -153,7 +174,11 @@ fn sniff(head: &[u8]) -> Sniffed {
         return Sniffed::ShortRiff;
     }
     if starts(b"RIFF") {
-        return if &head[8..12] == b"WAVE" { Sniffed::Wav } else { Sniffed::OtherRiff([head[8], head[9], head[10], head[11]]) };
+        return if &head[8..12] == b"WAVE" {
+            Sniffed::Wav
+        } else {
+            Sniffed::OtherRiff([head[8], head[9], head[10], head[11]])
+        };
     }
     if starts(b"RF64") || starts(b"BW64") {
         return Sniffed::Rf64;
@@ -188,7 +213,9 @@ fn looks_like_text(head: &[u8]) -> bool {
     // A multi-byte character may be cut at the end of the sample; judge what is complete.
     let valid = match std::str::from_utf8(head) {
         Ok(s) => s,
-        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or("")
+        }
         Err(_) => return false,
     };
     !valid.is_empty() && valid.chars().all(|c| !c.is_control() || c.is_whitespace())
@@ -197,37 +224,55 @@ fn looks_like_text(head: &[u8]) -> bool {
 /// Decodes a recording's first two channels to 16 kHz without assigning speakers. [`load`] is
 /// this plus the sidecar, roles and hash.
 pub fn decode(path: &Path) -> Result<Decoded, IngestError> {
-    let io_err = |source: io::Error| IngestError::Io { path: path.to_path_buf(), source };
+    let io_err = |source: io::Error| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let meta = std::fs::metadata(path).map_err(io_err)?;
     if meta.is_dir() {
         return Err(io_err(io::Error::other("it is a directory, not a file")));
     }
     let len = meta.len();
     if len == 0 {
-        return Err(IngestError::Empty { path: path.to_path_buf() });
+        return Err(IngestError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     let mut file = File::open(path).map_err(io_err)?;
     let mut head = Vec::with_capacity(512);
-    (&mut file).take(512).read_to_end(&mut head).map_err(io_err)?;
+    (&mut file)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(io_err)?;
     file.seek(SeekFrom::Start(0)).map_err(io_err)?;
 
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     let sniffed = sniff(&head);
     let hint = match sniffed {
         Sniffed::Wav => return wav::decode_wav(path, file, len),
         Sniffed::ShortRiff => {
-            return Err(IngestError::TruncatedHeader { path: path.to_path_buf(), detail: format!("the file is only {len} bytes") })
+            return Err(IngestError::TruncatedHeader {
+                path: path.to_path_buf(),
+                detail: format!("the file is only {len} bytes"),
+            })
         }
         Sniffed::Rf64 => {
             return Err(IngestError::UnsupportedFormat {
                 path: path.to_path_buf(),
-                detail: "RF64/BW64 (64-bit WAV); convert it to WAV, FLAC or MP3 with ffmpeg or sox".into(),
+                detail: "RF64/BW64 (64-bit WAV); convert it to WAV, FLAC or MP3 with ffmpeg or sox"
+                    .into(),
             })
         }
         Sniffed::OtherRiff(form) => {
             return Err(IngestError::NotAudio {
                 path: path.to_path_buf(),
-                detail: format!("a RIFF '{}' file, not RIFF WAVE", String::from_utf8_lossy(&form)),
+                detail: format!(
+                    "a RIFF '{}' file, not RIFF WAVE",
+                    String::from_utf8_lossy(&form)
+                ),
             })
         }
         Sniffed::Flac => "flac",
@@ -236,7 +281,10 @@ pub fn decode(path: &Path) -> Result<Decoded, IngestError> {
         Sniffed::Mp3 => "mp3",
         Sniffed::Adts => "aac",
         Sniffed::Unknown if looks_like_text(&head) => {
-            return Err(IngestError::NotAudio { path: path.to_path_buf(), detail: "it contains text".into() })
+            return Err(IngestError::NotAudio {
+                path: path.to_path_buf(),
+                detail: "it contains text".into(),
+            })
         }
         Sniffed::Unknown => ext.as_deref().unwrap_or("unknown"),
     };
@@ -244,9 +292,15 @@ pub fn decode(path: &Path) -> Result<Decoded, IngestError> {
 }
 
 fn sha256_file(path: &Path) -> Result<String, IngestError> {
-    let mut file = File::open(path).map_err(|source| IngestError::Io { path: path.to_path_buf(), source })?;
+    let mut file = File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut hasher).map_err(|source| IngestError::Io { path: path.to_path_buf(), source })?;
+    io::copy(&mut file, &mut hasher).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(hex::encode(hasher.finalize()))
 }
 
@@ -256,7 +310,16 @@ mod tests {
 
     #[test]
     fn audio_paths_by_extension() {
-        for p in ["a.wav", "b.WAV", "c.mp3", "d.flac", "e.ogg", "f.m4a", "dir/g.Wave", "h.aac"] {
+        for p in [
+            "a.wav",
+            "b.WAV",
+            "c.mp3",
+            "d.flac",
+            "e.ogg",
+            "f.m4a",
+            "dir/g.Wave",
+            "h.aac",
+        ] {
             assert!(is_audio_path(Path::new(p)), "{p}");
         }
         for p in ["a.json", "b.timeline.json", "c.script", "wav", "d.txt", "e"] {
@@ -281,7 +344,9 @@ mod tests {
 
     #[test]
     fn text_is_recognised_even_when_a_character_is_cut() {
-        assert!(looks_like_text("Call notes: caller asked about the bill.\n".as_bytes()));
+        assert!(looks_like_text(
+            "Call notes: caller asked about the bill.\n".as_bytes()
+        ));
         assert!(looks_like_text(&"é".repeat(10).as_bytes()[..19]));
         assert!(!looks_like_text(&[0x00, 0x01, 0x02]));
         assert!(!looks_like_text(b""));

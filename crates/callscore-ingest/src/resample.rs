@@ -42,19 +42,32 @@ impl StreamResampler {
             return Err(ResampleError::Setup {
                 from: from_rate,
                 to: to_rate,
-                reason: format!("rates must be positive and channels at least 1 (channels: {channels})"),
+                reason: format!(
+                    "rates must be positive and channels at least 1 (channels: {channels})"
+                ),
             });
         }
         let inner = if from_rate == to_rate {
             None
         } else {
             Some(
-                FftFixedInOut::<f32>::new(from_rate as usize, to_rate as usize, CHUNK_FRAMES, channels)
-                    .map_err(|e| ResampleError::Setup { from: from_rate, to: to_rate, reason: e.to_string() })?,
+                FftFixedInOut::<f32>::new(
+                    from_rate as usize,
+                    to_rate as usize,
+                    CHUNK_FRAMES,
+                    channels,
+                )
+                .map_err(|e| ResampleError::Setup {
+                    from: from_rate,
+                    to: to_rate,
+                    reason: e.to_string(),
+                })?,
             )
         };
         let delay_left = inner.as_ref().map_or(0, |r| r.output_delay());
-        let block_out = inner.as_ref().map_or_else(Vec::new, |r| r.output_buffer_allocate(true));
+        let block_out = inner
+            .as_ref()
+            .map_or_else(Vec::new, |r| r.output_buffer_allocate(true));
         Ok(Self {
             from_rate,
             to_rate,
@@ -76,7 +89,10 @@ impl StreamResampler {
     /// Pushes one block of planar input: `planes[c]` holds channel `c`, all the same length.
     pub fn push(&mut self, planes: &[&[f32]]) -> Result<(), ResampleError> {
         if planes.len() != self.channels {
-            return Err(ResampleError::Channels { expected: self.channels, got: planes.len() });
+            return Err(ResampleError::Channels {
+                expected: self.channels,
+                got: planes.len(),
+            });
         }
         let frames = planes[0].len();
         self.frames_in += frames as u64;
@@ -93,16 +109,27 @@ impl StreamResampler {
     }
 
     fn process_full_blocks(&mut self) -> Result<(), ResampleError> {
-        let Some(inner) = self.inner.as_mut() else { return Ok(()) };
+        let Some(inner) = self.inner.as_mut() else {
+            return Ok(());
+        };
         let need = inner.input_frames_next();
         let mut consumed = 0;
         while self.pending[0].len() - consumed >= need {
-            let block: Vec<&[f32]> = self.pending.iter().map(|p| &p[consumed..consumed + need]).collect();
+            let block: Vec<&[f32]> = self
+                .pending
+                .iter()
+                .map(|p| &p[consumed..consumed + need])
+                .collect();
             let (_, produced) = inner
                 .process_into_buffer(&block, &mut self.block_out, None)
                 .map_err(|e| ResampleError::Process(e.to_string()))?;
             consumed += need;
-            append_skipping(&mut self.output, &self.block_out, produced, &mut self.delay_left);
+            append_skipping(
+                &mut self.output,
+                &self.block_out,
+                produced,
+                &mut self.delay_left,
+            );
         }
         if consumed > 0 {
             for p in &mut self.pending {
@@ -122,13 +149,26 @@ impl StreamResampler {
             let mut first = true;
             while self.output[0].len() < expected {
                 let (_, produced) = if first && !self.pending[0].is_empty() {
-                    inner.process_partial_into_buffer(Some(&self.pending), &mut self.block_out, None)
+                    inner.process_partial_into_buffer(
+                        Some(&self.pending),
+                        &mut self.block_out,
+                        None,
+                    )
                 } else {
-                    inner.process_partial_into_buffer(None::<&[Vec<f32>]>, &mut self.block_out, None)
+                    inner.process_partial_into_buffer(
+                        None::<&[Vec<f32>]>,
+                        &mut self.block_out,
+                        None,
+                    )
                 }
                 .map_err(|e| ResampleError::Process(e.to_string()))?;
                 first = false;
-                append_skipping(&mut self.output, &self.block_out, produced, &mut self.delay_left);
+                append_skipping(
+                    &mut self.output,
+                    &self.block_out,
+                    produced,
+                    &mut self.delay_left,
+                );
             }
         }
         for out in &mut self.output {
@@ -158,7 +198,9 @@ mod tests {
     use super::*;
 
     fn sine(freq: f32, rate: u32, frames: usize) -> Vec<f32> {
-        (0..frames).map(|i| 0.5 * (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin()).collect()
+        (0..frames)
+            .map(|i| 0.5 * (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin())
+            .collect()
     }
 
     #[test]
@@ -169,7 +211,13 @@ mod tests {
 
     #[test]
     fn output_length_is_exact_for_odd_lengths_and_rates() {
-        for (from, frames) in [(8_000u32, 12_345usize), (44_100, 44_101), (11_025, 7), (22_050, 0), (48_000, 96_000)] {
+        for (from, frames) in [
+            (8_000u32, 12_345usize),
+            (44_100, 44_101),
+            (11_025, 7),
+            (22_050, 0),
+            (48_000, 96_000),
+        ] {
             let out = resample(&vec![0.1; frames], from, 16_000).unwrap();
             let expected = ((frames as u64 * 16_000 + from as u64 / 2) / from as u64) as usize;
             assert_eq!(out.len(), expected, "from {from} Hz, {frames} frames");
@@ -182,8 +230,16 @@ mod tests {
         let mut x = vec![0.0f32; 8_000];
         x[4_000] = 1.0;
         let y = resample(&x, 8_000, 16_000).unwrap();
-        let peak = y.iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).unwrap().0;
-        assert!((peak as i64 - 8_000).abs() <= 1, "peak at {peak}, expected 8000");
+        let peak = y
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+            .unwrap()
+            .0;
+        assert!(
+            (peak as i64 - 8_000).abs() <= 1,
+            "peak at {peak}, expected 8000"
+        );
     }
 
     #[test]
@@ -196,7 +252,11 @@ mod tests {
         }
         let streamed = r.finish().unwrap().pop().unwrap();
         assert_eq!(streamed.len(), whole.len());
-        let max_diff = streamed.iter().zip(&whole).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let max_diff = streamed
+            .iter()
+            .zip(&whole)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
         assert!(max_diff < 1e-5, "max difference {max_diff}");
     }
 
@@ -215,12 +275,21 @@ mod tests {
 
     #[test]
     fn zero_rate_is_an_error_not_a_panic() {
-        assert!(matches!(StreamResampler::new(0, 16_000, 1), Err(ResampleError::Setup { .. })));
+        assert!(matches!(
+            StreamResampler::new(0, 16_000, 1),
+            Err(ResampleError::Setup { .. })
+        ));
     }
 
     #[test]
     fn pushing_the_wrong_channel_count_is_an_error() {
         let mut r = StreamResampler::new(8_000, 16_000, 2).unwrap();
-        assert!(matches!(r.push(&[&[0.0]]), Err(ResampleError::Channels { expected: 2, got: 1 })));
+        assert!(matches!(
+            r.push(&[&[0.0]]),
+            Err(ResampleError::Channels {
+                expected: 2,
+                got: 1
+            })
+        ));
     }
 }

@@ -26,7 +26,10 @@ pub fn load_sidecar(audio_path: &Path) -> Result<Option<CallMeta>, IngestError> 
 
 /// Parses sidecar JSON; `path` is only used to name the file in errors.
 pub fn parse_sidecar(text: &str, path: &Path) -> Result<CallMeta, IngestError> {
-    serde_json::from_str(text).map_err(|e| IngestError::Sidecar { path: path.to_path_buf(), reason: e.to_string() })
+    serde_json::from_str(text).map_err(|e| IngestError::Sidecar {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -52,7 +55,10 @@ mod tests {
     fn unknown_field_names_the_file_and_the_field() {
         let err = parse_sidecar(r#"{"agnet":"Sarah"}"#, Path::new("/calls/a.json")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("/calls/a.json") && msg.contains("agnet"), "{msg}");
+        assert!(
+            msg.contains("/calls/a.json") && msg.contains("agnet"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -64,7 +70,10 @@ mod tests {
 
     #[test]
     fn sidecar_sits_beside_the_audio() {
-        assert_eq!(sidecar_path(Path::new("/x/call 1.wav")), Path::new("/x/call 1.json"));
+        assert_eq!(
+            sidecar_path(Path::new("/x/call 1.wav")),
+            Path::new("/x/call 1.json")
+        );
         assert_eq!(sidecar_path(Path::new("call")), Path::new("call.json"));
     }
 }

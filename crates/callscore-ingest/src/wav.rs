@@ -78,24 +78,40 @@ pub(crate) fn codec_name(tag: u16) -> &'static str {
 }
 
 fn truncated(path: &Path, detail: impl Into<String>) -> IngestError {
-    IngestError::TruncatedHeader { path: path.to_path_buf(), detail: detail.into() }
+    IngestError::TruncatedHeader {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
 }
 
 fn invalid(path: &Path, detail: impl Into<String>) -> IngestError {
-    IngestError::InvalidHeader { path: path.to_path_buf(), detail: detail.into() }
+    IngestError::InvalidHeader {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> IngestError + '_ {
-    move |source| IngestError::Io { path: path.to_path_buf(), source }
+    move |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Reads the RIFF/WAVE header from the start of `r` up to the data chunk. `file_len` bounds
 /// every chunk so a short file gives "truncated" rather than an I/O error.
-pub(crate) fn read_header<R: Read + Seek>(r: &mut R, path: &Path, file_len: u64) -> Result<WavHeader, IngestError> {
+pub(crate) fn read_header<R: Read + Seek>(
+    r: &mut R,
+    path: &Path,
+    file_len: u64,
+) -> Result<WavHeader, IngestError> {
     let mut riff = [0u8; 12];
     r.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
     if file_len < 12 {
-        return Err(truncated(path, format!("the file is only {file_len} bytes")));
+        return Err(truncated(
+            path,
+            format!("the file is only {file_len} bytes"),
+        ));
     }
     r.read_exact(&mut riff).map_err(io_err(path))?;
     debug_assert!(&riff[0..4] == b"RIFF" && &riff[8..12] == b"WAVE");
@@ -106,7 +122,10 @@ pub(crate) fn read_header<R: Read + Seek>(r: &mut R, path: &Path, file_len: u64)
     loop {
         if pos + 8 > file_len {
             let missing = if fmt.is_none() { "fmt" } else { "data" };
-            return Err(truncated(path, format!("the file ends after {file_len} bytes, before the {missing} chunk")));
+            return Err(truncated(
+                path,
+                format!("the file ends after {file_len} bytes, before the {missing} chunk"),
+            ));
         }
         let mut head = [0u8; 8];
         r.seek(SeekFrom::Start(pos)).map_err(io_err(path))?;
@@ -117,7 +136,10 @@ pub(crate) fn read_header<R: Read + Seek>(r: &mut R, path: &Path, file_len: u64)
         match &id {
             b"fmt " => {
                 if len < 16 {
-                    return Err(invalid(path, format!("the fmt chunk is {len} bytes, expected at least 16")));
+                    return Err(invalid(
+                        path,
+                        format!("the fmt chunk is {len} bytes, expected at least 16"),
+                    ));
                 }
                 if len > MAX_FMT_LEN {
                     return Err(invalid(path, format!("the fmt chunk claims {len} bytes")));
@@ -125,7 +147,10 @@ pub(crate) fn read_header<R: Read + Seek>(r: &mut R, path: &Path, file_len: u64)
                 if pos + u64::from(len) > file_len {
                     return Err(truncated(
                         path,
-                        format!("the file ends inside the fmt chunk ({} of {len} bytes present)", file_len - pos),
+                        format!(
+                            "the file ends inside the fmt chunk ({} of {len} bytes present)",
+                            file_len - pos
+                        ),
                     ));
                 }
                 let mut body = vec![0u8; len as usize];
@@ -161,7 +186,13 @@ fn parse_fmt(path: &Path, body: Vec<u8>) -> Result<WavHeader, IngestError> {
     if format_tag == TAG_EXTENSIBLE {
         // WAVEFORMATEXTENSIBLE: the real codec is the first two bytes of the sub-format GUID.
         if body.len() < 40 {
-            return Err(invalid(path, format!("WAVE_FORMAT_EXTENSIBLE fmt chunk is {} bytes, expected 40", body.len())));
+            return Err(invalid(
+                path,
+                format!(
+                    "WAVE_FORMAT_EXTENSIBLE fmt chunk is {} bytes, expected 40",
+                    body.len()
+                ),
+            ));
         }
         format_tag = u16_at(24);
     }
@@ -236,19 +267,32 @@ impl WavHeader {
 /// Whether the 4 bytes look like a RIFF chunk id (printable ASCII), to tell a real empty data
 /// chunk followed by another chunk from an unfinished recording whose length was never written.
 fn looks_like_chunk_id(bytes: &[u8]) -> bool {
-    bytes.len() == 4 && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b' ')
+    bytes.len() == 4
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b' ')
 }
 
 /// Decodes a RIFF/WAVE file.
-pub(crate) fn decode_wav(path: &Path, mut file: File, file_len: u64) -> Result<Decoded, IngestError> {
+pub(crate) fn decode_wav(
+    path: &Path,
+    mut file: File,
+    file_len: u64,
+) -> Result<Decoded, IngestError> {
     let header = read_header(&mut file, path, file_len)?;
     let mut warnings = Vec::new();
 
     if header.channels == 0 {
-        return Err(IngestError::UnsupportedChannels { path: path.to_path_buf(), channels: 0 });
+        return Err(IngestError::UnsupportedChannels {
+            path: path.to_path_buf(),
+            channels: 0,
+        });
     }
     if !crate::decode::SOURCE_RATES.contains(&header.sample_rate) {
-        return Err(invalid(path, crate::decode::implausible_rate(header.sample_rate)));
+        return Err(invalid(
+            path,
+            crate::decode::implausible_rate(header.sample_rate),
+        ));
     }
     if header.block_align == 0 {
         return Err(invalid(path, "the block alignment is 0 bytes"));
@@ -267,7 +311,10 @@ pub(crate) fn decode_wav(path: &Path, mut file: File, file_len: u64) -> Result<D
 
     let available = file_len - header.data_offset.min(file_len);
     let declared = u64::from(header.declared_data_len);
-    let data_len = if declared == 0 && available >= 8 && !looks_like_chunk_id(&peek(&mut file, path, header.data_offset)?) {
+    let data_len = if declared == 0
+        && available >= 8
+        && !looks_like_chunk_id(&peek(&mut file, path, header.data_offset)?)
+    {
         warnings.push(format!(
             "the WAV header gives a data length of 0 but {available} bytes follow (an unfinished recording); decoded to the end of the file"
         ));
@@ -292,19 +339,31 @@ pub(crate) fn decode_wav(path: &Path, mut file: File, file_len: u64) -> Result<D
     let block = u64::from(header.block_align);
     let data_len = (data_len / block * block).min(u64::from(u32::MAX) / block * block) as u32;
     if data_len == 0 {
-        return Err(IngestError::NoAudio { path: path.to_path_buf() });
+        return Err(IngestError::NoAudio {
+            path: path.to_path_buf(),
+        });
     }
 
-    file.seek(SeekFrom::Start(header.data_offset)).map_err(io_err(path))?;
-    let stream = Cursor::new(header.corrected(data_len)).chain(BufReader::new(file).take(u64::from(data_len)));
+    file.seek(SeekFrom::Start(header.data_offset))
+        .map_err(io_err(path))?;
+    let stream = Cursor::new(header.corrected(data_len))
+        .chain(BufReader::new(file).take(u64::from(data_len)));
     let label = header.format_label();
     let mut decoded = match decoder {
         WavDecoder::Hound => decode_hound(path, stream, &header)?,
-        WavDecoder::Symphonia => decode_symphonia(path, Box::new(symphonia::core::io::ReadOnlySource::new(stream)), Some("wav"))?,
+        WavDecoder::Symphonia => decode_symphonia(
+            path,
+            Box::new(symphonia::core::io::ReadOnlySource::new(stream)),
+            Some("wav"),
+        )?,
     };
     decoded.source_format = label;
     let block_codec = matches!(header.format_tag, TAG_IMA_ADPCM | TAG_MS_ADPCM);
-    if let (true, Some(fact), true) = (block_codec, header.fact_frames, u64::from(data_len) == declared) {
+    if let (true, Some(fact), true) = (
+        block_codec,
+        header.fact_frames,
+        u64::from(data_len) == declared,
+    ) {
         trim_to_frames(&mut decoded, u64::from(fact));
     }
     warnings.append(&mut decoded.warnings);
@@ -337,7 +396,11 @@ fn peek(file: &mut File, path: &Path, at: u64) -> Result<Vec<u8>, IngestError> {
     Ok(buf.to_vec())
 }
 
-fn decode_hound<R: Read>(path: &Path, stream: R, header: &WavHeader) -> Result<Decoded, IngestError> {
+fn decode_hound<R: Read>(
+    path: &Path,
+    stream: R,
+    header: &WavHeader,
+) -> Result<Decoded, IngestError> {
     let reader = hound::WavReader::new(stream).map_err(|e| map_hound(path, e, header))?;
     let spec = reader.spec();
     let channels = usize::from(spec.channels);
@@ -365,9 +428,8 @@ fn decode_hound<R: Read>(path: &Path, stream: R, header: &WavHeader) -> Result<D
         hound::SampleFormat::Float => {
             for s in reader.into_samples::<f32>() {
                 match s {
-                    // NaN or infinite samples would poison every later computation; a
-                    // recorder writing them means a glitch, which silence represents best.
-                    Ok(v) => block.push(if v.is_finite() { v.clamp(-1.0, 1.0) } else { 0.0 }),
+                    // The collector replaces NaN and infinities.
+                    Ok(v) => block.push(v),
                     Err(e) => {
                         stopped = Some(e);
                         break;
@@ -384,7 +446,9 @@ fn decode_hound<R: Read>(path: &Path, stream: R, header: &WavHeader) -> Result<D
     block.truncate(block.len() / channels * channels);
     collector.push_interleaved(&block)?;
     if let Some(e) = stopped {
-        warnings.push(format!("decoding stopped early ({e}); kept the audio before that point"));
+        warnings.push(format!(
+            "decoding stopped early ({e}); kept the audio before that point"
+        ));
     }
     let mut decoded = collector.finish()?;
     decoded.warnings.extend(warnings);
@@ -393,10 +457,17 @@ fn decode_hound<R: Read>(path: &Path, stream: R, header: &WavHeader) -> Result<D
 
 fn map_hound(path: &Path, e: hound::Error, header: &WavHeader) -> IngestError {
     match e {
-        hound::Error::IoError(source) => IngestError::Io { path: path.to_path_buf(), source },
+        hound::Error::IoError(source) => IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
         hound::Error::Unsupported | hound::Error::TooWide => IngestError::UnsupportedCodec {
             path: path.to_path_buf(),
-            codec: format!("{}-bit {}", header.bits_per_sample, codec_name(header.format_tag)),
+            codec: format!(
+                "{}-bit {}",
+                header.bits_per_sample,
+                codec_name(header.format_tag)
+            ),
         },
         other => invalid(path, other.to_string()),
     }
@@ -406,7 +477,14 @@ fn map_hound(path: &Path, e: hound::Error, header: &WavHeader) -> IngestError {
 mod tests {
     use super::*;
 
-    fn wav_bytes(fmt_tag: u16, channels: u16, rate: u32, bits: u16, data: &[u8], declared: Option<u32>) -> Vec<u8> {
+    fn wav_bytes(
+        fmt_tag: u16,
+        channels: u16,
+        rate: u32,
+        bits: u16,
+        data: &[u8],
+        declared: Option<u32>,
+    ) -> Vec<u8> {
         let block = channels * bits / 8;
         let mut v = Vec::new();
         v.extend_from_slice(b"RIFF");
@@ -434,7 +512,10 @@ mod tests {
         let bytes = wav_bytes(TAG_MULAW, 2, 8000, 8, &[0xFF; 16], None);
         let len = bytes.len() as u64;
         let h = read_header(&mut Cursor::new(bytes), Path::new("x.wav"), len).unwrap();
-        assert_eq!((h.format_tag, h.channels, h.sample_rate, h.block_align), (TAG_MULAW, 2, 8000, 2));
+        assert_eq!(
+            (h.format_tag, h.channels, h.sample_rate, h.block_align),
+            (TAG_MULAW, 2, 8000, 2)
+        );
         assert_eq!(h.declared_data_len, 16);
         assert_eq!(h.data_offset, len - 16);
     }
@@ -445,7 +526,12 @@ mod tests {
         let len = bytes.len() as u64;
         let h = read_header(&mut Cursor::new(bytes), Path::new("x.wav"), len).unwrap();
         let fixed = h.corrected(100);
-        let again = read_header(&mut Cursor::new(fixed.clone()), Path::new("x.wav"), fixed.len() as u64 + 100).unwrap();
+        let again = read_header(
+            &mut Cursor::new(fixed.clone()),
+            Path::new("x.wav"),
+            fixed.len() as u64 + 100,
+        )
+        .unwrap();
         assert_eq!(again.declared_data_len, 100);
         assert_eq!(again.data_offset, fixed.len() as u64);
     }
@@ -455,8 +541,12 @@ mod tests {
         let bytes = wav_bytes(TAG_PCM, 1, 8000, 16, &[0; 10], None);
         for cut in [12usize, 20, 30, 40] {
             let b = bytes[..cut].to_vec();
-            let err = read_header(&mut Cursor::new(b), Path::new("cut.wav"), cut as u64).unwrap_err();
-            assert!(matches!(err, IngestError::TruncatedHeader { .. }), "cut at {cut}: {err}");
+            let err =
+                read_header(&mut Cursor::new(b), Path::new("cut.wav"), cut as u64).unwrap_err();
+            assert!(
+                matches!(err, IngestError::TruncatedHeader { .. }),
+                "cut at {cut}: {err}"
+            );
         }
     }
 
@@ -465,7 +555,10 @@ mod tests {
         let mut body = vec![0u8; 40];
         body[0..2].copy_from_slice(&TAG_EXTENSIBLE.to_le_bytes());
         body[24..26].copy_from_slice(&TAG_FLOAT.to_le_bytes());
-        assert_eq!(parse_fmt(Path::new("x.wav"), body).unwrap().format_tag, TAG_FLOAT);
+        assert_eq!(
+            parse_fmt(Path::new("x.wav"), body).unwrap().format_tag,
+            TAG_FLOAT
+        );
     }
 
     #[test]

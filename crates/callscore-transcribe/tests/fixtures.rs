@@ -168,13 +168,13 @@ fn no_caller_name() {
 
 #[test]
 fn common_name_will() {
-    // measured 30.5% / 6.2%
+    // measured 31.7% / 6.2%
     check_stereo("common_name_will", 0.40, 0.20, 0.50);
 }
 
 #[test]
 fn long_hold_has_no_words_inside_the_hold() {
-    // measured 54.9% / 68.2% (22 caller words)
+    // measured 52.9% / 68.2% (22 caller words)
     let (t, timeline) = check_stereo("long_hold", 0.65, 0.80, 0.50);
     assert_eq!(timeline.holds.len(), 1);
     for hold in &timeline.holds {

@@ -18,7 +18,11 @@ pub fn audio_files(dir: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(fixture(dir))
         .unwrap_or_else(|e| panic!("reading fixtures/{dir}: {e}"))
         .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e != "json" && e != "md" && e != "script"))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .is_some_and(|e| e != "json" && e != "md" && e != "script")
+        })
         .collect();
     files.sort();
     files
@@ -51,7 +55,12 @@ pub fn middle(samples: &[f32], rate: u32) -> &[f32] {
 
 /// Writes a 16-bit PCM WAV of the given channels (each a slice of -1..1 samples).
 pub fn write_wav(path: &Path, rate: u32, channels: &[Vec<f32>]) {
-    let spec = hound::WavSpec { channels: channels.len() as u16, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: channels.len() as u16,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..channels[0].len() {
         for ch in channels {
@@ -63,7 +72,12 @@ pub fn write_wav(path: &Path, rate: u32, channels: &[Vec<f32>]) {
 
 /// Writes a 32-bit float WAV, so tests of the resampler are not limited by 16-bit noise.
 pub fn write_wav_f32(path: &Path, rate: u32, samples: &[f32]) {
-    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for &s in samples {
         w.write_sample(s).unwrap();
@@ -73,7 +87,11 @@ pub fn write_wav_f32(path: &Path, rate: u32, samples: &[f32]) {
 
 pub fn sine(freq: f64, rate: u32, seconds: f64, amplitude: f32) -> Vec<f32> {
     let n = (seconds * rate as f64).round() as usize;
-    (0..n).map(|i| amplitude * (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin() as f32).collect()
+    (0..n)
+        .map(|i| {
+            amplitude * (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin() as f32
+        })
+        .collect()
 }
 
 /// RMS of a slice in dBFS.
