@@ -188,8 +188,10 @@ pub struct CallListItem {
     pub failed_criteria: Vec<String>,
     /// The failed criteria that are critical.
     pub critical_failures: Vec<String>,
-    /// Earliest evidence time of a failed criterion: where a listener should start.
+    /// Earliest evidence time of a failed criterion.
     pub first_failed_ms: Option<u64>,
+    /// Earliest evidence time of a failed critical criterion: the moment that flagged the call.
+    pub critical_failed_ms: Option<u64>,
     /// Reviewers who marked the call listened, sorted.
     pub listened_by: Vec<String>,
     /// Criteria of this scorecard a reviewer has overridden.
@@ -274,14 +276,24 @@ pub struct TrendPoint {
     pub passed: u64,
 }
 
-/// Applies reviewers' overrides to a machine scorecard and recomputes its score the way the
-/// rubric does: percent of applicable points, a not-applicable criterion's points leave the
-/// denominator. An override to pass earns the criterion's full points (or keeps the machine's
-/// points when the machine also passed it); to fail, none.
+/// Applies reviewers' overrides to a machine scorecard and recomputes its score exactly as
+/// `callscore-rubric` scores: the percent of the points of applicable criteria earned, rounded
+/// to two decimals; a pass earns the criterion's weight, a fail none, and a not-applicable
+/// criterion leaves the denominator; nothing applicable at all scores 0, applicable criteria
+/// that all weigh 0 score 100.
 ///
-/// When no override changes an outcome the machine score is returned as it is, so a review that
-/// agrees with the machine never moves a score by rounding.
-pub fn apply_overrides(scorecard_id: i64, scorecard: &Scorecard, overrides: &[CriterionOverride]) -> ReviewedScore {
+/// A result the machine judged not applicable is stored with 0 of 0 points, so its weight is
+/// not on the scorecard: `na_weights` gives it (by criterion id) for overrides from n/a to
+/// pass or fail; [`Store::reviewed_score`] looks it up among the same rubric's other
+/// scorecards. A weight that cannot be found counts as 0.
+///
+/// When no override changes an outcome, the machine score is returned as it is.
+pub fn apply_overrides(
+    scorecard_id: i64,
+    scorecard: &Scorecard,
+    overrides: &[CriterionOverride],
+    na_weights: &HashMap<String, f64>,
+) -> ReviewedScore {
     let latest: HashMap<&str, Outcome> = overrides
         .iter()
         .filter(|o| o.scorecard_id == scorecard_id)
@@ -299,20 +311,37 @@ pub fn apply_overrides(scorecard_id: i64, scorecard: &Scorecard, overrides: &[Cr
             critical_failure,
         };
     }
-    let (mut got, mut max) = (0.0, 0.0);
+    let weight = |r: &CriterionResult| match r.outcome {
+        Outcome::NotApplicable => na_weights.get(&r.criterion_id).copied().unwrap_or(0.0),
+        _ => r.max_points,
+    };
+    let (mut earned, mut possible, mut judged) = (0.0, 0.0, false);
     for r in &scorecard.results {
         match reviewed_outcome(r) {
             Outcome::Pass => {
-                got += if r.outcome == Outcome::Pass { r.points } else { r.max_points };
-                max += r.max_points;
+                earned += weight(r);
+                possible += weight(r);
+                judged = true;
             }
-            Outcome::Fail => max += r.max_points,
+            Outcome::Fail => {
+                possible += weight(r);
+                judged = true;
+            }
             Outcome::NotApplicable => {}
         }
     }
-    // Nothing left to judge: nothing was lost either.
-    let reviewed_score = if max > 0.0 { 100.0 * got / max } else { 100.0 };
-    ReviewedScore { scorecard_id, machine_score: scorecard.score, reviewed_score, changed_criteria, critical_failure }
+    let reviewed_score = match (judged, possible > 0.0) {
+        (false, _) => 0.0,
+        (true, false) => 100.0,
+        (true, true) => ((earned / possible * 100.0) * 100.0).round() / 100.0,
+    };
+    ReviewedScore {
+        scorecard_id,
+        machine_score: scorecard.score,
+        reviewed_score: reviewed_score.clamp(0.0, 100.0),
+        changed_criteria,
+        critical_failure,
+    }
 }
 
 const STAMP: &[time::format_description::FormatItem<'static>] =
@@ -421,7 +450,9 @@ fn list_sql(q: &CallQuery) -> Result<(String, String, Vec<Value>)> {
                 (SELECT group_concat(reviewer, char(31) ORDER BY reviewer) FROM
                   (SELECT DISTINCT rv.reviewer AS reviewer FROM reviews rv WHERE rv.call_id = s.call_id AND rv.listened = 1)),
                 (SELECT count(DISTINCT rv.criterion_id) FROM reviews rv
-                  WHERE rv.scorecard_id = s.id AND rv.override_outcome IS NOT NULL)
+                  WHERE rv.scorecard_id = s.id AND rv.override_outcome IS NOT NULL),
+                (SELECT min(json_extract(e.value, '$.start_ms')) FROM results r, json_each(r.evidence_json) e
+                  WHERE r.scorecard_id = s.id AND r.outcome = 'fail' AND r.critical = 1)
          {from}
          ORDER BY {order}
          LIMIT {limit} OFFSET {offset}",
@@ -475,6 +506,7 @@ impl Store {
                     critical_failures: split_ids(r.get(14)?),
                     listened_by: split_ids(r.get(16)?),
                     overridden_criteria: r.get::<_, i64>(17)?.max(0) as u64,
+                    critical_failed_ms: opt_u64(r.get(18)?),
                 })
             })
             .map_err(self.sql("listing calls"))?
@@ -650,7 +682,36 @@ impl Store {
     pub fn reviewed_score(&self, scorecard_id: i64) -> Result<Option<ReviewedScore>> {
         let Some(stored) = self.scorecard(scorecard_id)? else { return Ok(None) };
         let overrides = self.overrides_for_scorecard(scorecard_id)?;
-        Ok(Some(apply_overrides(scorecard_id, &stored.scorecard, &overrides)))
+        self.reviewed(scorecard_id, &stored.scorecard, &overrides).map(Some)
+    }
+
+    /// [`apply_overrides`] with the weights of criteria overridden from "not applicable".
+    pub fn reviewed(&self, scorecard_id: i64, scorecard: &Scorecard, overrides: &[CriterionOverride]) -> Result<ReviewedScore> {
+        let mut na_weights = HashMap::new();
+        for o in overrides.iter().filter(|o| o.scorecard_id == scorecard_id && o.outcome != Outcome::NotApplicable) {
+            let was_na = scorecard.results.iter().any(|r| r.criterion_id == o.criterion_id && r.outcome == Outcome::NotApplicable);
+            if was_na {
+                if let Some(w) = self.criterion_weight(&scorecard.rubric_hash, &o.criterion_id)? {
+                    na_weights.insert(o.criterion_id.clone(), w);
+                }
+            }
+        }
+        Ok(apply_overrides(scorecard_id, scorecard, overrides, &na_weights))
+    }
+
+    /// A criterion's weight in a rubric (by content hash), from any scorecard of that rubric
+    /// that judged it; `None` when none did.
+    fn criterion_weight(&self, rubric_hash: &str, criterion_id: &str) -> Result<Option<f64>> {
+        // Walks results_by_criterion (criterion_id, outcome) and stops at the first match.
+        self.conn
+            .query_row(
+                "SELECT r.max_points FROM results r JOIN scorecards s ON s.id = r.scorecard_id
+                 WHERE r.criterion_id = ?2 AND r.outcome IN ('pass', 'fail') AND s.rubric_hash = ?1 LIMIT 1",
+                params![rubric_hash, criterion_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql("finding a criterion's weight"))
     }
 
     /// Reviewed scores of every scorecard that has an override (of `rubric_id`'s scorecards when
@@ -669,7 +730,7 @@ impl Store {
         let mut out = BTreeMap::new();
         for (scorecard_id, overrides) in by_scorecard {
             if let Some(stored) = self.scorecard(scorecard_id)? {
-                out.insert(scorecard_id, apply_overrides(scorecard_id, &stored.scorecard, &overrides));
+                out.insert(scorecard_id, self.reviewed(scorecard_id, &stored.scorecard, &overrides)?);
             }
         }
         Ok(out)
@@ -812,29 +873,73 @@ mod tests {
 
     #[test]
     fn overrides_recompute_the_score_like_the_rubric() {
+        let mut hold = result("hold", Outcome::NotApplicable, 10.0, false);
+        // As the rubric stores it: a not-applicable criterion has 0 of 0 points.
+        hold.max_points = 0.0;
         let sc = scorecard(vec![
             result("greeting", Outcome::Fail, 10.0, false),
             result("name", Outcome::Pass, 30.0, false),
-            result("hold", Outcome::NotApplicable, 10.0, false),
+            hold,
             result("courtesy", Outcome::Fail, 0.0, true),
         ]);
         assert_eq!(sc.score, 75.0);
-        let none = apply_overrides(7, &sc, &[]);
+        let no_weights = HashMap::new();
+        let none = apply_overrides(7, &sc, &[], &no_weights);
         assert_eq!((none.reviewed_score, none.changed_criteria, none.critical_failure), (75.0, 0, true));
 
         // Greeting fail → pass: 40 of 40. The critical failure overridden to pass.
-        let fixed = apply_overrides(7, &sc, &[over(7, "greeting", Outcome::Pass), over(7, "courtesy", Outcome::Pass)]);
+        let fixed =
+            apply_overrides(7, &sc, &[over(7, "greeting", Outcome::Pass), over(7, "courtesy", Outcome::Pass)], &no_weights);
         assert_eq!((fixed.reviewed_score, fixed.changed_criteria, fixed.critical_failure), (100.0, 2, false));
 
         // Name pass → n/a leaves the denominator: 0 of 10.
-        let na = apply_overrides(7, &sc, &[over(7, "name", Outcome::NotApplicable)]);
+        let na = apply_overrides(7, &sc, &[over(7, "name", Outcome::NotApplicable)], &no_weights);
         assert_eq!(na.reviewed_score, 0.0);
-        // Hold n/a → fail joins the denominator: 30 of 50.
-        let hold = apply_overrides(7, &sc, &[over(7, "hold", Outcome::Fail)]);
-        assert_eq!(hold.reviewed_score, 60.0);
+        // Hold n/a → fail joins the denominator with its weight from elsewhere: 30 of 50.
+        let weights = HashMap::from([("hold".to_string(), 10.0)]);
+        assert_eq!(apply_overrides(7, &sc, &[over(7, "hold", Outcome::Fail)], &weights).reviewed_score, 60.0);
+        // Without a known weight it counts as 0: 30 of 40.
+        assert_eq!(apply_overrides(7, &sc, &[over(7, "hold", Outcome::Fail)], &no_weights).reviewed_score, 75.0);
+        // Two decimals, as the rubric rounds: 40 of 45.
+        let w5 = HashMap::from([("hold".to_string(), 5.0)]);
+        let r = apply_overrides(7, &sc, &[over(7, "greeting", Outcome::Pass), over(7, "hold", Outcome::Fail)], &w5);
+        assert_eq!(r.reviewed_score, 88.89);
+        // Everything not applicable: nothing could be judged, score 0.
+        let all_na: Vec<_> = ["greeting", "name", "courtesy"].iter().map(|c| over(7, c, Outcome::NotApplicable)).collect();
+        assert_eq!(apply_overrides(7, &sc, &all_na, &no_weights).reviewed_score, 0.0);
         // Overrides of another scorecard and overrides that agree with the machine change nothing.
-        let other = apply_overrides(7, &sc, &[over(8, "greeting", Outcome::Pass), over(7, "name", Outcome::Pass)]);
+        let other =
+            apply_overrides(7, &sc, &[over(8, "greeting", Outcome::Pass), over(7, "name", Outcome::Pass)], &no_weights);
         assert_eq!((other.reviewed_score, other.changed_criteria), (75.0, 0));
+    }
+
+    #[test]
+    fn a_not_applicable_criterion_takes_its_weight_from_the_same_rubric() {
+        let mut store = Store::open_in_memory().unwrap();
+        let t = Transcript { segments: vec![], ..Default::default() };
+        let mut na = result("hold", Outcome::NotApplicable, 0.0, false);
+        na.max_points = 0.0;
+        let judged = scorecard(vec![result("greeting", Outcome::Pass, 10.0, false), result("hold", Outcome::Pass, 5.0, false)]);
+        let unjudged = scorecard(vec![result("greeting", Outcome::Pass, 10.0, false), na]);
+        let (path, meta) = (PathBuf::from("/r/a.wav"), CallMeta::default());
+        let call = |id: &'static str| NewCall { id, source_path: &path, duration_ms: 1, channels: 1, sample_rate: 8_000, format: "wav", meta: &meta };
+        store.record_scored_call(&call("a1a1a1a1"), &t, &judged).unwrap();
+        let sid = store.record_scored_call(&call("b2b2b2b2"), &t, &unjudged).unwrap().scorecard_id();
+        store
+            .add_review(&NewReview {
+                call_id: "b2b2b2b2".into(),
+                scorecard_id: Some(sid),
+                reviewer: "maria".into(),
+                criterion_id: Some("hold".into()),
+                override_outcome: Some(Outcome::Fail),
+                note: "held for 3 minutes without asking".into(),
+                listened: true,
+            })
+            .unwrap();
+        let r = store.reviewed_score(sid).unwrap().unwrap();
+        assert_eq!((r.machine_score, r.reviewed_score), (100.0, 66.67));
+        assert_eq!(store.reviewed_scores(None).unwrap()[&sid], r);
+        assert_eq!(store.reviewed_score(9_999).unwrap(), None);
     }
 
     #[test]
@@ -864,11 +969,9 @@ mod tests {
         let greeting = if i % 3 == 0 { Outcome::Fail } else { Outcome::Pass };
         let courtesy = if i % 17 == 0 { Outcome::Fail } else { Outcome::Pass };
         let questions = if i % 5 < 2 { Outcome::Fail } else { Outcome::Pass };
-        let sc = scorecard(vec![
-            result("greeting", greeting, 10.0, false),
-            result("questions", questions, 15.0, false),
-            result("courtesy", courtesy, 0.0, true),
-        ]);
+        let mut rude = result("courtesy", courtesy, 0.0, true);
+        rude.evidence[0].start_ms = 5_000;
+        let sc = scorecard(vec![result("greeting", greeting, 10.0, false), result("questions", questions, 15.0, false), rude]);
         (meta, sc, 30_000 + (i as u64 * 7919) % 600_000)
     }
 
@@ -1042,7 +1145,10 @@ mod tests {
         assert!(rows[critical..].iter().all(|r| r.critical_failures.is_empty()));
         assert!(rows[critical..].windows(2).all(|w| w[0].score <= w[1].score));
         assert_eq!(rows[0].critical_failures, vec!["courtesy".to_string()]);
-        assert_eq!(rows[0].first_failed_ms, Some(1_000));
+        // Its first failure may be an earlier, minor one; the critical moment is the rude line.
+        assert_eq!(rows[0].critical_failed_ms, Some(5_000));
+        assert!(rows.iter().any(|r| r.critical_failed_ms == Some(5_000) && r.first_failed_ms == Some(1_000)));
+        assert!(rows[critical..].iter().all(|r| r.critical_failed_ms.is_none()));
     }
 
     #[test]

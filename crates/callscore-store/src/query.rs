@@ -5,7 +5,7 @@
 use crate::review::Review;
 use crate::{Result, Store, StoreError};
 use callscore_core::{CallMeta, CriterionResult, Evidence, Outcome, Scorecard, Transcript};
-use rusqlite::{named_params, params, OptionalExtension, Row};
+use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -218,32 +218,70 @@ fn bound(value: &Option<String>, what: &'static str, upper: bool) -> Result<Opti
     Ok(Some(at))
 }
 
-/// The current scorecards of one rubric id, joined to their calls, after the report filters.
-const FILTERED: &str = "
-WITH f AS (
-    SELECT s.id AS sid, s.call_id, s.rubric_id, s.rubric_version, s.score, s.passed, s.flagged,
-           s.flag_reasons_json, s.first_failed_ms, s.scored_at,
-           c.file_name, c.source_path, c.agent, c.started_at, c.duration_ms,
-           COALESCE(c.started_at, c.created_at) AS call_time
-    FROM scorecards s JOIN calls c ON c.id = s.call_id
-    WHERE s.is_current = 1 AND s.rubric_id = :rubric
-      AND (:from IS NULL OR COALESCE(c.started_at, c.created_at) >= :from)
-      AND (:to IS NULL OR COALESCE(c.started_at, c.created_at) < :to)
-      AND (:agent IS NULL OR c.agent = :agent COLLATE NOCASE)
-      AND (:flagged = 0 OR s.flagged = 1)
-)";
+/// The current scorecards of one rubric id joined to their calls, after the report filters, as
+/// a CTE named `f`, with the values its placeholders take. Only the filters in use are written
+/// into the SQL: `(?x IS NULL OR …)` would keep SQLite from using the indexes on call time and
+/// agent (see the schema).
+struct Filtered {
+    cte: String,
+    values: Vec<String>,
+}
+
+impl Filtered {
+    fn new(rubric: &str, filter: &ReportFilter, flagged_only: bool) -> Result<Filtered> {
+        let from = bound(&filter.from, "--from date", false)?;
+        let to = bound(&filter.to, "--to date", true)?;
+        let mut values = vec![rubric.to_string()];
+        let mut conditions = String::new();
+        let mut add = |clause: &str, value: Option<String>| {
+            match value {
+                Some(v) => {
+                    values.push(v);
+                    conditions.push_str(&clause.replace('?', &format!("?{}", values.len())));
+                }
+                None => conditions.push_str(clause),
+            }
+        };
+        if let Some(from) = from {
+            add(" AND COALESCE(c.started_at, c.created_at) >= ?", Some(from));
+        }
+        if let Some(to) = to {
+            add(" AND COALESCE(c.started_at, c.created_at) < ?", Some(to));
+        }
+        if let Some(agent) = &filter.agent {
+            add(" AND c.agent = ? COLLATE NOCASE", Some(agent.clone()));
+        }
+        if flagged_only || filter.flagged_only {
+            add(" AND s.flagged = 1", None);
+        }
+        let cte = format!(
+            "WITH f AS (
+                SELECT s.id AS sid, s.call_id, s.rubric_id, s.rubric_version, s.score, s.passed, s.flagged,
+                       s.flag_reasons_json, s.first_failed_ms, s.scored_at, s.failed_criteria, s.critical_failures,
+                       c.file_name, c.source_path, c.agent, c.started_at, c.duration_ms,
+                       COALESCE(c.started_at, c.created_at) AS call_time
+                FROM scorecards s JOIN calls c ON c.id = s.call_id
+                WHERE s.is_current = 1 AND s.rubric_id = ?1{conditions}
+            )"
+        );
+        Ok(Filtered { cte, values })
+    }
+
+    fn params(&self) -> rusqlite::ParamsFromIter<std::slice::Iter<'_, String>> {
+        rusqlite::params_from_iter(self.values.iter())
+    }
+}
 
 const CALL_COLUMNS: &str = "
     f.call_id, f.file_name, f.source_path, f.agent, f.started_at, f.duration_ms, f.sid, f.rubric_id,
-    f.rubric_version, f.score, f.passed, f.flagged, f.flag_reasons_json,
-    (SELECT group_concat(r.criterion_id, char(31) ORDER BY r.position) FROM results r
-      WHERE r.scorecard_id = f.sid AND r.outcome = 'fail') AS failed,
-    (SELECT group_concat(r.criterion_id, char(31) ORDER BY r.position) FROM results r
-      WHERE r.scorecard_id = f.sid AND r.outcome = 'fail' AND r.critical = 1) AS critical_failed,
-    f.first_failed_ms, f.scored_at";
+    f.rubric_version, f.score, f.passed, f.flagged, f.flag_reasons_json, f.failed_criteria,
+    f.critical_failures, f.first_failed_ms, f.scored_at";
 
-fn split_ids(joined: Option<String>) -> Vec<String> {
-    joined.map(|s| s.split('\u{1f}').map(str::to_string).collect()).unwrap_or_default()
+fn split_ids(joined: String) -> Vec<String> {
+    if joined.is_empty() {
+        return Vec::new();
+    }
+    joined.split('\u{1f}').map(str::to_string).collect()
 }
 
 fn opt_u64(v: Option<i64>) -> Option<u64> {
@@ -337,19 +375,20 @@ impl Store {
         }
     }
 
-    fn scored_calls(&self, rubric: &str, filter: &ReportFilter, flagged_only: bool, order: &str) -> Result<Vec<CallRow>> {
-        let from = bound(&filter.from, "--from date", false)?;
-        let to = bound(&filter.to, "--to date", true)?;
-        let sql = format!("{FILTERED} SELECT {CALL_COLUMNS} FROM f ORDER BY {order}");
+    fn scored_calls(
+        &self,
+        rubric: &str,
+        filter: &ReportFilter,
+        flagged_only: bool,
+        order: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<CallRow>> {
+        let f = Filtered::new(rubric, filter, flagged_only)?;
+        let limit = limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let sql = format!("{} SELECT {CALL_COLUMNS} FROM f ORDER BY {order}{limit}", f.cte);
         let mut stmt = self.conn.prepare_cached(&sql).map_err(self.sql("reading scored calls"))?;
         let rows = stmt
-            .query_map(
-                named_params! {
-                    ":rubric": rubric, ":from": from, ":to": to, ":agent": filter.agent,
-                    ":flagged": flagged_only || filter.flagged_only,
-                },
-                |r| self.call_row(r),
-            )
+            .query_map(f.params(), |r| self.call_row(r))
             .map_err(self.sql("reading scored calls"))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.sql("reading scored calls"))?;
@@ -373,22 +412,19 @@ impl Store {
                 failed: self.failed_calls(filter)?,
             });
         };
-        let calls = self.scored_calls(&rubric, filter, false, "f.call_time, f.file_name, f.call_id")?;
-        let from = bound(&filter.from, "--from date", false)?;
-        let to = bound(&filter.to, "--to date", true)?;
-        let p = named_params! {
-            ":rubric": rubric, ":from": from, ":to": to, ":agent": filter.agent, ":flagged": filter.flagged_only,
-        };
+        let calls = self.scored_calls(&rubric, filter, false, "f.call_time, f.file_name, f.call_id", None)?;
+        let f = Filtered::new(&rubric, filter, false)?;
+        let filtered = &f.cte;
 
         // Agents group without regard to case, as the --agent filter matches ("Daniel" in one
         // sidecar and "daniel" in another are one person); the first spelling is shown.
         let agents_sql = format!(
-            "{FILTERED} SELECT min(f.agent), count(*), avg(f.score), sum(f.passed), sum(f.flagged), sum(COALESCE(f.duration_ms, 0))
+            "{filtered} SELECT min(f.agent), count(*), avg(f.score), sum(f.passed), sum(f.flagged), sum(COALESCE(f.duration_ms, 0))
              FROM f GROUP BY f.agent COLLATE NOCASE ORDER BY min(f.agent) IS NULL, min(f.agent) COLLATE NOCASE"
         );
         let mut stmt = self.conn.prepare_cached(&agents_sql).map_err(self.sql("summarising agents"))?;
         let agents = stmt
-            .query_map(p, |r| {
+            .query_map(f.params(), |r| {
                 let calls = r.get::<_, i64>(1)? as u64;
                 let passed = r.get::<_, i64>(3)? as u64;
                 Ok(AgentRow {
@@ -406,14 +442,14 @@ impl Store {
             .map_err(self.sql("summarising agents"))?;
 
         let criteria_sql = format!(
-            "{FILTERED} SELECT r.criterion_id, max(r.name), max(r.section), max(r.critical),
+            "{filtered} SELECT r.criterion_id, max(r.name), max(r.section), max(r.critical),
                     sum(r.outcome = 'pass'), sum(r.outcome = 'fail'), sum(r.outcome = 'na'), min(r.position) AS pos
              FROM results r JOIN f ON r.scorecard_id = f.sid
              GROUP BY r.criterion_id ORDER BY pos, r.criterion_id"
         );
         let mut stmt = self.conn.prepare_cached(&criteria_sql).map_err(self.sql("summarising criteria"))?;
         let criteria = stmt
-            .query_map(p, |r| {
+            .query_map(f.params(), |r| {
                 let pass = r.get::<_, i64>(4)? as u64;
                 let fail = r.get::<_, i64>(5)? as u64;
                 Ok(CriterionRow {
@@ -447,14 +483,15 @@ impl Store {
         Ok(Report { rubric_id: Some(rubric), other_rubric_ids, calls, agents, criteria, failed })
     }
 
-    /// Flagged calls, worst first: critical failures, then lowest score.
-    pub fn flagged(&self, filter: &ReportFilter) -> Result<Vec<CallRow>> {
+    /// Flagged calls, worst first: critical failures, then lowest score; at most `limit`.
+    pub fn flagged(&self, filter: &ReportFilter, limit: Option<usize>) -> Result<Vec<CallRow>> {
         let Some(rubric) = self.resolve_rubric(filter)? else { return Ok(vec![]) };
         self.scored_calls(
             &rubric,
             filter,
             true,
-            "(critical_failed IS NOT NULL) DESC, f.score ASC, f.call_time, f.file_name, f.call_id",
+            "(f.critical_failures <> '') DESC, f.score ASC, f.call_time, f.file_name, f.call_id",
+            limit,
         )
     }
 
@@ -512,14 +549,17 @@ impl Store {
                 .map_err(self.sql("finding a call"))?;
         }
         if matches.is_empty() {
+            // File name, source path, or stem: each an indexed lookup (a stem is a range of file
+            // names, "stem." up to "stem/", with no further dot after it).
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "SELECT id, file_name FROM calls
-                     WHERE file_name = ?1 OR source_path = ?1
-                        OR (substr(file_name, 1, length(?1) + 1) = ?1 || '.'
-                            AND instr(substr(file_name, length(?1) + 2), '.') = 0)
-                     ORDER BY id LIMIT 6",
+                    "SELECT id, file_name FROM calls WHERE file_name = ?1
+                     UNION SELECT id, file_name FROM calls WHERE source_path = ?1
+                     UNION SELECT id, file_name FROM calls
+                           WHERE file_name > ?1 || '.' AND file_name < ?1 || '/'
+                             AND instr(substr(file_name, length(?1) + 2), '.') = 0
+                     ORDER BY 1 LIMIT 6",
                 )
                 .map_err(self.sql("finding a call"))?;
             matches = stmt

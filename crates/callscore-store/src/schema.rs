@@ -14,6 +14,8 @@ use rusqlite_migration::{Migrations, M};
 ///   never scored twice by the same rubric text), and `is_current` marks, per call and rubric
 ///   id, the one reports use. The partial unique index makes "one current" a database rule.
 /// - `started_at` is normalised to UTC `YYYY-MM-DDTHH:MM:SSZ` so text comparison is time order.
+/// - `scorecards.failed_criteria`/`critical_failures` (ids joined by U+001F, rubric order) repeat
+///   what `results` says, so listing 100,000 calls needs no per-row subquery.
 const V1_SCORING: &str = r#"
 CREATE TABLE calls (
     id            TEXT PRIMARY KEY NOT NULL,
@@ -36,10 +38,13 @@ CREATE TABLE calls (
     updated_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 ) WITHOUT ROWID;
 
-CREATE INDEX calls_by_agent   ON calls (agent, started_at);
-CREATE INDEX calls_by_started ON calls (started_at);
+-- Reports filter on the call's time (started_at, or when first seen) and on the agent without
+-- regard to case: the indexes are on exactly those expressions, as the queries write them.
+CREATE INDEX calls_by_time    ON calls (COALESCE(started_at, created_at));
+CREATE INDEX calls_by_agent   ON calls (agent COLLATE NOCASE, COALESCE(started_at, created_at));
 CREATE INDEX calls_by_status  ON calls (status);
 CREATE INDEX calls_by_file    ON calls (file_name);
+CREATE INDEX calls_by_path    ON calls (source_path);
 
 CREATE TABLE transcripts (
     call_id       TEXT PRIMARY KEY NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
@@ -60,6 +65,8 @@ CREATE TABLE scorecards (
     flagged           INTEGER NOT NULL,
     flag_reasons_json TEXT NOT NULL DEFAULT '[]',
     first_failed_ms   INTEGER,
+    failed_criteria   TEXT NOT NULL DEFAULT '',
+    critical_failures TEXT NOT NULL DEFAULT '',
     is_current        INTEGER NOT NULL DEFAULT 1,
     scored_at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
     UNIQUE (call_id, rubric_hash)

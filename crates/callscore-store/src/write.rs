@@ -3,7 +3,7 @@
 use crate::claim::{claim_is_free, ClaimOwner};
 use crate::query::normalise_instant;
 use crate::{Result, Store};
-use callscore_core::{CallMeta, Scorecard, Transcript};
+use callscore_core::{CallMeta, Outcome, Scorecard, Transcript};
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::Path;
 
@@ -342,10 +342,18 @@ fn insert_scorecard(tx: &Transaction<'_>, call_id: &str, sc: &Scorecard) -> rusq
         return Ok(Recorded::AlreadyPresent(id));
     }
     let flag_reasons = serde_json::to_string(&sc.flag_reasons).map_err(json_err)?;
+    let failed = |critical_only: bool| {
+        sc.results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Fail && (r.critical || !critical_only))
+            .map(|r| r.criterion_id.as_str())
+            .collect::<Vec<_>>()
+            .join("\u{1f}")
+    };
     tx.execute(
         "INSERT INTO scorecards (call_id, rubric_id, rubric_version, rubric_hash, score, passed, flagged,
-                                 flag_reasons_json, first_failed_ms, is_current)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)",
+                                 flag_reasons_json, first_failed_ms, failed_criteria, critical_failures, is_current)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)",
         params![
             call_id,
             sc.rubric_id,
@@ -356,6 +364,8 @@ fn insert_scorecard(tx: &Transaction<'_>, call_id: &str, sc: &Scorecard) -> rusq
             sc.flagged,
             flag_reasons,
             sc.first_failed_moment_ms().map(ms),
+            failed(false),
+            failed(true),
         ],
     )?;
     let scorecard_id = tx.last_insert_rowid();

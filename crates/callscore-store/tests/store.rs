@@ -396,7 +396,7 @@ fn flagged_lists_critical_failures_first_then_lowest_score() {
     let f = fixture();
     let mut store = Store::open(&f.db).unwrap();
     three_calls(&mut store);
-    let flagged = store.flagged(&ReportFilter::default()).unwrap();
+    let flagged = store.flagged(&ReportFilter::default(), None).unwrap();
     let files: Vec<_> = flagged.iter().map(|c| c.file_name.as_str()).collect();
     assert_eq!(files, ["rude_agent.wav", "curt_agent.wav"]);
 }
@@ -440,7 +440,7 @@ fn an_empty_database_reports_nothing() {
     let store = Store::open_in_memory().unwrap();
     let report = store.report(&ReportFilter::default()).unwrap();
     assert!(report.rubric_id.is_none() && report.calls.is_empty() && report.agents.is_empty());
-    assert!(store.flagged(&ReportFilter::default()).unwrap().is_empty());
+    assert!(store.flagged(&ReportFilter::default(), None).unwrap().is_empty());
 }
 
 #[test]

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use callscore_core::{fmt_ms, CriterionResult, Outcome, Speaker};
-use callscore_store::browse::{apply_overrides, CriterionOverride, ReviewedScore};
+use callscore_store::browse::{CriterionOverride, ReviewedScore};
 use callscore_store::{CallDetail, Review};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -46,7 +46,7 @@ pub(crate) async fn call_page(
         let (overrides, reviewed) = match &detail.scorecard {
             Some(sc) => {
                 let overrides = store.overrides_for_scorecard(sc.id)?;
-                let reviewed = apply_overrides(sc.id, &sc.scorecard, &overrides);
+                let reviewed = store.reviewed(sc.id, &sc.scorecard, &overrides)?;
                 (overrides, Some(reviewed))
             }
             None => (vec![], None),
@@ -131,7 +131,7 @@ fn render(view: &CallView, session: &Session, rename: bool) -> Markup {
                     Some(t) if !t.segments.is_empty() => {
                         ol #transcript {
                             @for seg in &t.segments {
-                                li.seg class=(seg.speaker.as_str()) data-start=(seg.start_ms) data-end=(seg.end_ms) {
+                                li class={ "seg " (seg.speaker.as_str()) } data-start=(seg.start_ms) data-end=(seg.end_ms) {
                                     button.ts type="button" data-seek=(seg.start_ms) title="play from here" { (fmt_ms(seg.start_ms)) }
                                     span.spk { (speaker_label(seg.speaker)) }
                                     span.text { (seg.text.trim()) }
@@ -249,7 +249,7 @@ fn scorecard(
                     @for r in list {
                         @let over = overrides.iter().find(|o| o.criterion_id == r.criterion_id);
                         @let shown = over.map(|o| o.outcome).unwrap_or(r.outcome);
-                        li.criterion class=(shown.as_str()) #{ "criterion-" (r.criterion_id) } {
+                        li class={ "criterion " (shown.as_str()) } id={ "criterion-" (r.criterion_id) } {
                             div.crit-row {
                                 (outcome_badge(r.outcome))
                                 @if let Some(o) = over.filter(|o| o.outcome != r.outcome) {

@@ -117,7 +117,7 @@ pub(crate) fn layout(title: &str, section: Section, session: &Session, content: 
                     a.brand href="/" { "callscore" }
                     nav {
                         @for (s, href, label) in nav {
-                            a.current[s == section] href=(href) { (label) }
+                            a class=[(s == section).then_some("current")] href=(href) { (label) }
                         }
                     }
                     div.who {

@@ -340,12 +340,9 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> ListParams {
-        let q: String = pairs.iter().map(|(k, v)| format!("{k}={v}&")).collect();
-        serde_urlencoded_like(&q)
-    }
-
-    fn serde_urlencoded_like(q: &str) -> ListParams {
-        let uri: axum::http::Uri = format!("/calls?{q}").parse().unwrap();
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.extend_pairs(pairs);
+        let uri: axum::http::Uri = format!("/calls?{}", q.finish()).parse().unwrap();
         Query::<ListParams>::try_from_uri(&uri).unwrap().0
     }
 

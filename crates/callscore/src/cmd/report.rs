@@ -129,12 +129,9 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
 
 pub fn run_flagged(args: FlaggedArgs) -> anyhow::Result<ExitCode> {
     let store = args.db.open()?;
-    let mut calls = store
-        .flagged(&args.filter.to_filter(true))
+    let calls = store
+        .flagged(&args.filter.to_filter(true), args.limit)
         .with_context(|| format!("cannot list flagged calls from {}", args.db.db.display()))?;
-    if let Some(limit) = args.limit {
-        calls.truncate(limit);
-    }
     let out = match args.format {
         OutputFormat::Table => render_flagged_table(&calls, table_width()),
         OutputFormat::Json => to_json(&FlaggedJson { calls: calls.iter().map(FlaggedEntry::from).collect() }.ranked())?,

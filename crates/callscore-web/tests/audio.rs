@@ -1,0 +1,96 @@
+//! `/calls/{id}/audio`: byte ranges, and nothing but the recordings of calls in the database.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::*;
+
+fn ranged(uri: &str, range: &str) -> Request<Body> {
+    Request::get(uri).header(header::HOST, "localhost:8080").header(header::RANGE, range).body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn the_whole_recording_advertises_ranges() {
+    let db = build();
+    let app = app(&db, None);
+    let bytes = std::fs::read(&db.wav).unwrap();
+    let whole = fetch(&app, &format!("/calls/{RUDE_ID}/audio")).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert_eq!(whole.body, bytes);
+    assert_eq!(whole.header(header::ACCEPT_RANGES), Some("bytes"));
+    assert_eq!(whole.header(header::CONTENT_TYPE), Some("audio/wav"));
+    assert_eq!(whole.header(header::CONTENT_LENGTH), Some(bytes.len().to_string().as_str()));
+    assert_eq!(whole.header(header::CACHE_CONTROL), Some("private, no-cache"));
+    assert_eq!(whole.header(header::CONTENT_DISPOSITION), Some("inline; filename=\"rude.wav\""));
+}
+
+#[tokio::test]
+async fn ranges_return_206_with_exactly_those_bytes() {
+    let db = build();
+    let app = app(&db, None);
+    let bytes = std::fs::read(&db.wav).unwrap();
+    let n = bytes.len();
+    let uri = format!("/calls/{RUDE_ID}/audio");
+    for (range, from, to) in [
+        ("bytes=0-99", 0, 99),
+        ("bytes=44-44", 44, 44),
+        ("bytes=1000-", 1000, n - 1),
+        ("bytes=-16", n - 16, n - 1),
+        // A range past the end is cut at the end (RFC 9110 §14.1.2).
+        (&*format!("bytes={}-{}", n - 10, n + 500), n - 10, n - 1),
+    ] {
+        let part = send(&app, ranged(&uri, range)).await;
+        assert_eq!(part.status, StatusCode::PARTIAL_CONTENT, "{range}");
+        assert_eq!(part.body, bytes[from..=to], "{range}");
+        assert_eq!(part.header(header::CONTENT_RANGE), Some(format!("bytes {from}-{to}/{n}").as_str()), "{range}");
+        assert_eq!(part.header(header::CONTENT_LENGTH), Some((to - from + 1).to_string().as_str()), "{range}");
+    }
+}
+
+#[tokio::test]
+async fn unsatisfiable_ranges_are_416() {
+    let db = build();
+    let app = app(&db, None);
+    let n = std::fs::metadata(&db.wav).unwrap().len();
+    let uri = format!("/calls/{RUDE_ID}/audio");
+    for range in [format!("bytes={n}-"), format!("bytes={}-{}", n + 10, n + 20), "bytes=50-10".into(), "bytes=abc".into(), "lines=1-2".into()] {
+        let reply = send(&app, ranged(&uri, &range)).await;
+        assert_eq!(reply.status, StatusCode::RANGE_NOT_SATISFIABLE, "{range}");
+        assert_eq!(reply.header(header::CONTENT_RANGE), Some(format!("bytes */{n}").as_str()), "{range}");
+    }
+}
+
+#[tokio::test]
+async fn paths_in_the_request_never_reach_the_file_system() {
+    let db = build();
+    let app = app(&db, None);
+    // A file the server must never hand out, beside the recordings.
+    std::fs::write(db.dir.path().join("secret.txt"), "root:x:0:0").unwrap();
+    for uri in [
+        "/calls/..%2f..%2fetc%2fpasswd/audio",
+        "/calls/..%2F..%2F..%2Fetc%2Fpasswd/audio",
+        "/calls/%2e%2e%2fsecret.txt/audio",
+        "/calls/../../etc/passwd/audio",
+        "/calls/..%5c..%5cetc%5cpasswd/audio",
+        "/calls/secret.txt/audio",
+        "/calls/%2Fetc%2Fpasswd/audio",
+        "/calls/4444444444444444444444444444444444444444444444444444444444444444/audio",
+        "/../../etc/passwd",
+        "/assets/..%2f..%2fCargo.toml",
+    ] {
+        let reply = fetch(&app, uri).await;
+        assert!(reply.status == StatusCode::NOT_FOUND, "{uri}: {}", reply.status);
+        let text = reply.text();
+        assert!(!text.contains("root:"), "{uri} leaked a file");
+    }
+}
+
+#[tokio::test]
+async fn a_moved_recording_is_404_with_a_reason() {
+    let db = build();
+    let app = app(&db, None);
+    let reply = fetch(&app, &format!("/calls/{MEH_ID}/audio")).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert!(reply.text().contains("moved-away.wav"), "{}", reply.text());
+}
