@@ -16,7 +16,9 @@ for g in "${groups[@]}"; do
     build)    want+=(cmake clang libclang-dev pkg-config) ;;
     fixtures) want+=(espeak-ng sox libsox-fmt-all ffmpeg) ;;
     capture)  want+=(sip-tester tshark) ;;
-    browser)  want+=(chromium) ;;
+    browser)  want+=(chromium)
+              # Node may come from elsewhere than Debian; only ask apt for it when it is absent.
+              command -v npm >/dev/null 2>&1 || want+=(nodejs npm) ;;
     *) echo "install-deps: unknown group '$g'" >&2; exit 2 ;;
   esac
 done

@@ -2,7 +2,9 @@
 //! results, in one WAL transaction on disk), and the report, flagged-queue and lookup queries on
 //! a database of 100,000 scored calls. Run with `cargo bench -p callscore-benches --bench store`.
 
-use callscore_core::{CallMeta, CriterionResult, Evidence, Outcome, Scorecard, Segment, Speaker, Transcript};
+use callscore_core::{
+    CallMeta, CriterionResult, Evidence, Outcome, Scorecard, Segment, Speaker, Transcript,
+};
 use callscore_store::{NewCall, ReportFilter, Store};
 use divan::counter::ItemsCount;
 use divan::{black_box, Bencher};
@@ -28,8 +30,8 @@ const CRITERIA: [(&str, &str, f64); 11] = [
 ];
 
 const AGENTS: [&str; 20] = [
-    "Sarah", "Tom", "Gary", "James", "Emma", "Ben", "Rachel", "Daniel", "Chloe", "Priya", "Omar", "Lena", "Marco",
-    "Aisha", "Jack", "Mia", "Noah", "Zara", "Leo", "Ivy",
+    "Sarah", "Tom", "Gary", "James", "Emma", "Ben", "Rachel", "Daniel", "Chloe", "Priya", "Omar",
+    "Lena", "Marco", "Aisha", "Jack", "Mia", "Noah", "Zara", "Leo", "Ivy",
 ];
 
 /// A 5-minute call: 60 alternating segments.
@@ -43,7 +45,12 @@ fn transcript(i: u64) -> Transcript {
             words: vec![],
         })
         .collect();
-    Transcript { duration_ms: 300_000, model: "tiny.en".into(), segments, meta: CallMeta::default() }
+    Transcript {
+        duration_ms: 300_000,
+        model: "tiny.en".into(),
+        segments,
+        meta: CallMeta::default(),
+    }
 }
 
 /// A scorecard whose outcomes vary deterministically with `i`.
@@ -52,13 +59,21 @@ fn scorecard(i: u64, hash: &str) -> Scorecard {
         .iter()
         .enumerate()
         .map(|(k, &(id, section, weight))| {
-            let outcome = if (i * 7 + k as u64 * 13) % 10 < 2 { Outcome::Fail } else { Outcome::Pass };
+            let outcome = if (i * 7 + k as u64 * 13) % 10 < 2 {
+                Outcome::Fail
+            } else {
+                Outcome::Pass
+            };
             CriterionResult {
                 criterion_id: id.into(),
                 name: String::new(),
                 section: section.into(),
                 outcome,
-                points: if outcome == Outcome::Pass { weight } else { 0.0 },
+                points: if outcome == Outcome::Pass {
+                    weight
+                } else {
+                    0.0
+                },
                 max_points: weight,
                 critical: id == "courtesy",
                 evidence: vec![Evidence {
@@ -74,7 +89,9 @@ fn scorecard(i: u64, hash: &str) -> Scorecard {
     let max: f64 = results.iter().map(|r| r.max_points).sum();
     let got: f64 = results.iter().map(|r| r.points).sum();
     let score = 100.0 * got / max;
-    let critical = results.iter().any(|r| r.critical && r.outcome == Outcome::Fail);
+    let critical = results
+        .iter()
+        .any(|r| r.critical && r.outcome == Outcome::Fail);
     let passed = score >= 80.0 && !critical;
     Scorecard {
         rubric_id: "inbound-service".into(),
@@ -108,8 +125,18 @@ fn store_call(store: &mut Store, i: u64, t: &Transcript, hash: &str) {
     let id = format!("{i:064x}");
     let m = meta(i);
     let path = PathBuf::from(format!("/recordings/2024/call-{i:06}.wav"));
-    let call = NewCall { id: &id, source_path: &path, duration_ms: 300_000, channels: 2, sample_rate: 8_000, format: "wav/mulaw", meta: &m };
-    store.record_scored_call(&call, t, &scorecard(i, hash)).unwrap();
+    let call = NewCall {
+        id: &id,
+        source_path: &path,
+        duration_ms: 300_000,
+        channels: 2,
+        sample_rate: 8_000,
+        format: "wav/mulaw",
+        meta: &m,
+    };
+    store
+        .record_scored_call(&call, t, &scorecard(i, hash))
+        .unwrap();
 }
 
 /// Calls stored per second, each in its own transaction, on a file database in WAL mode.
@@ -135,7 +162,12 @@ fn big_db() -> &'static Path {
         let path = dir.path().join("100k.db");
         let mut store = Store::open(&path).unwrap();
         // Short transcripts: the queries below never read them, and a smaller file builds faster.
-        let t = Transcript { duration_ms: 300_000, model: "tiny.en".into(), segments: vec![], meta: CallMeta::default() };
+        let t = Transcript {
+            duration_ms: 300_000,
+            model: "tiny.en".into(),
+            segments: vec![],
+            meta: CallMeta::default(),
+        };
         for i in 0..CALLS {
             store_call(&mut store, i, &t, "h");
         }

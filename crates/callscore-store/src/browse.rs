@@ -20,19 +20,23 @@ use time::{Date, PrimitiveDateTime};
 /// Indexes the review pages need on large databases, as SQL for the next migration.
 ///
 /// - `scorecards_current_rubric_score`: "the current scorecards of rubric R, by score" — the
-///   all-calls list sorted by score, the score-range filter and the count, without a sort.
-/// - `calls_by_call_time`: the list sorted by call time (a call's time is its `started_at`, or
-///   when the database first saw it), and date-range filters.
-/// - `calls_by_agent_nocase`: agents match without regard to case (as reports group them);
-///   the existing `calls_by_agent` is in binary collation, which `= ? COLLATE NOCASE` cannot use.
-/// - `calls_by_duration`: the list sorted by length (the file-name order uses `calls_by_file`).
+///   all-calls list sorted by score, the score-range and verdict filters and the count, from
+///   the index alone.
+/// - `scorecards_current_by_call`: a call's current scorecard with the numbers the agent
+///   pages add up, without reading the scorecard row (agent summaries and trends).
+/// - `results_critical_failures`: the few results that are failed critical criteria — the
+///   flagged queue puts those calls first.
+/// - `calls_by_duration`: the list sorted by length.
+///
+/// The time, agent and file-name orders use the schema's `calls_by_time`, `calls_by_agent`
+/// (case-insensitive, as agents are matched) and `calls_by_file`.
 ///
 /// `IF NOT EXISTS` on purpose: [`Store::ensure_browse_indexes`] creates them on databases made
 /// before the migration exists, and the migration must then find them already there.
 pub const BROWSE_INDEXES_SQL: &str = "
-CREATE INDEX IF NOT EXISTS scorecards_current_rubric_score ON scorecards (rubric_id, score, call_id) WHERE is_current = 1;
-CREATE INDEX IF NOT EXISTS calls_by_call_time ON calls (COALESCE(started_at, created_at));
-CREATE INDEX IF NOT EXISTS calls_by_agent_nocase ON calls (agent COLLATE NOCASE, COALESCE(started_at, created_at));
+CREATE INDEX IF NOT EXISTS scorecards_current_rubric_score ON scorecards (rubric_id, score, call_id, flagged, passed) WHERE is_current = 1;
+CREATE INDEX IF NOT EXISTS scorecards_current_by_call ON scorecards (call_id, rubric_id, score, passed, flagged) WHERE is_current = 1;
+CREATE INDEX IF NOT EXISTS results_critical_failures ON results (scorecard_id) WHERE outcome = 'fail' AND critical = 1;
 CREATE INDEX IF NOT EXISTS calls_by_duration ON calls (duration_ms);
 ";
 
@@ -85,8 +89,14 @@ pub enum SortKey {
 }
 
 impl SortKey {
-    pub const ALL: [SortKey; 6] =
-        [SortKey::Time, SortKey::Score, SortKey::Agent, SortKey::Duration, SortKey::File, SortKey::Worst];
+    pub const ALL: [SortKey; 6] = [
+        SortKey::Time,
+        SortKey::Score,
+        SortKey::Agent,
+        SortKey::Duration,
+        SortKey::File,
+        SortKey::Worst,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -105,18 +115,21 @@ impl SortKey {
 
     /// The ORDER BY terms. Each ends on the call id so pages never repeat or skip a call whose
     /// sort value ties with another's. Time and agent orders are written exactly as the
-    /// indexes `calls_by_call_time` and `calls_by_agent_nocase` are, so SQLite reads them in
+    /// indexes `calls_by_time` and `calls_by_agent` are, so SQLite reads them in
     /// index order instead of sorting.
     fn order_by(self, desc: bool) -> String {
         let d = if desc { "DESC" } else { "ASC" };
         match self {
             SortKey::Time => format!("COALESCE(c.started_at, c.created_at) {d}, c.id {d}"),
             SortKey::Score => format!("s.score {d}, s.call_id {d}"),
-            SortKey::Agent => format!("c.agent COLLATE NOCASE {d}, COALESCE(c.started_at, c.created_at) {d}, c.id {d}"),
+            SortKey::Agent => format!(
+                "c.agent COLLATE NOCASE {d}, COALESCE(c.started_at, c.created_at) {d}, c.id {d}"
+            ),
             SortKey::Duration => format!("c.duration_ms {d}, c.id {d}"),
             SortKey::File => format!("c.file_name {d}, c.id {d}"),
-            // "Worst" has one meaning; the direction is ignored.
-            SortKey::Worst => "has_critical DESC, s.score ASC, COALESCE(c.started_at, c.created_at) ASC, c.id ASC".to_string(),
+            // "Worst" has one meaning; the direction is ignored. Critical failures come first
+            // through two queries (see `ListPlan::id_queries`); each is in score order.
+            SortKey::Worst => "s.score ASC, s.call_id ASC".to_string(),
         }
     }
 }
@@ -299,9 +312,21 @@ pub fn apply_overrides(
         .filter(|o| o.scorecard_id == scorecard_id)
         .map(|o| (o.criterion_id.as_str(), o.outcome))
         .collect();
-    let reviewed_outcome = |r: &CriterionResult| latest.get(r.criterion_id.as_str()).copied().unwrap_or(r.outcome);
-    let changed_criteria = scorecard.results.iter().filter(|r| reviewed_outcome(r) != r.outcome).count() as u32;
-    let critical_failure = scorecard.results.iter().any(|r| r.critical && reviewed_outcome(r) == Outcome::Fail);
+    let reviewed_outcome = |r: &CriterionResult| {
+        latest
+            .get(r.criterion_id.as_str())
+            .copied()
+            .unwrap_or(r.outcome)
+    };
+    let changed_criteria = scorecard
+        .results
+        .iter()
+        .filter(|r| reviewed_outcome(r) != r.outcome)
+        .count() as u32;
+    let critical_failure = scorecard
+        .results
+        .iter()
+        .any(|r| r.critical && reviewed_outcome(r) == Outcome::Fail);
     if changed_criteria == 0 {
         return ReviewedScore {
             scorecard_id,
@@ -350,22 +375,35 @@ const STAMP: &[time::format_description::FormatItem<'static>] =
 /// A list's date bound in the stored form. `from` is inclusive; `to` becomes an exclusive
 /// upper bound (a date alone means the whole of that day, a time that whole second).
 fn date_bound(text: &str, what: &'static str, upper: bool) -> Result<String> {
-    let bad = || StoreError::BadDate { what, value: text.to_string() };
+    let bad = || StoreError::BadDate {
+        what,
+        value: text.to_string(),
+    };
     let trimmed = text.trim();
     if let Ok(date) = Date::parse(trimmed, format_description!("[year]-[month]-[day]")) {
-        let day = if upper { date.next_day().ok_or_else(bad)? } else { date };
+        let day = if upper {
+            date.next_day().ok_or_else(bad)?
+        } else {
+            date
+        };
         return day.midnight().assume_utc().format(STAMP).map_err(|_| bad());
     }
     let at = normalise_instant(trimmed).ok_or_else(bad)?;
     if !upper {
         return Ok(at);
     }
-    let next = PrimitiveDateTime::parse(&at, STAMP).map_err(|_| bad())?.assume_utc() + time::Duration::seconds(1);
+    let next = PrimitiveDateTime::parse(&at, STAMP)
+        .map_err(|_| bad())?
+        .assume_utc()
+        + time::Duration::seconds(1);
     next.format(STAMP).map_err(|_| bad())
 }
 
 fn split_ids(joined: Option<String>) -> Vec<String> {
-    joined.filter(|s| !s.is_empty()).map(|s| s.split('\u{1f}').map(str::to_string).collect()).unwrap_or_default()
+    joined
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split('\u{1f}').map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 fn opt_u64(v: Option<i64>) -> Option<u64> {
@@ -383,14 +421,29 @@ fn list_filters(q: &CallQuery, params: &mut Vec<Value>) -> Result<String> {
     let mut sql = String::new();
     if let Some(from) = q.from.as_deref().filter(|s| !s.trim().is_empty()) {
         let at = date_bound(from, "'from' date", false)?;
-        push_filter(&mut sql, params, " AND COALESCE(c.started_at, c.created_at) >= ?", Value::Text(at));
+        push_filter(
+            &mut sql,
+            params,
+            " AND COALESCE(c.started_at, c.created_at) >= ?",
+            Value::Text(at),
+        );
     }
     if let Some(to) = q.to.as_deref().filter(|s| !s.trim().is_empty()) {
         let at = date_bound(to, "'to' date", true)?;
-        push_filter(&mut sql, params, " AND COALESCE(c.started_at, c.created_at) < ?", Value::Text(at));
+        push_filter(
+            &mut sql,
+            params,
+            " AND COALESCE(c.started_at, c.created_at) < ?",
+            Value::Text(at),
+        );
     }
     if let Some(agent) = q.agent.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        push_filter(&mut sql, params, " AND c.agent = ? COLLATE NOCASE", Value::Text(agent.to_string()));
+        push_filter(
+            &mut sql,
+            params,
+            " AND c.agent = ? COLLATE NOCASE",
+            Value::Text(agent.to_string()),
+        );
     }
     if let Some(min) = q.min_score.filter(|v| v.is_finite()) {
         push_filter(&mut sql, params, " AND s.score >= ?", Value::Real(min));
@@ -404,7 +457,12 @@ fn list_filters(q: &CallQuery, params: &mut Vec<Value>) -> Result<String> {
         Verdict::Failed => sql.push_str(" AND s.passed = 0"),
         Verdict::Flagged => sql.push_str(" AND s.flagged = 1"),
     }
-    if let Some(reviewer) = q.not_listened_by.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(reviewer) = q
+        .not_listened_by
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         push_filter(
             &mut sql,
             params,
@@ -415,79 +473,189 @@ fn list_filters(q: &CallQuery, params: &mut Vec<Value>) -> Result<String> {
     Ok(sql)
 }
 
-/// The list query's SQL for `q` (rubric id is `?1`), with its parameters after the rubric.
-fn list_sql(q: &CallQuery) -> Result<(String, String, Vec<Value>)> {
-    let mut params = Vec::new();
-    // ?1 is the rubric id, pushed by the caller.
-    params.push(Value::Null);
+/// A failed critical criterion on scorecard `s` (served by `results_critical_failures`).
+const HAS_CRITICAL: &str =
+    "EXISTS (SELECT 1 FROM results r WHERE r.scorecard_id = s.id AND r.outcome = 'fail' AND r.critical = 1)";
+const IS_CRITICAL: &str =
+    "s.id IN (SELECT r.scorecard_id FROM results r WHERE r.outcome = 'fail' AND r.critical = 1)";
+
+/// The SQL of one list request. Pages are found in two steps: the ids of the page's
+/// scorecards (an index walk that touches nothing else, however deep the page), then the
+/// details of those few. SQLite computes a select list even for rows that OFFSET skips, so
+/// one query with the per-row subqueries would do that work for every skipped row.
+struct ListPlan {
+    /// `FROM … WHERE …` of the page query; `?1` is the rubric id.
+    from: String,
+    /// The same for counting: without the join to calls when no filter needs it.
+    count_from: String,
+    params: Vec<Value>,
+    order: String,
+    limit: u32,
+    offset: u64,
+}
+
+fn list_plan(q: &CallQuery, rubric: &str) -> Result<ListPlan> {
+    let mut params = vec![Value::Text(rubric.to_string())];
     let filters = list_filters(q, &mut params)?;
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|a| !a.trim().is_empty());
+    let calls_filtered = given(&q.agent) || given(&q.from) || given(&q.to);
     // Which table drives the join decides which index serves the page. SQLite's planner, left
     // to itself, starts from scorecards (its rubric term looks selective) and then sorts all
     // 100,000 rows for a time order; CROSS JOIN fixes the order (SQLite documents it as the way
     // to do so). Calls drive when an agent or date filter narrows them, or when the order is
-    // theirs (time, agent, duration, file name); otherwise the current scorecards of the rubric drive, in score order.
-    let calls_drive = q.agent.as_deref().is_some_and(|a| !a.trim().is_empty())
-        || q.from.as_deref().is_some_and(|a| !a.trim().is_empty())
-        || q.to.as_deref().is_some_and(|a| !a.trim().is_empty())
-        || matches!(q.sort, SortKey::Time | SortKey::Agent | SortKey::Duration | SortKey::File);
-    let join = if calls_drive { "calls c CROSS JOIN scorecards s" } else { "scorecards s CROSS JOIN calls c" };
+    // theirs (time, agent, duration, file name); otherwise the current scorecards of the
+    // rubric drive, in score order.
+    let calls_drive = calls_filtered
+        || matches!(
+            q.sort,
+            SortKey::Time | SortKey::Agent | SortKey::Duration | SortKey::File
+        );
+    let join = if calls_drive {
+        "calls c CROSS JOIN scorecards s"
+    } else {
+        "scorecards s CROSS JOIN calls c"
+    };
     let from = format!(
-        "FROM {join}
-         WHERE s.call_id = c.id AND s.is_current = 1 AND s.rubric_id = ?1{filters}"
+        "FROM {join} WHERE s.call_id = c.id AND s.is_current = 1 AND s.rubric_id = ?1{filters}"
     );
-    let count_sql = format!("SELECT count(*) {from}");
-    let limit = q.limit.clamp(1, CallQuery::MAX_LIMIT);
-    let rows_sql = format!(
-        "SELECT s.call_id, c.file_name, c.agent, COALESCE(c.started_at, c.created_at) AS call_time,
+    let count_from = if calls_filtered {
+        from.clone()
+    } else {
+        format!("FROM scorecards s WHERE s.is_current = 1 AND s.rubric_id = ?1{filters}")
+    };
+    Ok(ListPlan {
+        from,
+        count_from,
+        params,
+        order: q.sort.order_by(q.descending),
+        limit: q.limit.clamp(1, CallQuery::MAX_LIMIT),
+        offset: q.offset.min(i64::MAX as u64),
+    })
+}
+
+impl ListPlan {
+    /// The page's id queries: one, or for the worst-first order two — the calls with a
+    /// critical failure (few; sorted by score) followed by the rest (read in score order from
+    /// the score index) — with each one's LIMIT and OFFSET given `critical` such calls.
+    fn id_queries(&self, sort: SortKey, critical: u64) -> Vec<String> {
+        let page = |extra: &str, limit: u64, offset: u64| {
+            format!(
+                "SELECT s.id {}{extra} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+                self.from, self.order
+            )
+        };
+        let limit = u64::from(self.limit);
+        if sort != SortKey::Worst {
+            return vec![page("", limit, self.offset)];
+        }
+        let mut out = Vec::new();
+        if self.offset < critical {
+            out.push(page(&format!(" AND {IS_CRITICAL}"), limit, self.offset));
+        }
+        let taken = critical.saturating_sub(self.offset).min(limit);
+        if taken < limit {
+            out.push(page(
+                &format!(" AND NOT {HAS_CRITICAL}"),
+                limit - taken,
+                self.offset.saturating_sub(critical),
+            ));
+        }
+        out
+    }
+}
+
+/// The columns of one list row, for the scorecards whose ids are `?1…?n`.
+fn details_sql(n: usize) -> String {
+    let ids = (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT s.call_id, c.file_name, c.agent, COALESCE(c.started_at, c.created_at),
                 c.started_at IS NOT NULL, c.duration_ms, s.id, s.rubric_id, s.rubric_version, s.score,
                 s.passed, s.flagged, s.first_failed_ms,
                 (SELECT group_concat(r.criterion_id, char(31) ORDER BY r.position) FROM results r
-                  WHERE r.scorecard_id = s.id AND r.outcome = 'fail') AS failed,
+                  WHERE r.scorecard_id = s.id AND r.outcome = 'fail'),
                 (SELECT group_concat(r.criterion_id, char(31) ORDER BY r.position) FROM results r
-                  WHERE r.scorecard_id = s.id AND r.outcome = 'fail' AND r.critical = 1) AS critical_failed,
-                EXISTS (SELECT 1 FROM results r
-                  WHERE r.scorecard_id = s.id AND r.outcome = 'fail' AND r.critical = 1) AS has_critical,
+                  WHERE r.scorecard_id = s.id AND r.outcome = 'fail' AND r.critical = 1),
                 (SELECT group_concat(reviewer, char(31) ORDER BY reviewer) FROM
                   (SELECT DISTINCT rv.reviewer AS reviewer FROM reviews rv WHERE rv.call_id = s.call_id AND rv.listened = 1)),
                 (SELECT count(DISTINCT rv.criterion_id) FROM reviews rv
                   WHERE rv.scorecard_id = s.id AND rv.override_outcome IS NOT NULL),
                 (SELECT min(json_extract(e.value, '$.start_ms')) FROM results r, json_each(r.evidence_json) e
                   WHERE r.scorecard_id = s.id AND r.outcome = 'fail' AND r.critical = 1)
-         {from}
-         ORDER BY {order}
-         LIMIT {limit} OFFSET {offset}",
-        order = q.sort.order_by(q.descending),
-        offset = q.offset.min(i64::MAX as u64),
-    );
-    Ok((count_sql, rows_sql, params))
+         FROM scorecards s JOIN calls c ON c.id = s.call_id
+         WHERE s.id IN ({ids})"
+    )
 }
 
 impl Store {
     /// Creates the review pages' indexes when missing ([`BROWSE_INDEXES_SQL`]); a no-op once
     /// the migration carrying them has run. `callscore serve` calls it at start.
     pub fn ensure_browse_indexes(&self) -> Result<()> {
-        self.conn.execute_batch(BROWSE_INDEXES_SQL).map_err(self.sql("creating the review pages' indexes"))
+        self.conn
+            .execute_batch(BROWSE_INDEXES_SQL)
+            .map_err(self.sql("creating the review pages' indexes"))
     }
 
     /// One page of current scorecards of a rubric with their calls, filtered and sorted in SQL.
     pub fn list_calls(&self, q: &CallQuery) -> Result<CallPage> {
-        let rubric = match &q.rubric_id {
-            Some(id) if !id.trim().is_empty() => Some(id.trim().to_string()),
-            _ => self.latest_rubric_id()?,
+        let Some(rubric) = self.rubric_or_latest(q.rubric_id.as_deref())? else {
+            return Ok(CallPage {
+                rubric_id: None,
+                total: 0,
+                offset: q.offset,
+                rows: vec![],
+            });
         };
-        let Some(rubric) = rubric else {
-            return Ok(CallPage { rubric_id: None, total: 0, offset: q.offset, rows: vec![] });
+        let plan = list_plan(q, &rubric)?;
+        let count = |sql: &str| -> Result<u64> {
+            let n: i64 = self
+                .conn
+                .prepare_cached(sql)
+                .and_then(|mut st| st.query_row(params_from_iter(plan.params.iter()), |r| r.get(0)))
+                .map_err(self.sql("counting calls"))?;
+            Ok(n.max(0) as u64)
         };
-        let (count_sql, rows_sql, mut values) = list_sql(q)?;
-        values[0] = Value::Text(rubric.clone());
-        let total: i64 = self
+        let total = count(&format!("SELECT count(*) {}", plan.count_from))?;
+        let critical = if q.sort == SortKey::Worst {
+            count(&format!("SELECT count(*) {} AND {IS_CRITICAL}", plan.from))?
+        } else {
+            0
+        };
+        let mut ids: Vec<i64> = Vec::with_capacity(plan.limit as usize);
+        for sql in plan.id_queries(q.sort, critical) {
+            let mut stmt = self
+                .conn
+                .prepare_cached(&sql)
+                .map_err(self.sql("listing calls"))?;
+            let page = stmt
+                .query_map(params_from_iter(plan.params.iter()), |r| r.get::<_, i64>(0))
+                .map_err(self.sql("listing calls"))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(self.sql("listing calls"))?;
+            ids.extend(page);
+        }
+        let rows = self.list_details(&ids)?;
+        Ok(CallPage {
+            rubric_id: Some(rubric),
+            total,
+            offset: q.offset,
+            rows,
+        })
+    }
+
+    /// The list rows of these scorecards, in the order given.
+    fn list_details(&self, ids: &[i64]) -> Result<Vec<CallListItem>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut stmt = self
             .conn
-            .prepare_cached(&count_sql)
-            .and_then(|mut st| st.query_row(params_from_iter(values.iter()), |r| r.get(0)))
-            .map_err(self.sql("counting calls"))?;
-        let mut stmt = self.conn.prepare_cached(&rows_sql).map_err(self.sql("listing calls"))?;
-        let rows = stmt
-            .query_map(params_from_iter(values.iter()), |r| {
+            .prepare_cached(&details_sql(ids.len()))
+            .map_err(self.sql("listing calls"))?;
+        let mut by_id: HashMap<i64, CallListItem> = stmt
+            .query_map(params_from_iter(ids.iter()), |r| {
                 Ok(CallListItem {
                     call_id: r.get(0)?,
                     file_name: r.get(1)?,
@@ -504,30 +672,52 @@ impl Store {
                     first_failed_ms: opt_u64(r.get(12)?),
                     failed_criteria: split_ids(r.get(13)?),
                     critical_failures: split_ids(r.get(14)?),
-                    listened_by: split_ids(r.get(16)?),
-                    overridden_criteria: r.get::<_, i64>(17)?.max(0) as u64,
-                    critical_failed_ms: opt_u64(r.get(18)?),
+                    listened_by: split_ids(r.get(15)?),
+                    overridden_criteria: r.get::<_, i64>(16)?.max(0) as u64,
+                    critical_failed_ms: opt_u64(r.get(17)?),
                 })
             })
             .map_err(self.sql("listing calls"))?
-            .collect::<rusqlite::Result<Vec<_>>>()
+            .map(|row| row.map(|row| (row.scorecard_id, row)))
+            .collect::<rusqlite::Result<_>>()
             .map_err(self.sql("listing calls"))?;
-        Ok(CallPage { rubric_id: Some(rubric), total: total.max(0) as u64, offset: q.offset, rows })
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
 
-    /// The query plan SQLite chooses for `q`'s page query, one line per step (tests and
-    /// benchmarks check that lists are served by indexes).
+    /// The query plans SQLite chooses for `q`'s page, one line per step, each query's plan
+    /// after a `QUERY` line (tests and benchmarks check that lists are served by indexes).
     #[doc(hidden)]
     pub fn explain_list_calls(&self, q: &CallQuery) -> Result<Vec<String>> {
-        let (_, rows_sql, mut values) = list_sql(q)?;
-        values[0] = Value::Text(q.rubric_id.clone().unwrap_or_default());
-        let mut stmt = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {rows_sql}")).map_err(self.sql("explaining"))?;
-        let rows = stmt
-            .query_map(params_from_iter(values.iter()), |r| r.get::<_, String>(3))
-            .map_err(self.sql("explaining"))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.sql("explaining"))?;
-        Ok(rows)
+        let rubric = q.rubric_id.clone().unwrap_or_default();
+        let plan = list_plan(q, &rubric)?;
+        // Both halves of the worst-first order: pretend the page straddles them.
+        let straddle = CallQuery {
+            offset: 0,
+            ..q.clone()
+        };
+        let plan_for_ids = ListPlan {
+            offset: straddle.offset,
+            ..list_plan(&straddle, &rubric)?
+        };
+        let mut queries = vec![format!("SELECT count(*) {}", plan.count_from)];
+        queries.extend(plan_for_ids.id_queries(q.sort, 1));
+        let mut out = Vec::new();
+        for sql in queries {
+            out.push(format!("QUERY {sql}"));
+            let mut stmt = self
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .map_err(self.sql("explaining"))?;
+            let rows = stmt
+                .query_map(params_from_iter(plan.params.iter()), |r| {
+                    r.get::<_, String>(3)
+                })
+                .map_err(self.sql("explaining"))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(self.sql("explaining"))?;
+            out.extend(rows);
+        }
+        Ok(out)
     }
 
     /// Agent names seen in calls, one spelling per agent (case-insensitively), sorted.
@@ -539,13 +729,22 @@ impl Store {
                  GROUP BY agent COLLATE NOCASE ORDER BY agent COLLATE NOCASE",
             )
             .map_err(self.sql("listing agents"))?;
-        let rows = stmt.query_map([], |r| r.get(0)).map_err(self.sql("listing agents"))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>().map_err(self.sql("listing agents"))
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(self.sql("listing agents"))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(self.sql("listing agents"))
     }
 
     /// Per-agent summary over the current scorecards of a rubric (`None`: the latest rubric).
-    pub fn agent_summaries(&self, rubric_id: Option<&str>, agent: Option<&str>) -> Result<Vec<AgentRow>> {
-        let Some(rubric) = self.rubric_or_latest(rubric_id)? else { return Ok(vec![]) };
+    pub fn agent_summaries(
+        &self,
+        rubric_id: Option<&str>,
+        agent: Option<&str>,
+    ) -> Result<Vec<AgentRow>> {
+        let Some(rubric) = self.rubric_or_latest(rubric_id)? else {
+            return Ok(vec![]);
+        };
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -565,18 +764,30 @@ impl Store {
                     calls,
                     average_score: r.get(2)?,
                     passed,
-                    pass_rate: if calls == 0 { 0.0 } else { passed as f64 / calls as f64 },
+                    pass_rate: if calls == 0 {
+                        0.0
+                    } else {
+                        passed as f64 / calls as f64
+                    },
                     flagged: r.get::<_, i64>(4)?.max(0) as u64,
                     audio_ms: r.get::<_, i64>(5)?.max(0) as u64,
                 })
             })
             .map_err(self.sql("summarising agents"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sql("summarising agents"))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("summarising agents"))
     }
 
     /// An agent's daily average score, the last `days` days that have calls, oldest first.
-    pub fn agent_trend(&self, agent: &str, rubric_id: Option<&str>, days: u32) -> Result<Vec<TrendPoint>> {
-        let Some(rubric) = self.rubric_or_latest(rubric_id)? else { return Ok(vec![]) };
+    pub fn agent_trend(
+        &self,
+        agent: &str,
+        rubric_id: Option<&str>,
+        days: u32,
+    ) -> Result<Vec<TrendPoint>> {
+        let Some(rubric) = self.rubric_or_latest(rubric_id)? else {
+            return Ok(vec![]);
+        };
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -603,8 +814,14 @@ impl Store {
     }
 
     /// Per-criterion pass rates over one agent's current scorecards, in rubric order.
-    pub fn agent_criteria(&self, agent: &str, rubric_id: Option<&str>) -> Result<Vec<CriterionRow>> {
-        let Some(rubric) = self.rubric_or_latest(rubric_id)? else { return Ok(vec![]) };
+    pub fn agent_criteria(
+        &self,
+        agent: &str,
+        rubric_id: Option<&str>,
+    ) -> Result<Vec<CriterionRow>> {
+        let Some(rubric) = self.rubric_or_latest(rubric_id)? else {
+            return Ok(vec![]);
+        };
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -632,7 +849,8 @@ impl Store {
                 })
             })
             .map_err(self.sql("summarising an agent's criteria"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sql("summarising an agent's criteria"))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("summarising an agent's criteria"))
     }
 
     fn rubric_or_latest(&self, rubric_id: Option<&str>) -> Result<Option<String>> {
@@ -647,7 +865,11 @@ impl Store {
         self.latest_overrides("rv.scorecard_id = ?1", params![scorecard_id])
     }
 
-    fn latest_overrides(&self, condition: &str, p: impl rusqlite::Params) -> Result<Vec<CriterionOverride>> {
+    fn latest_overrides(
+        &self,
+        condition: &str,
+        p: impl rusqlite::Params,
+    ) -> Result<Vec<CriterionOverride>> {
         // The latest override wins: a second reviewer (or the same one) can correct the first.
         // Review times have one-second resolution, so the id breaks ties in insertion order.
         let sql = format!(
@@ -659,7 +881,10 @@ impl Store {
                  WHERE rv.override_outcome IS NOT NULL AND rv.scorecard_id IS NOT NULL AND {condition})
              WHERE nth = 1 ORDER BY scorecard_id, criterion_id"
         );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(self.sql("reading overrides"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(self.sql("reading overrides"))?;
         let rows = stmt
             .query_map(p, |r| {
                 let outcome: String = r.get(3)?;
@@ -675,28 +900,48 @@ impl Store {
                 })
             })
             .map_err(self.sql("reading overrides"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sql("reading overrides"))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading overrides"))
     }
 
     /// A scorecard's machine and reviewed scores; `None` when there is no such scorecard.
     pub fn reviewed_score(&self, scorecard_id: i64) -> Result<Option<ReviewedScore>> {
-        let Some(stored) = self.scorecard(scorecard_id)? else { return Ok(None) };
+        let Some(stored) = self.scorecard(scorecard_id)? else {
+            return Ok(None);
+        };
         let overrides = self.overrides_for_scorecard(scorecard_id)?;
-        self.reviewed(scorecard_id, &stored.scorecard, &overrides).map(Some)
+        self.reviewed(scorecard_id, &stored.scorecard, &overrides)
+            .map(Some)
     }
 
     /// [`apply_overrides`] with the weights of criteria overridden from "not applicable".
-    pub fn reviewed(&self, scorecard_id: i64, scorecard: &Scorecard, overrides: &[CriterionOverride]) -> Result<ReviewedScore> {
+    pub fn reviewed(
+        &self,
+        scorecard_id: i64,
+        scorecard: &Scorecard,
+        overrides: &[CriterionOverride],
+    ) -> Result<ReviewedScore> {
         let mut na_weights = HashMap::new();
-        for o in overrides.iter().filter(|o| o.scorecard_id == scorecard_id && o.outcome != Outcome::NotApplicable) {
-            let was_na = scorecard.results.iter().any(|r| r.criterion_id == o.criterion_id && r.outcome == Outcome::NotApplicable);
+        for o in overrides
+            .iter()
+            .filter(|o| o.scorecard_id == scorecard_id && o.outcome != Outcome::NotApplicable)
+        {
+            let was_na = scorecard
+                .results
+                .iter()
+                .any(|r| r.criterion_id == o.criterion_id && r.outcome == Outcome::NotApplicable);
             if was_na {
                 if let Some(w) = self.criterion_weight(&scorecard.rubric_hash, &o.criterion_id)? {
                     na_weights.insert(o.criterion_id.clone(), w);
                 }
             }
         }
-        Ok(apply_overrides(scorecard_id, scorecard, overrides, &na_weights))
+        Ok(apply_overrides(
+            scorecard_id,
+            scorecard,
+            overrides,
+            &na_weights,
+        ))
     }
 
     /// A criterion's weight in a rubric (by content hash), from any scorecard of that rubric
@@ -730,7 +975,10 @@ impl Store {
         let mut out = BTreeMap::new();
         for (scorecard_id, overrides) in by_scorecard {
             if let Some(stored) = self.scorecard(scorecard_id)? {
-                out.insert(scorecard_id, self.reviewed(scorecard_id, &stored.scorecard, &overrides)?);
+                out.insert(
+                    scorecard_id,
+                    self.reviewed(scorecard_id, &stored.scorecard, &overrides)?,
+                );
             }
         }
         Ok(out)
@@ -775,26 +1023,36 @@ impl Store {
             )
             .map_err(self.sql("counting disagreements"))?;
         let mut rows = stmt
-            .query_map(params![filter.rubric_id, filter.min_reviewed.min(i64::MAX as u64) as i64], |r| {
-                let reviewed = r.get::<_, i64>(5)?.max(0) as u64;
-                let overridden = r.get::<_, i64>(6)?.max(0) as u64;
-                Ok((
-                    Disagreement {
-                        rubric_id: r.get(0)?,
-                        rubric_version: r.get(1)?,
-                        criterion_id: r.get(2)?,
-                        name: r.get(3)?,
-                        section: r.get(4)?,
-                        reviewed,
-                        overridden,
-                        machine_fail_reviewer_pass: r.get::<_, i64>(7)?.max(0) as u64,
-                        machine_pass_reviewer_fail: r.get::<_, i64>(8)?.max(0) as u64,
-                        applicability_changes: r.get::<_, i64>(9)?.max(0) as u64,
-                        override_rate: if reviewed == 0 { 0.0 } else { overridden as f64 / reviewed as f64 },
-                    },
-                    r.get::<_, i64>(10)?,
-                ))
-            })
+            .query_map(
+                params![
+                    filter.rubric_id,
+                    filter.min_reviewed.min(i64::MAX as u64) as i64
+                ],
+                |r| {
+                    let reviewed = r.get::<_, i64>(5)?.max(0) as u64;
+                    let overridden = r.get::<_, i64>(6)?.max(0) as u64;
+                    Ok((
+                        Disagreement {
+                            rubric_id: r.get(0)?,
+                            rubric_version: r.get(1)?,
+                            criterion_id: r.get(2)?,
+                            name: r.get(3)?,
+                            section: r.get(4)?,
+                            reviewed,
+                            overridden,
+                            machine_fail_reviewer_pass: r.get::<_, i64>(7)?.max(0) as u64,
+                            machine_pass_reviewer_fail: r.get::<_, i64>(8)?.max(0) as u64,
+                            applicability_changes: r.get::<_, i64>(9)?.max(0) as u64,
+                            override_rate: if reviewed == 0 {
+                                0.0
+                            } else {
+                                overridden as f64 / reviewed as f64
+                            },
+                        },
+                        r.get::<_, i64>(10)?,
+                    ))
+                },
+            )
             .map_err(self.sql("counting disagreements"))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.sql("counting disagreements"))?;
@@ -833,19 +1091,34 @@ mod tests {
             name: format!("{id} name"),
             section: "Opening".into(),
             outcome,
-            points: if outcome == Outcome::Pass { weight } else { 0.0 },
+            points: if outcome == Outcome::Pass {
+                weight
+            } else {
+                0.0
+            },
             max_points: weight,
             critical,
-            evidence: vec![Evidence { speaker: Speaker::Agent, start_ms: 1_000, end_ms: 2_000, quote: "hi".into() }],
+            evidence: vec![Evidence {
+                speaker: Speaker::Agent,
+                start_ms: 1_000,
+                end_ms: 2_000,
+                quote: "hi".into(),
+            }],
             reason: String::new(),
         }
     }
 
     fn scorecard(results: Vec<CriterionResult>) -> Scorecard {
-        let max: f64 = results.iter().filter(|r| r.outcome != Outcome::NotApplicable).map(|r| r.max_points).sum();
+        let max: f64 = results
+            .iter()
+            .filter(|r| r.outcome != Outcome::NotApplicable)
+            .map(|r| r.max_points)
+            .sum();
         let got: f64 = results.iter().map(|r| r.points).sum();
         let score = if max > 0.0 { 100.0 * got / max } else { 100.0 };
-        let critical = results.iter().any(|r| r.critical && r.outcome == Outcome::Fail);
+        let critical = results
+            .iter()
+            .any(|r| r.critical && r.outcome == Outcome::Fail);
         let passed = score >= 80.0 && !critical;
         Scorecard {
             rubric_id: "inbound".into(),
@@ -885,46 +1158,118 @@ mod tests {
         assert_eq!(sc.score, 75.0);
         let no_weights = HashMap::new();
         let none = apply_overrides(7, &sc, &[], &no_weights);
-        assert_eq!((none.reviewed_score, none.changed_criteria, none.critical_failure), (75.0, 0, true));
+        assert_eq!(
+            (
+                none.reviewed_score,
+                none.changed_criteria,
+                none.critical_failure
+            ),
+            (75.0, 0, true)
+        );
 
         // Greeting fail → pass: 40 of 40. The critical failure overridden to pass.
-        let fixed =
-            apply_overrides(7, &sc, &[over(7, "greeting", Outcome::Pass), over(7, "courtesy", Outcome::Pass)], &no_weights);
-        assert_eq!((fixed.reviewed_score, fixed.changed_criteria, fixed.critical_failure), (100.0, 2, false));
+        let fixed = apply_overrides(
+            7,
+            &sc,
+            &[
+                over(7, "greeting", Outcome::Pass),
+                over(7, "courtesy", Outcome::Pass),
+            ],
+            &no_weights,
+        );
+        assert_eq!(
+            (
+                fixed.reviewed_score,
+                fixed.changed_criteria,
+                fixed.critical_failure
+            ),
+            (100.0, 2, false)
+        );
 
         // Name pass → n/a leaves the denominator: 0 of 10.
-        let na = apply_overrides(7, &sc, &[over(7, "name", Outcome::NotApplicable)], &no_weights);
+        let na = apply_overrides(
+            7,
+            &sc,
+            &[over(7, "name", Outcome::NotApplicable)],
+            &no_weights,
+        );
         assert_eq!(na.reviewed_score, 0.0);
         // Hold n/a → fail joins the denominator with its weight from elsewhere: 30 of 50.
         let weights = HashMap::from([("hold".to_string(), 10.0)]);
-        assert_eq!(apply_overrides(7, &sc, &[over(7, "hold", Outcome::Fail)], &weights).reviewed_score, 60.0);
+        assert_eq!(
+            apply_overrides(7, &sc, &[over(7, "hold", Outcome::Fail)], &weights).reviewed_score,
+            60.0
+        );
         // Without a known weight it counts as 0: 30 of 40.
-        assert_eq!(apply_overrides(7, &sc, &[over(7, "hold", Outcome::Fail)], &no_weights).reviewed_score, 75.0);
+        assert_eq!(
+            apply_overrides(7, &sc, &[over(7, "hold", Outcome::Fail)], &no_weights).reviewed_score,
+            75.0
+        );
         // Two decimals, as the rubric rounds: 40 of 45.
         let w5 = HashMap::from([("hold".to_string(), 5.0)]);
-        let r = apply_overrides(7, &sc, &[over(7, "greeting", Outcome::Pass), over(7, "hold", Outcome::Fail)], &w5);
+        let r = apply_overrides(
+            7,
+            &sc,
+            &[
+                over(7, "greeting", Outcome::Pass),
+                over(7, "hold", Outcome::Fail),
+            ],
+            &w5,
+        );
         assert_eq!(r.reviewed_score, 88.89);
         // Everything not applicable: nothing could be judged, score 0.
-        let all_na: Vec<_> = ["greeting", "name", "courtesy"].iter().map(|c| over(7, c, Outcome::NotApplicable)).collect();
-        assert_eq!(apply_overrides(7, &sc, &all_na, &no_weights).reviewed_score, 0.0);
+        let all_na: Vec<_> = ["greeting", "name", "courtesy"]
+            .iter()
+            .map(|c| over(7, c, Outcome::NotApplicable))
+            .collect();
+        assert_eq!(
+            apply_overrides(7, &sc, &all_na, &no_weights).reviewed_score,
+            0.0
+        );
         // Overrides of another scorecard and overrides that agree with the machine change nothing.
-        let other =
-            apply_overrides(7, &sc, &[over(8, "greeting", Outcome::Pass), over(7, "name", Outcome::Pass)], &no_weights);
+        let other = apply_overrides(
+            7,
+            &sc,
+            &[
+                over(8, "greeting", Outcome::Pass),
+                over(7, "name", Outcome::Pass),
+            ],
+            &no_weights,
+        );
         assert_eq!((other.reviewed_score, other.changed_criteria), (75.0, 0));
     }
 
     #[test]
     fn a_not_applicable_criterion_takes_its_weight_from_the_same_rubric() {
         let mut store = Store::open_in_memory().unwrap();
-        let t = Transcript { segments: vec![], ..Default::default() };
+        let t = Transcript {
+            segments: vec![],
+            ..Default::default()
+        };
         let mut na = result("hold", Outcome::NotApplicable, 0.0, false);
         na.max_points = 0.0;
-        let judged = scorecard(vec![result("greeting", Outcome::Pass, 10.0, false), result("hold", Outcome::Pass, 5.0, false)]);
+        let judged = scorecard(vec![
+            result("greeting", Outcome::Pass, 10.0, false),
+            result("hold", Outcome::Pass, 5.0, false),
+        ]);
         let unjudged = scorecard(vec![result("greeting", Outcome::Pass, 10.0, false), na]);
         let (path, meta) = (PathBuf::from("/r/a.wav"), CallMeta::default());
-        let call = |id: &'static str| NewCall { id, source_path: &path, duration_ms: 1, channels: 1, sample_rate: 8_000, format: "wav", meta: &meta };
-        store.record_scored_call(&call("a1a1a1a1"), &t, &judged).unwrap();
-        let sid = store.record_scored_call(&call("b2b2b2b2"), &t, &unjudged).unwrap().scorecard_id();
+        let call = |id: &'static str| NewCall {
+            id,
+            source_path: &path,
+            duration_ms: 1,
+            channels: 1,
+            sample_rate: 8_000,
+            format: "wav",
+            meta: &meta,
+        };
+        store
+            .record_scored_call(&call("a1a1a1a1"), &t, &judged)
+            .unwrap();
+        let sid = store
+            .record_scored_call(&call("b2b2b2b2"), &t, &unjudged)
+            .unwrap()
+            .scorecard_id();
         store
             .add_review(&NewReview {
                 call_id: "b2b2b2b2".into(),
@@ -944,11 +1289,23 @@ mod tests {
 
     #[test]
     fn date_bounds_take_days_and_times() {
-        assert_eq!(date_bound("2024-05-02", "from", false).unwrap(), "2024-05-02T00:00:00Z");
-        assert_eq!(date_bound("2024-05-02", "to", true).unwrap(), "2024-05-03T00:00:00Z");
-        assert_eq!(date_bound("2024-05-02T10:00:00+02:00", "to", true).unwrap(), "2024-05-02T08:00:01Z");
+        assert_eq!(
+            date_bound("2024-05-02", "from", false).unwrap(),
+            "2024-05-02T00:00:00Z"
+        );
+        assert_eq!(
+            date_bound("2024-05-02", "to", true).unwrap(),
+            "2024-05-03T00:00:00Z"
+        );
+        assert_eq!(
+            date_bound("2024-05-02T10:00:00+02:00", "to", true).unwrap(),
+            "2024-05-02T08:00:01Z"
+        );
         let err = date_bound("May 2nd", "'from' date", false).unwrap_err();
-        assert!(err.to_string().contains("May 2nd") && err.to_string().contains("'from' date"), "{err}");
+        assert!(
+            err.to_string().contains("May 2nd") && err.to_string().contains("'from' date"),
+            "{err}"
+        );
     }
 
     fn id(n: usize) -> String {
@@ -963,15 +1320,37 @@ mod tests {
         let day = i % 200;
         let meta = CallMeta {
             agent: Some(AGENTS[i % AGENTS.len()].to_string()),
-            started_at: Some(format!("2024-{:02}-{:02}T{:02}:{:02}:00Z", 1 + day / 28, 1 + day % 28, 8 + i % 9, i % 60)),
+            started_at: Some(format!(
+                "2024-{:02}-{:02}T{:02}:{:02}:00Z",
+                1 + day / 28,
+                1 + day % 28,
+                8 + i % 9,
+                i % 60
+            )),
             ..Default::default()
         };
-        let greeting = if i % 3 == 0 { Outcome::Fail } else { Outcome::Pass };
-        let courtesy = if i % 17 == 0 { Outcome::Fail } else { Outcome::Pass };
-        let questions = if i % 5 < 2 { Outcome::Fail } else { Outcome::Pass };
+        let greeting = if i.is_multiple_of(3) {
+            Outcome::Fail
+        } else {
+            Outcome::Pass
+        };
+        let courtesy = if i.is_multiple_of(17) {
+            Outcome::Fail
+        } else {
+            Outcome::Pass
+        };
+        let questions = if i % 5 < 2 {
+            Outcome::Fail
+        } else {
+            Outcome::Pass
+        };
         let mut rude = result("courtesy", courtesy, 0.0, true);
         rude.evidence[0].start_ms = 5_000;
-        let sc = scorecard(vec![result("greeting", greeting, 10.0, false), result("questions", questions, 15.0, false), rude]);
+        let sc = scorecard(vec![
+            result("greeting", greeting, 10.0, false),
+            result("questions", questions, 15.0, false),
+            rude,
+        ]);
         (meta, sc, 30_000 + (i as u64 * 7919) % 600_000)
     }
 
@@ -993,8 +1372,15 @@ mod tests {
         for i in 0..n {
             let (meta, sc, duration_ms) = synthetic_call(i);
             let path = PathBuf::from(format!("/recordings/call-{i:06}.wav"));
-            let call =
-                NewCall { id: &id(i), source_path: &path, duration_ms, channels: 2, sample_rate: 8_000, format: "wav", meta: &meta };
+            let call = NewCall {
+                id: &id(i),
+                source_path: &path,
+                duration_ms,
+                channels: 2,
+                sample_rate: 8_000,
+                format: "wav",
+                meta: &meta,
+            };
             store.record_scored_call(&call, &transcript, &sc).unwrap();
         }
     }
@@ -1080,7 +1466,10 @@ mod tests {
         fill(&mut api, 40);
         let mut bulk = Store::open_in_memory().unwrap();
         fill_bulk(&mut bulk, 40);
-        let q = CallQuery { limit: 500, ..Default::default() };
+        let q = CallQuery {
+            limit: 500,
+            ..Default::default()
+        };
         let (mut a, mut b) = (api.list_calls(&q).unwrap(), bulk.list_calls(&q).unwrap());
         // Scorecard ids are the only thing allowed to differ (the API numbers its own).
         for row in a.rows.iter_mut().chain(b.rows.iter_mut()) {
@@ -1099,64 +1488,155 @@ mod tests {
     #[test]
     fn list_filters_sorts_and_pages_in_sql() {
         let store = small_store();
-        let all = store.list_calls(&CallQuery { limit: 500, ..Default::default() }).unwrap();
+        let all = store
+            .list_calls(&CallQuery {
+                limit: 500,
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!((all.total, all.rows.len()), (60, 60));
         assert_eq!(all.rubric_id.as_deref(), Some("inbound"));
         // Newest first by default, ties broken by id.
-        assert!(all.rows.windows(2).all(|w| w[0].call_time >= w[1].call_time));
+        assert!(all
+            .rows
+            .windows(2)
+            .all(|w| w[0].call_time >= w[1].call_time));
 
-        let page2 = store.list_calls(&CallQuery { limit: 25, offset: 25, ..Default::default() }).unwrap();
+        let page2 = store
+            .list_calls(&CallQuery {
+                limit: 25,
+                offset: 25,
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(page2.total, 60);
-        assert_eq!(page2.rows.iter().map(|r| &r.call_id).collect::<Vec<_>>(), all.rows[25..50].iter().map(|r| &r.call_id).collect::<Vec<_>>());
+        assert_eq!(
+            page2.rows.iter().map(|r| &r.call_id).collect::<Vec<_>>(),
+            all.rows[25..50]
+                .iter()
+                .map(|r| &r.call_id)
+                .collect::<Vec<_>>()
+        );
 
         let daniel = store
-            .list_calls(&CallQuery { agent: Some("daniel".into()), sort: SortKey::Score, descending: false, limit: 500, ..Default::default() })
+            .list_calls(&CallQuery {
+                agent: Some("daniel".into()),
+                sort: SortKey::Score,
+                descending: false,
+                limit: 500,
+                ..Default::default()
+            })
             .unwrap();
         assert_eq!(daniel.total, 10);
-        assert!(daniel.rows.iter().all(|r| r.agent.as_deref() == Some("Daniel")));
+        assert!(daniel
+            .rows
+            .iter()
+            .all(|r| r.agent.as_deref() == Some("Daniel")));
         assert!(daniel.rows.windows(2).all(|w| w[0].score <= w[1].score));
 
         let range = store
-            .list_calls(&CallQuery { min_score: Some(40.0), max_score: Some(70.0), limit: 500, ..Default::default() })
+            .list_calls(&CallQuery {
+                min_score: Some(40.0),
+                max_score: Some(70.0),
+                limit: 500,
+                ..Default::default()
+            })
             .unwrap();
         assert!(range.total > 0 && range.rows.iter().all(|r| (40.0..=70.0).contains(&r.score)));
 
-        let passed = store.list_calls(&CallQuery { verdict: Verdict::Passed, limit: 500, ..Default::default() }).unwrap();
-        let flagged = store.list_calls(&CallQuery { verdict: Verdict::Flagged, limit: 500, ..Default::default() }).unwrap();
+        let passed = store
+            .list_calls(&CallQuery {
+                verdict: Verdict::Passed,
+                limit: 500,
+                ..Default::default()
+            })
+            .unwrap();
+        let flagged = store
+            .list_calls(&CallQuery {
+                verdict: Verdict::Flagged,
+                limit: 500,
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(passed.total + flagged.total, 60);
-        assert!(passed.rows.iter().all(|r| r.passed && r.failed_criteria.iter().all(|c| c != "courtesy")));
+        assert!(passed
+            .rows
+            .iter()
+            .all(|r| r.passed && r.failed_criteria.iter().all(|c| c != "courtesy")));
 
         let january = store
-            .list_calls(&CallQuery { from: Some("2024-01-01".into()), to: Some("2024-01-28".into()), limit: 500, ..Default::default() })
+            .list_calls(&CallQuery {
+                from: Some("2024-01-01".into()),
+                to: Some("2024-01-28".into()),
+                limit: 500,
+                ..Default::default()
+            })
             .unwrap();
-        assert!(january.total > 0 && january.rows.iter().all(|r| r.call_time.starts_with("2024-01-")));
+        assert!(
+            january.total > 0
+                && january
+                    .rows
+                    .iter()
+                    .all(|r| r.call_time.starts_with("2024-01-"))
+        );
 
-        let bad = store.list_calls(&CallQuery { from: Some("last tuesday".into()), ..Default::default() }).unwrap_err();
+        let bad = store
+            .list_calls(&CallQuery {
+                from: Some("last tuesday".into()),
+                ..Default::default()
+            })
+            .unwrap_err();
         assert!(bad.to_string().contains("last tuesday"), "{bad}");
     }
 
     #[test]
     fn worst_puts_critical_failures_first_then_lowest_score() {
         let store = small_store();
-        let q = CallQuery { verdict: Verdict::Flagged, sort: SortKey::Worst, limit: 500, ..Default::default() };
+        let q = CallQuery {
+            verdict: Verdict::Flagged,
+            sort: SortKey::Worst,
+            limit: 500,
+            ..Default::default()
+        };
         let rows = store.list_calls(&q).unwrap().rows;
-        let critical = rows.iter().take_while(|r| !r.critical_failures.is_empty()).count();
+        let critical = rows
+            .iter()
+            .take_while(|r| !r.critical_failures.is_empty())
+            .count();
         assert!(critical > 0, "the fixture has critical failures");
-        assert!(rows[critical..].iter().all(|r| r.critical_failures.is_empty()));
-        assert!(rows[critical..].windows(2).all(|w| w[0].score <= w[1].score));
+        assert!(rows[critical..]
+            .iter()
+            .all(|r| r.critical_failures.is_empty()));
+        assert!(rows[critical..]
+            .windows(2)
+            .all(|w| w[0].score <= w[1].score));
         assert_eq!(rows[0].critical_failures, vec!["courtesy".to_string()]);
         // Its first failure may be an earlier, minor one; the critical moment is the rude line.
         assert_eq!(rows[0].critical_failed_ms, Some(5_000));
-        assert!(rows.iter().any(|r| r.critical_failed_ms == Some(5_000) && r.first_failed_ms == Some(1_000)));
-        assert!(rows[critical..].iter().all(|r| r.critical_failed_ms.is_none()));
+        assert!(rows
+            .iter()
+            .any(|r| r.critical_failed_ms == Some(5_000) && r.first_failed_ms == Some(1_000)));
+        assert!(rows[critical..]
+            .iter()
+            .all(|r| r.critical_failed_ms.is_none()));
     }
 
     #[test]
     fn listened_state_overrides_and_disagreements() {
         let store = small_store();
-        let rows = store.list_calls(&CallQuery { verdict: Verdict::Flagged, sort: SortKey::Worst, ..Default::default() }).unwrap().rows;
+        let rows = store
+            .list_calls(&CallQuery {
+                verdict: Verdict::Flagged,
+                sort: SortKey::Worst,
+                ..Default::default()
+            })
+            .unwrap()
+            .rows;
         let worst = &rows[0];
-        let review = |reviewer: &str, criterion: Option<&str>, outcome: Option<Outcome>, listened: bool| NewReview {
+        let review = |reviewer: &str,
+                      criterion: Option<&str>,
+                      outcome: Option<Outcome>,
+                      listened: bool| NewReview {
             call_id: worst.call_id.clone(),
             scorecard_id: Some(worst.scorecard_id),
             reviewer: reviewer.into(),
@@ -1165,26 +1645,63 @@ mod tests {
             note: "reason".into(),
             listened,
         };
-        store.add_review(&review("maria", None, None, true)).unwrap();
+        store
+            .add_review(&review("maria", None, None, true))
+            .unwrap();
         store.add_review(&review("tom", None, None, true)).unwrap();
-        store.add_review(&review("maria", None, None, true)).unwrap();
-        store.add_review(&review("maria", Some("courtesy"), Some(Outcome::Pass), false)).unwrap();
+        store
+            .add_review(&review("maria", None, None, true))
+            .unwrap();
+        store
+            .add_review(&review(
+                "maria",
+                Some("courtesy"),
+                Some(Outcome::Pass),
+                false,
+            ))
+            .unwrap();
         // A second opinion on the same criterion replaces the first.
-        store.add_review(&review("tom", Some("courtesy"), Some(Outcome::Fail), false)).unwrap();
-        store.add_review(&review("tom", Some("courtesy"), Some(Outcome::Pass), false)).unwrap();
+        store
+            .add_review(&review("tom", Some("courtesy"), Some(Outcome::Fail), false))
+            .unwrap();
+        store
+            .add_review(&review("tom", Some("courtesy"), Some(Outcome::Pass), false))
+            .unwrap();
 
-        let again = store.list_calls(&CallQuery { verdict: Verdict::Flagged, sort: SortKey::Worst, limit: 500, ..Default::default() }).unwrap();
-        let row = again.rows.iter().find(|r| r.call_id == worst.call_id).unwrap();
-        assert_eq!(row.listened_by, vec!["maria".to_string(), "tom".to_string()]);
+        let again = store
+            .list_calls(&CallQuery {
+                verdict: Verdict::Flagged,
+                sort: SortKey::Worst,
+                limit: 500,
+                ..Default::default()
+            })
+            .unwrap();
+        let row = again
+            .rows
+            .iter()
+            .find(|r| r.call_id == worst.call_id)
+            .unwrap();
+        assert_eq!(
+            row.listened_by,
+            vec!["maria".to_string(), "tom".to_string()]
+        );
         assert_eq!(row.overridden_criteria, 1);
         let unheard = store
-            .list_calls(&CallQuery { verdict: Verdict::Flagged, not_listened_by: Some("maria".into()), limit: 500, ..Default::default() })
+            .list_calls(&CallQuery {
+                verdict: Verdict::Flagged,
+                not_listened_by: Some("maria".into()),
+                limit: 500,
+                ..Default::default()
+            })
             .unwrap();
         assert_eq!(unheard.total, again.total - 1);
 
         let overrides = store.overrides_for_scorecard(worst.scorecard_id).unwrap();
         assert_eq!(overrides.len(), 1);
-        assert_eq!((overrides[0].outcome, overrides[0].reviewer.as_str()), (Outcome::Pass, "tom"));
+        assert_eq!(
+            (overrides[0].outcome, overrides[0].reviewer.as_str()),
+            (Outcome::Pass, "tom")
+        );
 
         let reviewed = store.reviewed_score(worst.scorecard_id).unwrap().unwrap();
         assert!(!reviewed.critical_failure);
@@ -1192,22 +1709,48 @@ mod tests {
         // courtesy has weight 0: the score itself does not move, the critical failure goes.
         assert_eq!(reviewed.reviewed_score, reviewed.machine_score);
         let all = store.reviewed_scores(None).unwrap();
-        assert_eq!(all.keys().copied().collect::<Vec<_>>(), vec![worst.scorecard_id]);
-        assert!(store.reviewed_scores(Some("another-rubric")).unwrap().is_empty());
+        assert_eq!(
+            all.keys().copied().collect::<Vec<_>>(),
+            vec![worst.scorecard_id]
+        );
+        assert!(store
+            .reviewed_scores(Some("another-rubric"))
+            .unwrap()
+            .is_empty());
 
         let d = store.disagreements(&DisagreementFilter::default()).unwrap();
-        assert_eq!(d.len(), 3, "one row per criterion of the reviewed scorecard: {d:?}");
+        assert_eq!(
+            d.len(),
+            3,
+            "one row per criterion of the reviewed scorecard: {d:?}"
+        );
         assert_eq!(d[0].criterion_id, "courtesy");
-        assert_eq!((d[0].reviewed, d[0].overridden, d[0].machine_fail_reviewer_pass), (1, 1, 1));
+        assert_eq!(
+            (
+                d[0].reviewed,
+                d[0].overridden,
+                d[0].machine_fail_reviewer_pass
+            ),
+            (1, 1, 1)
+        );
         assert_eq!(d[0].override_rate, 1.0);
         assert!(d[1..].iter().all(|x| x.overridden == 0 && x.reviewed == 1));
-        assert!(store.disagreements(&DisagreementFilter { min_reviewed: 2, ..Default::default() }).unwrap().is_empty());
+        assert!(store
+            .disagreements(&DisagreementFilter {
+                min_reviewed: 2,
+                ..Default::default()
+            })
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
     fn agent_pages_have_trend_and_criteria() {
         let store = small_store();
-        assert_eq!(store.agent_names().unwrap(), vec!["Aisha", "Daniel", "Gary", "Maria", "Priya", "Tom"]);
+        assert_eq!(
+            store.agent_names().unwrap(),
+            vec!["Aisha", "Daniel", "Gary", "Maria", "Priya", "Tom"]
+        );
         let trend = store.agent_trend("MARIA", None, 365).unwrap();
         assert_eq!(trend.iter().map(|p| p.calls).sum::<u64>(), 10);
         assert!(trend.windows(2).all(|w| w[0].day < w[1].day));
@@ -1215,7 +1758,13 @@ mod tests {
         assert_eq!(last3.len(), 3);
         assert_eq!(last3.last(), trend.last());
         let criteria = store.agent_criteria("maria", None).unwrap();
-        assert_eq!(criteria.iter().map(|c| c.criterion_id.as_str()).collect::<Vec<_>>(), vec!["greeting", "questions", "courtesy"]);
+        assert_eq!(
+            criteria
+                .iter()
+                .map(|c| c.criterion_id.as_str())
+                .collect::<Vec<_>>(),
+            vec!["greeting", "questions", "courtesy"]
+        );
         assert!(criteria.iter().all(|c| c.pass + c.fail + c.na == 10));
         let summary = store.agent_summaries(None, Some("maria")).unwrap();
         assert_eq!(summary.len(), 1);
@@ -1229,7 +1778,10 @@ mod tests {
         let page = store.list_calls(&CallQuery::default()).unwrap();
         assert_eq!((page.rubric_id, page.total, page.rows.len()), (None, 0, 0));
         assert!(store.agent_trend("x", None, 10).unwrap().is_empty());
-        assert!(store.disagreements(&DisagreementFilter::default()).unwrap().is_empty());
+        assert!(store
+            .disagreements(&DisagreementFilter::default())
+            .unwrap()
+            .is_empty());
         assert!(!store.call_exists("abc").unwrap());
     }
 
@@ -1237,11 +1789,17 @@ mod tests {
     fn assert_indexed(plan: &[String], what: &str, needs_no_sort: bool) {
         let text = plan.join("\n");
         assert!(
-            !plan.iter().any(|l| (l.starts_with("SCAN s") || l.starts_with("SCAN c")) && !l.contains("INDEX")),
+            !plan
+                .iter()
+                .any(|l| (l.starts_with("SCAN s") || l.starts_with("SCAN c"))
+                    && !l.contains("INDEX")),
             "{what}: a full table scan\n{text}"
         );
         if needs_no_sort {
-            assert!(!text.contains("USE TEMP B-TREE FOR ORDER BY"), "{what}: sorts in a temporary b-tree\n{text}");
+            assert!(
+                !text.contains("USE TEMP B-TREE FOR ORDER BY"),
+                "{what}: sorts in a temporary b-tree\n{text}"
+            );
         }
     }
 
@@ -1251,17 +1809,82 @@ mod tests {
         store.ensure_browse_indexes().unwrap();
         fill_bulk(&mut store, 100_000);
         store.conn.execute_batch("ANALYZE").unwrap();
-        let base = CallQuery { rubric_id: Some("inbound".into()), ..Default::default() };
+        let base = CallQuery {
+            rubric_id: Some("inbound".into()),
+            ..Default::default()
+        };
         let cases = [
             ("newest first", CallQuery { ..base.clone() }, true),
-            ("by score", CallQuery { sort: SortKey::Score, descending: false, ..base.clone() }, true),
-            ("score range by score", CallQuery { sort: SortKey::Score, min_score: Some(10.0), max_score: Some(50.0), ..base.clone() }, true),
-            ("one agent, newest first", CallQuery { agent: Some("maria".into()), ..base.clone() }, true),
-            ("by agent", CallQuery { sort: SortKey::Agent, ..base.clone() }, true),
-            ("date range", CallQuery { from: Some("2024-03-01".into()), to: Some("2024-03-07".into()), ..base.clone() }, true),
-            ("flagged, worst first", CallQuery { verdict: Verdict::Flagged, sort: SortKey::Worst, ..base.clone() }, false),
-            ("by duration", CallQuery { sort: SortKey::Duration, ..base.clone() }, true),
-            ("by file name", CallQuery { sort: SortKey::File, descending: false, ..base.clone() }, true),
+            (
+                "by score",
+                CallQuery {
+                    sort: SortKey::Score,
+                    descending: false,
+                    ..base.clone()
+                },
+                true,
+            ),
+            (
+                "score range by score",
+                CallQuery {
+                    sort: SortKey::Score,
+                    min_score: Some(10.0),
+                    max_score: Some(50.0),
+                    ..base.clone()
+                },
+                true,
+            ),
+            (
+                "one agent, newest first",
+                CallQuery {
+                    agent: Some("maria".into()),
+                    ..base.clone()
+                },
+                true,
+            ),
+            (
+                "by agent",
+                CallQuery {
+                    sort: SortKey::Agent,
+                    ..base.clone()
+                },
+                true,
+            ),
+            (
+                "date range",
+                CallQuery {
+                    from: Some("2024-03-01".into()),
+                    to: Some("2024-03-07".into()),
+                    ..base.clone()
+                },
+                true,
+            ),
+            (
+                "flagged, worst first",
+                CallQuery {
+                    verdict: Verdict::Flagged,
+                    sort: SortKey::Worst,
+                    ..base.clone()
+                },
+                false,
+            ),
+            (
+                "by duration",
+                CallQuery {
+                    sort: SortKey::Duration,
+                    ..base.clone()
+                },
+                true,
+            ),
+            (
+                "by file name",
+                CallQuery {
+                    sort: SortKey::File,
+                    descending: false,
+                    ..base.clone()
+                },
+                true,
+            ),
         ];
         for (what, q, no_sort) in cases {
             let plan = store.explain_list_calls(&q).unwrap();
@@ -1272,7 +1895,12 @@ mod tests {
         let total = store.list_calls(&base).unwrap().total;
         assert_eq!(total, 100_000);
         // The last page is reachable and complete.
-        let last = store.list_calls(&CallQuery { offset: 99_990, ..base.clone() }).unwrap();
+        let last = store
+            .list_calls(&CallQuery {
+                offset: 99_990,
+                ..base.clone()
+            })
+            .unwrap();
         assert_eq!(last.rows.len(), 10);
     }
 }

@@ -32,7 +32,11 @@ impl ClaimOwner {
     /// The running process.
     pub fn current_process() -> Self {
         let pid = std::process::id();
-        ClaimOwner { host: local_host_name(), pid, start_ticks: process_start_ticks(pid) }
+        ClaimOwner {
+            host: local_host_name(),
+            pid,
+            start_ticks: process_start_ticks(pid),
+        }
     }
 
     /// The text stored in `calls.claimed_by`.
@@ -50,8 +54,16 @@ impl ClaimOwner {
         let start = parts.next()?;
         let pid = parts.next()?.parse().ok()?;
         let host = parts.next()?.to_string();
-        let start_ticks = if start.is_empty() { None } else { Some(start.parse().ok()?) };
-        Some(ClaimOwner { host, pid, start_ticks })
+        let start_ticks = if start.is_empty() {
+            None
+        } else {
+            Some(start.parse().ok()?)
+        };
+        Some(ClaimOwner {
+            host,
+            pid,
+            start_ticks,
+        })
     }
 }
 
@@ -59,7 +71,9 @@ impl ClaimOwner {
 /// be checked; for anything else (another host, an unreadable token) the answer is "not known
 /// dead" and the lease decides.
 pub(crate) fn holder_is_dead(holder: &str, local: &ClaimOwner) -> bool {
-    let Some(owner) = ClaimOwner::parse(holder) else { return false };
+    let Some(owner) = ClaimOwner::parse(holder) else {
+        return false;
+    };
     if owner.host != local.host {
         return false;
     }
@@ -75,7 +89,12 @@ pub(crate) fn holder_is_dead(holder: &str, local: &ClaimOwner) -> bool {
 }
 
 /// Whether a claim taken by `holder` at `claimed_at_ms` may be taken over at `now_ms` by `me`.
-pub(crate) fn claim_is_free(holder: Option<&str>, claimed_at_ms: Option<i64>, me: &ClaimOwner, now_ms: i64) -> bool {
+pub(crate) fn claim_is_free(
+    holder: Option<&str>,
+    claimed_at_ms: Option<i64>,
+    me: &ClaimOwner,
+    now_ms: i64,
+) -> bool {
     let Some(holder) = holder else { return true };
     if holder == me.token() {
         return true;
@@ -112,7 +131,11 @@ mod tests {
     fn token_round_trips() {
         let me = ClaimOwner::current_process();
         assert_eq!(ClaimOwner::parse(&me.token()), Some(me.clone()));
-        let no_start = ClaimOwner { host: "box".into(), pid: 7, start_ticks: None };
+        let no_start = ClaimOwner {
+            host: "box".into(),
+            pid: 7,
+            start_ticks: None,
+        };
         assert_eq!(ClaimOwner::parse(&no_start.token()), Some(no_start));
         assert_eq!(ClaimOwner::parse("garbage"), None);
     }
@@ -122,12 +145,18 @@ mod tests {
         let me = ClaimOwner::current_process();
         assert!(!holder_is_dead(&me.token(), &me));
         // pid_max on Linux is at most 2^22, so this pid cannot exist.
-        let gone = ClaimOwner { pid: 9_999_999, ..me.clone() };
+        let gone = ClaimOwner {
+            pid: 9_999_999,
+            ..me.clone()
+        };
         if Path::new("/proc/self").exists() {
             assert!(holder_is_dead(&gone.token(), &me));
         }
         // A recycled pid (same pid, different start) is not the owner.
-        let recycled = ClaimOwner { start_ticks: me.start_ticks.map(|t| t + 1), ..me.clone() };
+        let recycled = ClaimOwner {
+            start_ticks: me.start_ticks.map(|t| t + 1),
+            ..me.clone()
+        };
         if me.start_ticks.is_some() {
             assert!(holder_is_dead(&recycled.token(), &me));
         }
@@ -136,10 +165,24 @@ mod tests {
     #[test]
     fn other_hosts_are_judged_by_the_lease_alone() {
         let me = ClaimOwner::current_process();
-        let remote = ClaimOwner { host: format!("{}-elsewhere", me.host), pid: 9_999_999, start_ticks: Some(1) };
+        let remote = ClaimOwner {
+            host: format!("{}-elsewhere", me.host),
+            pid: 9_999_999,
+            start_ticks: Some(1),
+        };
         assert!(!holder_is_dead(&remote.token(), &me));
-        assert!(!claim_is_free(Some(&remote.token()), Some(1_000), &me, 1_000 + CLAIM_LEASE_MS));
-        assert!(claim_is_free(Some(&remote.token()), Some(1_000), &me, 1_001 + CLAIM_LEASE_MS));
+        assert!(!claim_is_free(
+            Some(&remote.token()),
+            Some(1_000),
+            &me,
+            1_000 + CLAIM_LEASE_MS
+        ));
+        assert!(claim_is_free(
+            Some(&remote.token()),
+            Some(1_000),
+            &me,
+            1_001 + CLAIM_LEASE_MS
+        ));
     }
 
     #[test]

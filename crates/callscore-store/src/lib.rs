@@ -15,17 +15,17 @@
 //! **Architecture invariant:** this crate knows nothing about audio decoding, models or rubric
 //! evaluation; it stores the core types it is given.
 
+pub mod browse;
 mod claim;
 pub mod query;
-pub mod browse;
 mod review;
 mod schema;
 mod write;
 
 pub use claim::{ClaimOwner, CLAIM_LEASE_MS, CLAIM_RENEW_EVERY_MS};
 pub use query::{
-    AgentRow, CallDetail, CallRecord, CallRow, CriterionRow, FailedCallRow, Report, ReportFilter, RubricUse,
-    StatusCounts, StoredScorecard,
+    AgentRow, CallDetail, CallRecord, CallRow, CriterionRow, FailedCallRow, Report, ReportFilter,
+    RubricUse, StatusCounts, StoredScorecard,
 };
 pub use review::{NewReview, Review};
 pub use schema::SCHEMA_VERSION;
@@ -45,26 +45,59 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create the folder for database {path}: {source}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot open database {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("cannot bring database {path} to schema version {target}: {source}")]
-    Migrate { path: PathBuf, target: usize, source: Box<rusqlite_migration::Error> },
+    Migrate {
+        path: PathBuf,
+        target: usize,
+        source: Box<rusqlite_migration::Error>,
+    },
     #[error(
         "database {path} has schema version {found}, newer than this callscore knows ({known}); \
          use a newer callscore or another --db"
     )]
-    TooNew { path: PathBuf, found: usize, known: usize },
+    TooNew {
+        path: PathBuf,
+        found: usize,
+        known: usize,
+    },
     #[error("database {path}: {context}: {source}")]
-    Sql { path: PathBuf, context: String, source: rusqlite::Error },
+    Sql {
+        path: PathBuf,
+        context: String,
+        source: rusqlite::Error,
+    },
     #[error("database {path}: stored {what} of call {call_id} is unreadable: {source}")]
-    Corrupt { path: PathBuf, call_id: String, what: &'static str, source: serde_json::Error },
+    Corrupt {
+        path: PathBuf,
+        call_id: String,
+        what: &'static str,
+        source: serde_json::Error,
+    },
     #[error("cannot read recording {path}: {source}")]
-    ReadRecording { path: PathBuf, source: std::io::Error },
-    #[error("no call matches '{reference}' in {path} (give a call id, an id prefix, or a file name)")]
+    ReadRecording {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "no call matches '{reference}' in {path} (give a call id, an id prefix, or a file name)"
+    )]
     CallNotFound { reference: String, path: PathBuf },
     #[error("'{reference}' matches {count} calls in {path}: {candidates}; give more of the id")]
-    AmbiguousCall { reference: String, path: PathBuf, count: usize, candidates: String },
+    AmbiguousCall {
+        reference: String,
+        path: PathBuf,
+        count: usize,
+        candidates: String,
+    },
     #[error("invalid {what} '{value}': expected YYYY-MM-DD or an RFC 3339 time such as 2024-05-02T09:00:00Z")]
     BadDate { what: &'static str, value: String },
     #[error("invalid review for call {call_id}: {reason}")]
@@ -77,7 +110,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// ingest's `Recording::content_hash`, computed here without decoding so a batch can skip calls
 /// that are already done by reading each file once, fast.
 pub fn content_id(path: &Path) -> Result<String> {
-    let read_err = |source| StoreError::ReadRecording { path: path.to_path_buf(), source };
+    let read_err = |source| StoreError::ReadRecording {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut file = std::fs::File::open(path).map_err(read_err)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -108,11 +144,18 @@ impl Store {
     /// schema to [`SCHEMA_VERSION`].
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: path.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: path.to_path_buf(),
+                source,
+            })?;
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags)
-            .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::set_up(conn, path.to_path_buf(), true)
     }
 
@@ -134,41 +177,62 @@ impl Store {
     /// A private in-memory database (tests, benchmarks).
     pub fn open_in_memory() -> Result<Store> {
         let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
         Self::set_up(conn, path, false)
     }
 
     /// Opens `path` and migrates it only up to `version` (tests of upgrades from older schemas).
     #[doc(hidden)]
     pub fn open_at_schema_version(path: &Path, version: usize) -> Result<Store> {
-        let mut conn =
-            Connection::open(path).map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
-        schema::migrations().to_version(&mut conn, version).map_err(|source| StoreError::Migrate {
+        let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
-            target: version,
-            source: Box::new(source),
+            source,
         })?;
-        Ok(Store { conn, path: path.to_path_buf() })
+        schema::migrations()
+            .to_version(&mut conn, version)
+            .map_err(|source| StoreError::Migrate {
+                path: path.to_path_buf(),
+                target: version,
+                source: Box::new(source),
+            })?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     fn set_up(mut conn: Connection, path: PathBuf, wal: bool) -> Result<Store> {
         let sql = |context: &str| {
             let (path, context) = (path.clone(), context.to_string());
-            move |source| StoreError::Sql { path, context, source }
+            move |source| StoreError::Sql {
+                path,
+                context,
+                source,
+            }
         };
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql("setting the busy timeout"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(sql("setting the busy timeout"))?;
         if wal {
             // WAL: readers (reports, the web pages) never block the batch's writer, and a
             // killed writer's uncommitted frames are simply ignored on the next open.
             // A filesystem that cannot do WAL (some network mounts) answers with another mode;
             // that still works, with less concurrency, so the answer is not checked.
-            let _mode: String = retry_when_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
-                .map_err(|source| StoreError::Open { path: path.clone(), source })?;
+            let _mode: String =
+                retry_when_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
+                    .map_err(|source| StoreError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
             // NORMAL is durable against process crashes in WAL mode (a power cut may lose the
             // last commits, never corrupt the file): the right trade for a rerunnable batch.
-            conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql("setting synchronous"))?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(sql("setting synchronous"))?;
         }
-        conn.pragma_update(None, "foreign_keys", true).map_err(sql("enabling foreign keys"))?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(sql("enabling foreign keys"))?;
         // Migrations take the write lock up front, so two processes opening a new database at
         // once queue instead of both trying to create the tables.
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
@@ -184,17 +248,32 @@ impl Store {
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<usize> {
-        self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(self.sql("reading the schema version"))
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(self.sql("reading the schema version"))
     }
 
     pub(crate) fn sql(&self, context: &str) -> impl FnOnce(rusqlite::Error) -> StoreError {
         let (path, context) = (self.path.clone(), context.to_string());
-        move |source| StoreError::Sql { path, context, source }
+        move |source| StoreError::Sql {
+            path,
+            context,
+            source,
+        }
     }
 
-    pub(crate) fn corrupt(&self, call_id: &str, what: &'static str) -> impl FnOnce(serde_json::Error) -> StoreError {
+    pub(crate) fn corrupt(
+        &self,
+        call_id: &str,
+        what: &'static str,
+    ) -> impl FnOnce(serde_json::Error) -> StoreError {
         let (path, call_id) = (self.path.clone(), call_id.to_string());
-        move |source| StoreError::Corrupt { path, call_id, what, source }
+        move |source| StoreError::Corrupt {
+            path,
+            call_id,
+            what,
+            source,
+        }
     }
 
     /// The underlying connection, for crates that need a query this one does not offer yet.
@@ -214,7 +293,8 @@ fn retry_when_busy<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::
     loop {
         match op() {
             Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
             {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(100));
@@ -227,8 +307,12 @@ fn retry_when_busy<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let migrations = schema::migrations();
     let version = |conn: &Connection| -> Result<usize> {
-        retry_when_busy(|| conn.query_row("PRAGMA user_version", [], |r| r.get(0)))
-            .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })
+        retry_when_busy(|| conn.query_row("PRAGMA user_version", [], |r| r.get(0))).map_err(
+            |source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+        )
     };
     // A second process may migrate between our reading the version and our transaction
     // (rusqlite_migration reads it outside the transaction); then our attempt fails on
@@ -236,7 +320,11 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     for attempt in 0..3 {
         let found = version(conn)?;
         if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew { path: path.to_path_buf(), found, known: SCHEMA_VERSION });
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+                known: SCHEMA_VERSION,
+            });
         }
         if found == SCHEMA_VERSION {
             return Ok(());
@@ -265,7 +353,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("a.wav");
         std::fs::write(&f, b"abc").unwrap();
-        assert_eq!(content_id(&f).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            content_id(&f).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         let err = content_id(&dir.path().join("missing.wav")).unwrap_err();
         assert!(err.to_string().contains("missing.wav"), "{err}");
     }
@@ -276,11 +367,17 @@ mod tests {
         let db = dir.path().join("nested/deeper/calls.db");
         let store = Store::open(&db).unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
-        let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
         drop(store);
         // Reopening an up-to-date database is a no-op.
-        assert_eq!(Store::open(&db).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            Store::open(&db).unwrap().schema_version().unwrap(),
+            SCHEMA_VERSION
+        );
     }
 
     #[test]
@@ -288,7 +385,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("future.db");
         drop(Store::open(&db).unwrap());
-        Connection::open(&db).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        Connection::open(&db)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
         let err = Store::open(&db).unwrap_err();
         assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
         assert!(err.to_string().contains("future.db"));
@@ -298,7 +398,11 @@ mod tests {
     fn a_file_that_is_not_a_database_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("notes.db");
-        std::fs::write(&db, "these are my notes, not a database, and they are long enough").unwrap();
+        std::fs::write(
+            &db,
+            "these are my notes, not a database, and they are long enough",
+        )
+        .unwrap();
         let err = Store::open(&db).unwrap_err();
         assert!(err.to_string().contains("notes.db"), "{err}");
     }

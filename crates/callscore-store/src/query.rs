@@ -203,16 +203,31 @@ pub fn normalise_instant(text: &str) -> Option<String> {
 /// means the whole of that day).
 fn bound(value: &Option<String>, what: &'static str, upper: bool) -> Result<Option<String>> {
     let Some(text) = value else { return Ok(None) };
-    let bad = || StoreError::BadDate { what, value: text.clone() };
+    let bad = || StoreError::BadDate {
+        what,
+        value: text.clone(),
+    };
     let text_t = text.trim();
     if let Ok(date) = Date::parse(text_t, format_description!("[year]-[month]-[day]")) {
-        let day = if upper { date.next_day().ok_or_else(bad)? } else { date };
-        return day.midnight().assume_utc().format(STAMP).map(Some).map_err(|_| bad());
+        let day = if upper {
+            date.next_day().ok_or_else(bad)?
+        } else {
+            date
+        };
+        return day
+            .midnight()
+            .assume_utc()
+            .format(STAMP)
+            .map(Some)
+            .map_err(|_| bad());
     }
     let at = normalise_instant(text_t).ok_or_else(bad)?;
     if upper {
         // Inclusive of that second: compare against the next one.
-        let t = PrimitiveDateTime::parse(&at, STAMP).map_err(|_| bad())?.assume_utc() + time::Duration::seconds(1);
+        let t = PrimitiveDateTime::parse(&at, STAMP)
+            .map_err(|_| bad())?
+            .assume_utc()
+            + time::Duration::seconds(1);
         return t.format(STAMP).map(Some).map_err(|_| bad());
     }
     Ok(Some(at))
@@ -233,14 +248,12 @@ impl Filtered {
         let to = bound(&filter.to, "--to date", true)?;
         let mut values = vec![rubric.to_string()];
         let mut conditions = String::new();
-        let mut add = |clause: &str, value: Option<String>| {
-            match value {
-                Some(v) => {
-                    values.push(v);
-                    conditions.push_str(&clause.replace('?', &format!("?{}", values.len())));
-                }
-                None => conditions.push_str(clause),
+        let mut add = |clause: &str, value: Option<String>| match value {
+            Some(v) => {
+                values.push(v);
+                conditions.push_str(&clause.replace('?', &format!("?{}", values.len())));
             }
+            None => conditions.push_str(clause),
         };
         if let Some(from) = from {
             add(" AND COALESCE(c.started_at, c.created_at) >= ?", Some(from));
@@ -318,7 +331,11 @@ impl Store {
     /// The rubric id reports use when none is named: the one most recently scored with.
     pub fn latest_rubric_id(&self) -> Result<Option<String>> {
         self.conn
-            .query_row("SELECT rubric_id FROM scorecards ORDER BY scored_at DESC, id DESC LIMIT 1", [], |r| r.get(0))
+            .query_row(
+                "SELECT rubric_id FROM scorecards ORDER BY scored_at DESC, id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(self.sql("finding the latest rubric"))
     }
@@ -345,16 +362,21 @@ impl Store {
                 })
             })
             .map_err(self.sql("listing rubrics"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sql("listing rubrics"))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("listing rubrics"))
     }
 
     /// How many calls are in each status.
     pub fn status_counts(&self) -> Result<StatusCounts> {
-        let mut stmt =
-            self.conn.prepare("SELECT status, count(*) FROM calls GROUP BY status").map_err(self.sql("counting calls"))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT status, count(*) FROM calls GROUP BY status")
+            .map_err(self.sql("counting calls"))?;
         let mut counts = StatusCounts::default();
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
             .map_err(self.sql("counting calls"))?;
         for row in rows {
             let (status, n) = row.map_err(self.sql("counting calls"))?;
@@ -385,8 +407,14 @@ impl Store {
     ) -> Result<Vec<CallRow>> {
         let f = Filtered::new(rubric, filter, flagged_only)?;
         let limit = limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
-        let sql = format!("{} SELECT {CALL_COLUMNS} FROM f ORDER BY {order}{limit}", f.cte);
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(self.sql("reading scored calls"))?;
+        let sql = format!(
+            "{} SELECT {CALL_COLUMNS} FROM f ORDER BY {order}{limit}",
+            f.cte
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(self.sql("reading scored calls"))?;
         let rows = stmt
             .query_map(f.params(), |r| self.call_row(r))
             .map_err(self.sql("reading scored calls"))?
@@ -394,7 +422,8 @@ impl Store {
             .map_err(self.sql("reading scored calls"))?;
         rows.into_iter()
             .map(|(mut row, reasons)| {
-                row.flag_reasons = serde_json::from_str(&reasons).map_err(self.corrupt(&row.call_id, "flag reasons"))?;
+                row.flag_reasons = serde_json::from_str(&reasons)
+                    .map_err(self.corrupt(&row.call_id, "flag reasons"))?;
                 Ok(row)
             })
             .collect()
@@ -412,7 +441,13 @@ impl Store {
                 failed: self.failed_calls(filter)?,
             });
         };
-        let calls = self.scored_calls(&rubric, filter, false, "f.call_time, f.file_name, f.call_id", None)?;
+        let calls = self.scored_calls(
+            &rubric,
+            filter,
+            false,
+            "f.call_time, f.file_name, f.call_id",
+            None,
+        )?;
         let f = Filtered::new(&rubric, filter, false)?;
         let filtered = &f.cte;
 
@@ -422,7 +457,10 @@ impl Store {
             "{filtered} SELECT min(f.agent), count(*), avg(f.score), sum(f.passed), sum(f.flagged), sum(COALESCE(f.duration_ms, 0))
              FROM f GROUP BY f.agent COLLATE NOCASE ORDER BY min(f.agent) IS NULL, min(f.agent) COLLATE NOCASE"
         );
-        let mut stmt = self.conn.prepare_cached(&agents_sql).map_err(self.sql("summarising agents"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&agents_sql)
+            .map_err(self.sql("summarising agents"))?;
         let agents = stmt
             .query_map(f.params(), |r| {
                 let calls = r.get::<_, i64>(1)? as u64;
@@ -432,7 +470,11 @@ impl Store {
                     calls,
                     average_score: r.get(2)?,
                     passed,
-                    pass_rate: if calls == 0 { 0.0 } else { passed as f64 / calls as f64 },
+                    pass_rate: if calls == 0 {
+                        0.0
+                    } else {
+                        passed as f64 / calls as f64
+                    },
                     flagged: r.get::<_, i64>(4)? as u64,
                     audio_ms: r.get::<_, i64>(5)?.max(0) as u64,
                 })
@@ -447,7 +489,10 @@ impl Store {
              FROM results r JOIN f ON r.scorecard_id = f.sid
              GROUP BY r.criterion_id ORDER BY pos, r.criterion_id"
         );
-        let mut stmt = self.conn.prepare_cached(&criteria_sql).map_err(self.sql("summarising criteria"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&criteria_sql)
+            .map_err(self.sql("summarising criteria"))?;
         let criteria = stmt
             .query_map(f.params(), |r| {
                 let pass = r.get::<_, i64>(4)? as u64;
@@ -479,13 +524,26 @@ impl Store {
                 .map_err(self.sql("listing rubrics"))?;
             ids
         };
-        let failed = if filter.agent.is_none() && !filter.flagged_only { self.failed_calls(filter)? } else { vec![] };
-        Ok(Report { rubric_id: Some(rubric), other_rubric_ids, calls, agents, criteria, failed })
+        let failed = if filter.agent.is_none() && !filter.flagged_only {
+            self.failed_calls(filter)?
+        } else {
+            vec![]
+        };
+        Ok(Report {
+            rubric_id: Some(rubric),
+            other_rubric_ids,
+            calls,
+            agents,
+            criteria,
+            failed,
+        })
     }
 
     /// Flagged calls, worst first: critical failures, then lowest score; at most `limit`.
     pub fn flagged(&self, filter: &ReportFilter, limit: Option<usize>) -> Result<Vec<CallRow>> {
-        let Some(rubric) = self.resolve_rubric(filter)? else { return Ok(vec![]) };
+        let Some(rubric) = self.resolve_rubric(filter)? else {
+            return Ok(vec![]);
+        };
         self.scored_calls(
             &rubric,
             filter,
@@ -521,14 +579,18 @@ impl Store {
                 })
             })
             .map_err(self.sql("listing failed calls"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sql("listing failed calls"))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("listing failed calls"))
     }
 
     /// Finds a call by id, unique id prefix (4+ hex characters), file name, file stem or
     /// source path.
     pub fn find_call(&self, reference: &str) -> Result<String> {
         let reference = reference.trim();
-        let not_found = || StoreError::CallNotFound { reference: reference.to_string(), path: self.path.clone() };
+        let not_found = || StoreError::CallNotFound {
+            reference: reference.to_string(),
+            path: self.path.clone(),
+        };
         if reference.is_empty() {
             return Err(not_found());
         }
@@ -621,7 +683,10 @@ impl Store {
             .optional()
             .map_err(self.sql("reading a call"))?;
         let Some((mut record, meta)) = row else {
-            return Err(StoreError::CallNotFound { reference: call_id.to_string(), path: self.path.clone() });
+            return Err(StoreError::CallNotFound {
+                reference: call_id.to_string(),
+                path: self.path.clone(),
+            });
         };
         record.meta = serde_json::from_str(&meta).map_err(self.corrupt(call_id, "metadata"))?;
         Ok(record)
@@ -651,7 +716,8 @@ impl Store {
                 })
             })
             .map_err(self.sql("reading scorecards"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sql("reading scorecards"))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading scorecards"))
     }
 
     /// One stored scorecard with its results, as evaluation produced it.
@@ -680,8 +746,18 @@ impl Store {
             )
             .optional()
             .map_err(self.sql("reading a scorecard"))?;
-        let Some((call_id, rubric_id, rubric_version, rubric_hash, score, passed, flagged, reasons, is_current, scored_at)) =
-            head
+        let Some((
+            call_id,
+            rubric_id,
+            rubric_version,
+            rubric_hash,
+            score,
+            passed,
+            flagged,
+            reasons,
+            is_current,
+            scored_at,
+        )) = head
         else {
             return Ok(None);
         };
@@ -710,19 +786,51 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.sql("reading results"))?;
         let mut results = Vec::with_capacity(raw.len());
-        for (criterion_id, name, section, outcome, points, max_points, critical, evidence, reason) in raw {
-            let evidence: Vec<Evidence> = serde_json::from_str(&evidence).map_err(self.corrupt(&call_id, "evidence"))?;
+        for (
+            criterion_id,
+            name,
+            section,
+            outcome,
+            points,
+            max_points,
+            critical,
+            evidence,
+            reason,
+        ) in raw
+        {
+            let evidence: Vec<Evidence> =
+                serde_json::from_str(&evidence).map_err(self.corrupt(&call_id, "evidence"))?;
             // The CHECK constraint admits only 'pass', 'fail' and 'na'.
             let outcome: Outcome = outcome.parse().unwrap_or(Outcome::NotApplicable);
-            results.push(CriterionResult { criterion_id, name, section, outcome, points, max_points, critical, evidence, reason });
+            results.push(CriterionResult {
+                criterion_id,
+                name,
+                section,
+                outcome,
+                points,
+                max_points,
+                critical,
+                evidence,
+                reason,
+            });
         }
-        let flag_reasons = serde_json::from_str(&reasons).map_err(self.corrupt(&call_id, "flag reasons"))?;
+        let flag_reasons =
+            serde_json::from_str(&reasons).map_err(self.corrupt(&call_id, "flag reasons"))?;
         Ok(Some(StoredScorecard {
             id: scorecard_id,
             call_id,
             is_current,
             scored_at,
-            scorecard: Scorecard { rubric_id, rubric_version, rubric_hash, score, passed, flagged, flag_reasons, results },
+            scorecard: Scorecard {
+                rubric_id,
+                rubric_version,
+                rubric_hash,
+                score,
+                passed,
+                flagged,
+                flag_reasons,
+                results,
+            },
         }))
     }
 
@@ -742,7 +850,13 @@ impl Store {
         };
         let transcript = self.transcript(call_id)?;
         let reviews = self.reviews_for_call(call_id)?;
-        Ok(CallDetail { call, scorecard, history, transcript, reviews })
+        Ok(CallDetail {
+            call,
+            scorecard,
+            history,
+            transcript,
+            reviews,
+        })
     }
 }
 
@@ -752,22 +866,51 @@ mod tests {
 
     #[test]
     fn instants_normalise_to_utc() {
-        assert_eq!(normalise_instant("2024-05-02T09:14:00+01:00").as_deref(), Some("2024-05-02T08:14:00Z"));
-        assert_eq!(normalise_instant("2024-05-02T09:14:00.250Z").as_deref(), Some("2024-05-02T09:14:00Z"));
-        assert_eq!(normalise_instant("2024-05-02 09:14:00").as_deref(), Some("2024-05-02T09:14:00Z"));
-        assert_eq!(normalise_instant("2024-05-02").as_deref(), Some("2024-05-02T00:00:00Z"));
+        assert_eq!(
+            normalise_instant("2024-05-02T09:14:00+01:00").as_deref(),
+            Some("2024-05-02T08:14:00Z")
+        );
+        assert_eq!(
+            normalise_instant("2024-05-02T09:14:00.250Z").as_deref(),
+            Some("2024-05-02T09:14:00Z")
+        );
+        assert_eq!(
+            normalise_instant("2024-05-02 09:14:00").as_deref(),
+            Some("2024-05-02T09:14:00Z")
+        );
+        assert_eq!(
+            normalise_instant("2024-05-02").as_deref(),
+            Some("2024-05-02T00:00:00Z")
+        );
         assert_eq!(normalise_instant("yesterday"), None);
     }
 
     #[test]
     fn date_bounds_cover_whole_days() {
         let d = |s: &str| Some(s.to_string());
-        assert_eq!(bound(&d("2024-05-02"), "--from", false).unwrap().as_deref(), Some("2024-05-02T00:00:00Z"));
-        assert_eq!(bound(&d("2024-05-02"), "--to", true).unwrap().as_deref(), Some("2024-05-03T00:00:00Z"));
-        assert_eq!(bound(&d("2024-12-31"), "--to", true).unwrap().as_deref(), Some("2025-01-01T00:00:00Z"));
-        assert_eq!(bound(&d("2024-05-02T10:00:00Z"), "--to", true).unwrap().as_deref(), Some("2024-05-02T10:00:01Z"));
+        assert_eq!(
+            bound(&d("2024-05-02"), "--from", false).unwrap().as_deref(),
+            Some("2024-05-02T00:00:00Z")
+        );
+        assert_eq!(
+            bound(&d("2024-05-02"), "--to", true).unwrap().as_deref(),
+            Some("2024-05-03T00:00:00Z")
+        );
+        assert_eq!(
+            bound(&d("2024-12-31"), "--to", true).unwrap().as_deref(),
+            Some("2025-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            bound(&d("2024-05-02T10:00:00Z"), "--to", true)
+                .unwrap()
+                .as_deref(),
+            Some("2024-05-02T10:00:01Z")
+        );
         let err = bound(&d("02/05/2024"), "--from date", false).unwrap_err();
-        assert!(err.to_string().contains("02/05/2024") && err.to_string().contains("--from date"), "{err}");
+        assert!(
+            err.to_string().contains("02/05/2024") && err.to_string().contains("--from date"),
+            "{err}"
+        );
         assert_eq!(bound(&None, "--to", true).unwrap(), None);
     }
 }

@@ -37,7 +37,10 @@ pub struct Review {
 impl Store {
     /// Stores a review and returns its id.
     pub fn add_review(&self, review: &NewReview) -> Result<i64> {
-        let bad = |reason: &str| StoreError::BadReview { call_id: review.call_id.clone(), reason: reason.to_string() };
+        let bad = |reason: &str| StoreError::BadReview {
+            call_id: review.call_id.clone(),
+            reason: reason.to_string(),
+        };
         if review.reviewer.trim().is_empty() {
             return Err(bad("the reviewer's name is empty"));
         }
@@ -46,7 +49,11 @@ impl Store {
         }
         let known: bool = self
             .conn
-            .query_row("SELECT EXISTS (SELECT 1 FROM calls WHERE id = ?1)", [&review.call_id], |r| r.get(0))
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM calls WHERE id = ?1)",
+                [&review.call_id],
+                |r| r.get(0),
+            )
             .map_err(self.sql("storing a review"))?;
         if !known {
             return Err(bad("no such call"));
@@ -54,7 +61,9 @@ impl Store {
         if let Some(sid) = review.scorecard_id {
             let owner: Option<String> = self
                 .conn
-                .query_row("SELECT call_id FROM scorecards WHERE id = ?1", [sid], |r| r.get(0))
+                .query_row("SELECT call_id FROM scorecards WHERE id = ?1", [sid], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(self.sql("storing a review"))?;
             if owner.as_deref() != Some(review.call_id.as_str()) {
@@ -105,6 +114,7 @@ impl Store {
                 })
             })
             .map_err(self.sql("reading reviews"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sql("reading reviews"))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading reviews"))
     }
 }

@@ -119,7 +119,10 @@ CREATE INDEX reviews_by_scorecard ON reviews (scorecard_id, criterion_id);
 
 /// All migrations, oldest first.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1_SCORING).foreign_key_check(), M::up(V2_REVIEWS).foreign_key_check()])
+    Migrations::new(vec![
+        M::up(V1_SCORING).foreign_key_check(),
+        M::up(V2_REVIEWS).foreign_key_check(),
+    ])
 }
 
 /// The schema version this build writes.
@@ -138,7 +141,9 @@ mod tests {
     fn schema_version_matches_the_migration_count() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         migrations().to_latest(&mut conn).unwrap();
-        let v: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let v: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
     }
 }

@@ -60,7 +60,9 @@ impl Recorded {
 }
 
 fn file_name_of(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.to_string_lossy().into_owned())
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string_lossy().into_owned())
 }
 
 fn ms(v: u64) -> i64 {
@@ -83,9 +85,11 @@ impl Store {
             .map_err(self.sql("reading a call's state"))?;
         Ok(match row {
             None => PlanState::default(),
-            Some((scored, transcript)) => {
-                PlanState { known: true, scored_with_rubric: scored, has_transcript: transcript }
-            }
+            Some((scored, transcript)) => PlanState {
+                known: true,
+                scored_with_rubric: scored,
+                has_transcript: transcript,
+            },
         })
     }
 
@@ -103,15 +107,24 @@ impl Store {
         let path = self.path.clone();
         let sql = |context: &'static str| {
             let path = path.clone();
-            move |source| crate::StoreError::Sql { path, context: context.to_string(), source }
+            move |source| crate::StoreError::Sql {
+                path,
+                context: context.to_string(),
+                source,
+            }
         };
         // IMMEDIATE: take the write lock before reading, so the read-check-write is atomic
         // across processes.
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql("claiming a call"))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql("claiming a call"))?;
         let existing: Option<(Option<String>, Option<i64>)> = tx
-            .query_row("SELECT claimed_by, claimed_at_ms FROM calls WHERE id = ?1", [call_id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT claimed_by, claimed_at_ms FROM calls WHERE id = ?1",
+                [call_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
             .map_err(sql("claiming a call"))?;
         let scored: bool = tx
@@ -126,7 +139,9 @@ impl Store {
         }
         if let Some((holder, at)) = &existing {
             if !claim_is_free(holder.as_deref(), *at, owner, now_ms) {
-                return Ok(Claim::Busy { holder: holder.clone().unwrap_or_default() });
+                return Ok(Claim::Busy {
+                    holder: holder.clone().unwrap_or_default(),
+                });
             }
         }
         let source = source_path.to_string_lossy();
@@ -140,11 +155,21 @@ impl Store {
                  claimed_at_ms = excluded.claimed_at_ms,
                  attempts = attempts + 1,
                  updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
-            params![call_id, source, file_name_of(source_path), owner.token(), now_ms],
+            params![
+                call_id,
+                source,
+                file_name_of(source_path),
+                owner.token(),
+                now_ms
+            ],
         )
         .map_err(sql("claiming a call"))?;
         let has_transcript: bool = tx
-            .query_row("SELECT EXISTS (SELECT 1 FROM transcripts WHERE call_id = ?1)", [call_id], |r| r.get(0))
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM transcripts WHERE call_id = ?1)",
+                [call_id],
+                |r| r.get(0),
+            )
             .map_err(sql("claiming a call"))?;
         tx.commit().map_err(sql("claiming a call"))?;
         Ok(Claim::Acquired { has_transcript })
@@ -154,7 +179,10 @@ impl Store {
     /// [`crate::CLAIM_RENEW_EVERY_MS`] while working.
     pub fn renew_claims(&self, owner: &ClaimOwner, now_ms: i64) -> Result<usize> {
         self.conn
-            .execute("UPDATE calls SET claimed_at_ms = ?2 WHERE claimed_by = ?1", params![owner.token(), now_ms])
+            .execute(
+                "UPDATE calls SET claimed_at_ms = ?2 WHERE claimed_by = ?1",
+                params![owner.token(), now_ms],
+            )
             .map_err(self.sql("renewing claims"))
     }
 
@@ -173,14 +201,23 @@ impl Store {
     /// scorecard with per-criterion results — in one transaction, marks it `scored` and releases
     /// its claim. A transcript already stored for the call is kept (the first one wins). If a
     /// scorecard from the same rubric hash exists, nothing new is scored.
-    pub fn record_scored_call(&mut self, call: &NewCall<'_>, transcript: &Transcript, scorecard: &Scorecard) -> Result<Recorded> {
-        let meta_json = serde_json::to_string(call.meta).map_err(self.corrupt(call.id, "metadata"))?;
-        let segments_json = serde_json::to_string(&transcript.segments).map_err(self.corrupt(call.id, "transcript"))?;
+    pub fn record_scored_call(
+        &mut self,
+        call: &NewCall<'_>,
+        transcript: &Transcript,
+        scorecard: &Scorecard,
+    ) -> Result<Recorded> {
+        let meta_json =
+            serde_json::to_string(call.meta).map_err(self.corrupt(call.id, "metadata"))?;
+        let segments_json = serde_json::to_string(&transcript.segments)
+            .map_err(self.corrupt(call.id, "transcript"))?;
         let started_at = call.meta.started_at.as_deref().and_then(normalise_instant);
         let source = call.source_path.to_string_lossy();
         let sql = self.sql("storing a scored call");
         let result = (|| {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
                 "INSERT INTO calls (id, source_path, file_name, duration_ms, channels, sample_rate, format,
                                     meta_json, agent, started_at, status)
@@ -221,11 +258,17 @@ impl Store {
     /// Stores scorecards for calls whose transcripts are already stored (rescoring, or a batch
     /// reusing a transcript), all in one transaction, marking each call `scored` and releasing
     /// `owner`'s claim on it.
-    pub fn record_scorecards(&mut self, scorecards: &[(&str, &Scorecard)], owner: Option<&ClaimOwner>) -> Result<Vec<Recorded>> {
+    pub fn record_scorecards(
+        &mut self,
+        scorecards: &[(&str, &Scorecard)],
+        owner: Option<&ClaimOwner>,
+    ) -> Result<Vec<Recorded>> {
         let token = owner.map(ClaimOwner::token);
         let sql = self.sql("storing scorecards");
         let result = (|| {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut out = Vec::with_capacity(scorecards.len());
             for (call_id, scorecard) in scorecards {
                 out.push(insert_scorecard(&tx, call_id, scorecard)?);
@@ -246,7 +289,13 @@ impl Store {
 
     /// Records that a call could not be scored: status `failed`, the error text, claim released.
     /// A later batch tries it again.
-    pub fn record_failure(&mut self, call_id: &str, source_path: &Path, error: &str, owner: &ClaimOwner) -> Result<()> {
+    pub fn record_failure(
+        &mut self,
+        call_id: &str,
+        source_path: &Path,
+        error: &str,
+        owner: &ClaimOwner,
+    ) -> Result<()> {
         let source = source_path.to_string_lossy();
         self.conn
             .execute(
@@ -258,7 +307,13 @@ impl Store {
                      claimed_by = CASE WHEN claimed_by = ?5 THEN NULL ELSE claimed_by END,
                      claimed_at_ms = CASE WHEN claimed_by = ?5 THEN NULL ELSE claimed_at_ms END,
                      updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
-                params![call_id, source, file_name_of(source_path), error, owner.token()],
+                params![
+                    call_id,
+                    source,
+                    file_name_of(source_path),
+                    error,
+                    owner.token()
+                ],
             )
             .map_err(self.sql("recording a failed call"))?;
         Ok(())
@@ -273,17 +328,30 @@ impl Store {
                 "SELECT t.model, t.duration_ms, t.segments_json, c.meta_json
                  FROM transcripts t JOIN calls c ON c.id = t.call_id WHERE t.call_id = ?1",
                 [call_id],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
             )
             .optional()
             .map_err(self.sql("reading a transcript"))?;
-        row.map(|(model, duration, segments, meta)| self.build_transcript(call_id, model, duration, &segments, &meta))
-            .transpose()
+        row.map(|(model, duration, segments, meta)| {
+            self.build_transcript(call_id, model, duration, &segments, &meta)
+        })
+        .transpose()
     }
 
     /// Stored transcripts in call-id order, `limit` at a time after `after` (exclusive), so a
     /// rescore of 100,000 calls never holds them all in memory.
-    pub fn transcripts_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, Transcript)>> {
+    pub fn transcripts_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Transcript)>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -313,11 +381,19 @@ impl Store {
             .collect()
     }
 
-    fn build_transcript(&self, call_id: &str, model: String, duration_ms: i64, segments: &str, meta: &str) -> Result<Transcript> {
+    fn build_transcript(
+        &self,
+        call_id: &str,
+        model: String,
+        duration_ms: i64,
+        segments: &str,
+        meta: &str,
+    ) -> Result<Transcript> {
         Ok(Transcript {
             duration_ms: duration_ms.max(0) as u64,
             model,
-            segments: serde_json::from_str(segments).map_err(self.corrupt(call_id, "transcript"))?,
+            segments: serde_json::from_str(segments)
+                .map_err(self.corrupt(call_id, "transcript"))?,
             meta: serde_json::from_str(meta).map_err(self.corrupt(call_id, "metadata"))?,
         })
     }
@@ -325,7 +401,11 @@ impl Store {
 
 /// Inserts one scorecard and its results, or finds the existing one with the same rubric hash;
 /// either way it becomes the call's current scorecard for its rubric id.
-fn insert_scorecard(tx: &Transaction<'_>, call_id: &str, sc: &Scorecard) -> rusqlite::Result<Recorded> {
+fn insert_scorecard(
+    tx: &Transaction<'_>,
+    call_id: &str,
+    sc: &Scorecard,
+) -> rusqlite::Result<Recorded> {
     let existing: Option<i64> = tx
         .query_row(
             "SELECT id FROM scorecards WHERE call_id = ?1 AND rubric_hash = ?2",

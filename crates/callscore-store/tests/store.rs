@@ -1,43 +1,80 @@
 //! Behaviour of the store through its public API: claims, atomic call records, history,
 //! migrations, concurrency, reports and lookups.
 
-use callscore_core::{CallMeta, CriterionResult, Evidence, Outcome, Scorecard, Segment, Speaker, Transcript};
+use callscore_core::{
+    CallMeta, CriterionResult, Evidence, Outcome, Scorecard, Segment, Speaker, Transcript,
+};
 use callscore_store::{
-    Claim, ClaimOwner, NewCall, NewReview, Recorded, ReportFilter, Store, StoreError, CLAIM_LEASE_MS, SCHEMA_VERSION,
+    Claim, ClaimOwner, NewCall, NewReview, Recorded, ReportFilter, Store, StoreError,
+    CLAIM_LEASE_MS, SCHEMA_VERSION,
 };
 use std::path::{Path, PathBuf};
 
 fn transcript(lines: &[(Speaker, u64, &str)]) -> Transcript {
     let segments = lines
         .iter()
-        .map(|&(speaker, start_ms, text)| Segment { speaker, start_ms, end_ms: start_ms + 2_000, text: text.into(), words: vec![] })
+        .map(|&(speaker, start_ms, text)| Segment {
+            speaker,
+            start_ms,
+            end_ms: start_ms + 2_000,
+            text: text.into(),
+            words: vec![],
+        })
         .collect::<Vec<_>>();
-    let mut t = Transcript { duration_ms: 0, model: "tiny.en".into(), segments, meta: CallMeta::default() };
+    let mut t = Transcript {
+        duration_ms: 0,
+        model: "tiny.en".into(),
+        segments,
+        meta: CallMeta::default(),
+    };
     t.normalise();
     t
 }
 
-fn result(id: &str, outcome: Outcome, weight: f64, at_ms: Option<u64>, critical: bool) -> CriterionResult {
+fn result(
+    id: &str,
+    outcome: Outcome,
+    weight: f64,
+    at_ms: Option<u64>,
+    critical: bool,
+) -> CriterionResult {
     CriterionResult {
         criterion_id: id.into(),
         name: format!("{id} name"),
         section: "Opening".into(),
         outcome,
-        points: if outcome == Outcome::Pass { weight } else { 0.0 },
+        points: if outcome == Outcome::Pass {
+            weight
+        } else {
+            0.0
+        },
         max_points: weight,
         critical,
         evidence: at_ms
-            .map(|s| vec![Evidence { speaker: Speaker::Agent, start_ms: s, end_ms: s + 1_500, quote: format!("quote for {id}") }])
+            .map(|s| {
+                vec![Evidence {
+                    speaker: Speaker::Agent,
+                    start_ms: s,
+                    end_ms: s + 1_500,
+                    quote: format!("quote for {id}"),
+                }]
+            })
             .unwrap_or_default(),
         reason: format!("because of {id}"),
     }
 }
 
 fn scorecard(rubric_hash: &str, version: u32, results: Vec<CriterionResult>) -> Scorecard {
-    let max: f64 = results.iter().filter(|r| r.outcome != Outcome::NotApplicable).map(|r| r.max_points).sum();
+    let max: f64 = results
+        .iter()
+        .filter(|r| r.outcome != Outcome::NotApplicable)
+        .map(|r| r.max_points)
+        .sum();
     let got: f64 = results.iter().map(|r| r.points).sum();
     let score = if max > 0.0 { 100.0 * got / max } else { 100.0 };
-    let critical_fail = results.iter().any(|r| r.critical && r.outcome == Outcome::Fail);
+    let critical_fail = results
+        .iter()
+        .any(|r| r.critical && r.outcome == Outcome::Fail);
     let passed = score >= 80.0 && !critical_fail;
     Scorecard {
         rubric_id: "inbound".into(),
@@ -46,13 +83,22 @@ fn scorecard(rubric_hash: &str, version: u32, results: Vec<CriterionResult>) -> 
         score,
         passed,
         flagged: !passed,
-        flag_reasons: if passed { vec![] } else { vec![format!("score {score:.0} below 80")] },
+        flag_reasons: if passed {
+            vec![]
+        } else {
+            vec![format!("score {score:.0} below 80")]
+        },
         results,
     }
 }
 
 fn meta(agent: &str, started_at: &str) -> CallMeta {
-    CallMeta { agent: Some(agent.into()), started_at: Some(started_at.into()), caller_name: Some("Priya Raman".into()), ..Default::default() }
+    CallMeta {
+        agent: Some(agent.into()),
+        started_at: Some(started_at.into()),
+        caller_name: Some("Priya Raman".into()),
+        ..Default::default()
+    }
 }
 
 struct Fixture {
@@ -67,21 +113,46 @@ fn fixture() -> Fixture {
 }
 
 fn record(store: &mut Store, id: &str, file: &str, m: &CallMeta, sc: &Scorecard) -> Recorded {
-    let t = transcript(&[(Speaker::Agent, 0, "Thank you for calling Acme, my name is Daniel."), (Speaker::Caller, 2_500, "Hi, it's Priya.")]);
+    let t = transcript(&[
+        (
+            Speaker::Agent,
+            0,
+            "Thank you for calling Acme, my name is Daniel.",
+        ),
+        (Speaker::Caller, 2_500, "Hi, it's Priya."),
+    ]);
     let path = PathBuf::from(format!("/recordings/{file}"));
-    let call = NewCall { id, source_path: &path, duration_ms: 61_000, channels: 2, sample_rate: 8_000, format: "wav/pcm_mulaw", meta: m };
+    let call = NewCall {
+        id,
+        source_path: &path,
+        duration_ms: 61_000,
+        channels: 2,
+        sample_rate: 8_000,
+        format: "wav/pcm_mulaw",
+        meta: m,
+    };
     store.record_scored_call(&call, &t, sc).unwrap()
 }
 
 fn good(hash: &str) -> Scorecard {
-    scorecard(hash, 1, vec![result("greeting", Outcome::Pass, 10.0, Some(0), false), result("courtesy", Outcome::Pass, 0.0, None, true)])
+    scorecard(
+        hash,
+        1,
+        vec![
+            result("greeting", Outcome::Pass, 10.0, Some(0), false),
+            result("courtesy", Outcome::Pass, 0.0, None, true),
+        ],
+    )
 }
 
 fn rude(hash: &str) -> Scorecard {
     scorecard(
         hash,
         1,
-        vec![result("greeting", Outcome::Fail, 10.0, Some(4_000), false), result("courtesy", Outcome::Fail, 0.0, Some(31_000), true)],
+        vec![
+            result("greeting", Outcome::Fail, 10.0, Some(4_000), false),
+            result("courtesy", Outcome::Fail, 0.0, Some(31_000), true),
+        ],
     )
 }
 
@@ -100,15 +171,24 @@ fn a_scored_call_round_trips_exactly() {
         other => panic!("expected a new scorecard, got {other:?}"),
     };
     let stored = store.scorecard(id).unwrap().unwrap();
-    assert_eq!(stored.scorecard, sc, "scorecard read back differs from the one stored");
+    assert_eq!(
+        stored.scorecard, sc,
+        "scorecard read back differs from the one stored"
+    );
     assert!(stored.is_current);
     let t = store.transcript(ID_A).unwrap().unwrap();
-    assert_eq!(t.meta, m, "the transcript comes back with the call's metadata");
+    assert_eq!(
+        t.meta, m,
+        "the transcript comes back with the call's metadata"
+    );
     assert_eq!(t.segments.len(), 2);
     let call = store.call_record(ID_A).unwrap();
     assert_eq!(call.status, "scored");
     assert_eq!(call.started_at.as_deref(), Some("2024-05-02T08:14:00Z"));
-    assert_eq!((call.duration_ms, call.channels, call.sample_rate), (Some(61_000), Some(2), Some(8_000)));
+    assert_eq!(
+        (call.duration_ms, call.channels, call.sample_rate),
+        (Some(61_000), Some(2), Some(8_000))
+    );
     assert_eq!(call.file_name, "rude.wav");
 }
 
@@ -120,7 +200,10 @@ fn scoring_twice_with_the_same_rubric_adds_nothing() {
     let second = record(&mut store, ID_A, "a.wav", &CallMeta::default(), &good("h1"));
     assert_eq!(second, Recorded::AlreadyPresent(first.scorecard_id()));
     assert_eq!(store.scorecard_history(ID_A).unwrap().len(), 1);
-    let results: i64 = store.connection().query_row("SELECT count(*) FROM results", [], |r| r.get(0)).unwrap();
+    let results: i64 = store
+        .connection()
+        .query_row("SELECT count(*) FROM results", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(results, 2);
 }
 
@@ -128,9 +211,18 @@ fn scoring_twice_with_the_same_rubric_adds_nothing() {
 fn rescoring_keeps_history_and_moves_current() {
     let f = fixture();
     let mut store = Store::open(&f.db).unwrap();
-    record(&mut store, ID_A, "a.wav", &meta("Daniel", "2024-05-02T09:00:00Z"), &good("v1"));
+    record(
+        &mut store,
+        ID_A,
+        "a.wav",
+        &meta("Daniel", "2024-05-02T09:00:00Z"),
+        &good("v1"),
+    );
     let t = store.transcript(ID_A).unwrap().unwrap();
-    assert_eq!(t.segments[0].text, "Thank you for calling Acme, my name is Daniel.");
+    assert_eq!(
+        t.segments[0].text,
+        "Thank you for calling Acme, my name is Daniel."
+    );
     let mut v2 = rude("v2");
     v2.rubric_version = 2;
     let recorded = store.record_scorecards(&[(ID_A, &v2)], None).unwrap();
@@ -140,18 +232,26 @@ fn rescoring_keeps_history_and_moves_current() {
     assert_eq!(history.len(), 2);
     assert_eq!(history.iter().filter(|s| s.is_current).count(), 1);
     let current = history.iter().find(|s| s.is_current).unwrap();
-    assert_eq!((current.rubric_version, current.rubric_hash.as_str()), (2, "v2"));
+    assert_eq!(
+        (current.rubric_version, current.rubric_hash.as_str()),
+        (2, "v2")
+    );
     let report = store.report(&ReportFilter::default()).unwrap();
     assert_eq!(report.calls.len(), 1);
     assert_eq!(report.calls[0].rubric_version, 2);
     assert!(report.calls[0].flagged);
 
     // Scoring with v1 again brings its stored scorecard back as current without a new row.
-    let again = store.record_scorecards(&[(ID_A, &good("v1"))], None).unwrap();
+    let again = store
+        .record_scorecards(&[(ID_A, &good("v1"))], None)
+        .unwrap();
     assert!(matches!(again[0], Recorded::AlreadyPresent(_)));
     let history = store.scorecard_history(ID_A).unwrap();
     assert_eq!(history.len(), 2);
-    assert_eq!(history.iter().find(|s| s.is_current).unwrap().rubric_hash, "v1");
+    assert_eq!(
+        history.iter().find(|s| s.is_current).unwrap().rubric_hash,
+        "v1"
+    );
     let uses = store.rubrics().unwrap();
     assert_eq!(uses.len(), 2);
     assert_eq!(uses.iter().map(|u| u.current).sum::<u64>(), 1);
@@ -163,19 +263,45 @@ fn claims_keep_a_second_worker_off_a_call() {
     let mut store = Store::open(&f.db).unwrap();
     let me = ClaimOwner::current_process();
     // A live process on another machine: only its lease can expire.
-    let remote = ClaimOwner { host: format!("{}-other", me.host), pid: 4242, start_ticks: Some(7) };
+    let remote = ClaimOwner {
+        host: format!("{}-other", me.host),
+        pid: 4242,
+        start_ticks: Some(7),
+    };
     let path = Path::new("/recordings/a.wav");
     let now = 1_700_000_000_000;
 
-    assert_eq!(store.claim(ID_A, path, "h1", &remote, now).unwrap(), Claim::Acquired { has_transcript: false });
-    assert_eq!(store.claim(ID_A, path, "h1", &me, now + 1_000).unwrap(), Claim::Busy { holder: remote.token() });
+    assert_eq!(
+        store.claim(ID_A, path, "h1", &remote, now).unwrap(),
+        Claim::Acquired {
+            has_transcript: false
+        }
+    );
+    assert_eq!(
+        store.claim(ID_A, path, "h1", &me, now + 1_000).unwrap(),
+        Claim::Busy {
+            holder: remote.token()
+        }
+    );
     // Renewal keeps it held past the original lease.
-    assert_eq!(store.renew_claims(&remote, now + CLAIM_LEASE_MS).unwrap(), 1);
-    assert!(matches!(store.claim(ID_A, path, "h1", &me, now + CLAIM_LEASE_MS + 5).unwrap(), Claim::Busy { .. }));
+    assert_eq!(
+        store.renew_claims(&remote, now + CLAIM_LEASE_MS).unwrap(),
+        1
+    );
+    assert!(matches!(
+        store
+            .claim(ID_A, path, "h1", &me, now + CLAIM_LEASE_MS + 5)
+            .unwrap(),
+        Claim::Busy { .. }
+    ));
     // A lease not renewed for longer than CLAIM_LEASE_MS is taken over.
     assert_eq!(
-        store.claim(ID_A, path, "h1", &me, now + 2 * CLAIM_LEASE_MS + 10).unwrap(),
-        Claim::Acquired { has_transcript: false }
+        store
+            .claim(ID_A, path, "h1", &me, now + 2 * CLAIM_LEASE_MS + 10)
+            .unwrap(),
+        Claim::Acquired {
+            has_transcript: false
+        }
     );
     let call = store.call_record(ID_A).unwrap();
     assert_eq!((call.status.as_str(), call.attempts), ("queued", 1));
@@ -189,10 +315,19 @@ fn a_dead_local_owner_loses_its_claim_at_once() {
     let f = fixture();
     let mut store = Store::open(&f.db).unwrap();
     let me = ClaimOwner::current_process();
-    let killed = ClaimOwner { pid: 9_999_999, ..me.clone() };
+    let killed = ClaimOwner {
+        pid: 9_999_999,
+        ..me.clone()
+    };
     let path = Path::new("/recordings/a.wav");
-    assert!(matches!(store.claim(ID_A, path, "h1", &killed, 1_000).unwrap(), Claim::Acquired { .. }));
-    assert!(matches!(store.claim(ID_A, path, "h1", &me, 1_001).unwrap(), Claim::Acquired { .. }));
+    assert!(matches!(
+        store.claim(ID_A, path, "h1", &killed, 1_000).unwrap(),
+        Claim::Acquired { .. }
+    ));
+    assert!(matches!(
+        store.claim(ID_A, path, "h1", &me, 1_001).unwrap(),
+        Claim::Acquired { .. }
+    ));
 }
 
 #[test]
@@ -202,9 +337,17 @@ fn claim_reports_what_is_already_done() {
     let me = ClaimOwner::current_process();
     record(&mut store, ID_A, "a.wav", &CallMeta::default(), &good("h1"));
     let path = Path::new("/recordings/a.wav");
-    assert_eq!(store.claim(ID_A, path, "h1", &me, 0).unwrap(), Claim::AlreadyScored);
+    assert_eq!(
+        store.claim(ID_A, path, "h1", &me, 0).unwrap(),
+        Claim::AlreadyScored
+    );
     // Another rubric: work to do, but the transcript is there to reuse.
-    assert_eq!(store.claim(ID_A, path, "h2", &me, 0).unwrap(), Claim::Acquired { has_transcript: true });
+    assert_eq!(
+        store.claim(ID_A, path, "h2", &me, 0).unwrap(),
+        Claim::Acquired {
+            has_transcript: true
+        }
+    );
     let plan = store.plan_state(ID_A, "h2").unwrap();
     assert!(plan.known && plan.has_transcript && !plan.scored_with_rubric);
     assert_eq!(store.plan_state(ID_B, "h1").unwrap(), Default::default());
@@ -217,16 +360,28 @@ fn a_failure_is_recorded_and_retried_later() {
     let me = ClaimOwner::current_process();
     let path = Path::new("/recordings/broken.wav");
     store.claim(ID_B, path, "h1", &me, 0).unwrap();
-    store.record_failure(ID_B, path, "/recordings/broken.wav: not a RIFF file", &me).unwrap();
+    store
+        .record_failure(ID_B, path, "/recordings/broken.wav: not a RIFF file", &me)
+        .unwrap();
     let call = store.call_record(ID_B).unwrap();
     assert_eq!(call.status, "failed");
-    assert_eq!(call.error.as_deref(), Some("/recordings/broken.wav: not a RIFF file"));
+    assert_eq!(
+        call.error.as_deref(),
+        Some("/recordings/broken.wav: not a RIFF file")
+    );
     let failed = store.failed_calls(&ReportFilter::default()).unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].file_name, "broken.wav");
     // The claim was released, so a rerun can claim it again at once.
-    let other = ClaimOwner { host: "elsewhere".into(), pid: 1, start_ticks: None };
-    assert!(matches!(store.claim(ID_B, path, "h1", &other, 1).unwrap(), Claim::Acquired { .. }));
+    let other = ClaimOwner {
+        host: "elsewhere".into(),
+        pid: 1,
+        start_ticks: None,
+    };
+    assert!(matches!(
+        store.claim(ID_B, path, "h1", &other, 1).unwrap(),
+        Claim::Acquired { .. }
+    ));
     assert_eq!(store.status_counts().unwrap().failed, 1);
 }
 
@@ -242,9 +397,16 @@ fn concurrent_workers_claim_each_call_exactly_once() {
             s.spawn(move || {
                 let mut store = Store::open(db).unwrap();
                 // Distinct remote owners with fresh leases: nobody may take over another's claim.
-                let owner = ClaimOwner { host: format!("host-{worker}"), pid: 100 + worker, start_ticks: Some(1) };
+                let owner = ClaimOwner {
+                    host: format!("host-{worker}"),
+                    pid: 100 + worker,
+                    start_ticks: Some(1),
+                };
                 for id in ids {
-                    if let Claim::Acquired { .. } = store.claim(id, Path::new("/r/x.wav"), "h", &owner, 5_000).unwrap() {
+                    if let Claim::Acquired { .. } = store
+                        .claim(id, Path::new("/r/x.wav"), "h", &owner, 5_000)
+                        .unwrap()
+                    {
                         let sc = good("h");
                         let t = transcript(&[(Speaker::Agent, 0, "hello")]);
                         let call = NewCall {
@@ -256,7 +418,10 @@ fn concurrent_workers_claim_each_call_exactly_once() {
                             format: "wav",
                             meta: &CallMeta::default(),
                         };
-                        assert!(matches!(store.record_scored_call(&call, &t, &sc).unwrap(), Recorded::Stored(_)));
+                        assert!(matches!(
+                            store.record_scored_call(&call, &t, &sc).unwrap(),
+                            Recorded::Stored(_)
+                        ));
                         winners.lock().unwrap().push(id.clone());
                     }
                 }
@@ -265,9 +430,15 @@ fn concurrent_workers_claim_each_call_exactly_once() {
     });
     let mut winners = winners.into_inner().unwrap();
     winners.sort();
-    assert_eq!(winners, ids, "every call claimed and stored by exactly one worker");
+    assert_eq!(
+        winners, ids,
+        "every call claimed and stored by exactly one worker"
+    );
     let store = Store::open(&f.db).unwrap();
-    let n: i64 = store.connection().query_row("SELECT count(*) FROM scorecards", [], |r| r.get(0)).unwrap();
+    let n: i64 = store
+        .connection()
+        .query_row("SELECT count(*) FROM scorecards", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 40);
 }
 
@@ -276,7 +447,9 @@ fn two_openers_of_a_new_database_both_succeed() {
     for _ in 0..5 {
         let f = fixture();
         std::thread::scope(|s| {
-            let handles: Vec<_> = (0..3).map(|_| s.spawn(|| Store::open(&f.db).map(|st| st.schema_version().unwrap()))).collect();
+            let handles: Vec<_> = (0..3)
+                .map(|_| s.spawn(|| Store::open(&f.db).map(|st| st.schema_version().unwrap())))
+                .collect();
             for h in handles {
                 assert_eq!(h.join().unwrap().unwrap(), SCHEMA_VERSION);
             }
@@ -289,7 +462,10 @@ fn migrating_from_an_empty_file_and_from_version_one() {
     let f = fixture();
     // An empty file (e.g. `touch calls.db`) is a valid empty database.
     std::fs::write(&f.db, b"").unwrap();
-    assert_eq!(Store::open(&f.db).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(
+        Store::open(&f.db).unwrap().schema_version().unwrap(),
+        SCHEMA_VERSION
+    );
 
     let old = f.db.with_file_name("v1.db");
     {
@@ -297,15 +473,29 @@ fn migrating_from_an_empty_file_and_from_version_one() {
         assert_eq!(v1.schema_version().unwrap(), 1);
         let no_reviews: bool = v1
             .connection()
-            .query_row("SELECT count(*) = 0 FROM sqlite_master WHERE name = 'reviews'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) = 0 FROM sqlite_master WHERE name = 'reviews'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert!(no_reviews);
-        record(&mut v1, ID_A, "old.wav", &meta("Daniel", "2024-05-01T10:00:00Z"), &rude("h1"));
+        record(
+            &mut v1,
+            ID_A,
+            "old.wav",
+            &meta("Daniel", "2024-05-01T10:00:00Z"),
+            &rude("h1"),
+        );
     }
     let store = Store::open(&old).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let report = store.report(&ReportFilter::default()).unwrap();
-    assert_eq!(report.calls.len(), 1, "data written under version 1 is still there");
+    assert_eq!(
+        report.calls.len(),
+        1,
+        "data written under version 1 is still there"
+    );
     assert_eq!(report.calls[0].failed_criteria, ["greeting", "courtesy"]);
     // The version-2 table works on the upgraded file.
     let sid = report.calls[0].scorecard_id;
@@ -329,22 +519,78 @@ fn bad_reviews_are_refused_with_a_reason() {
     let f = fixture();
     let mut store = Store::open(&f.db).unwrap();
     record(&mut store, ID_A, "a.wav", &CallMeta::default(), &good("h"));
-    let base = NewReview { call_id: ID_A.into(), reviewer: "maria".into(), ..Default::default() };
-    let no_criterion = NewReview { override_outcome: Some(Outcome::Fail), ..base.clone() };
-    assert!(store.add_review(&no_criterion).unwrap_err().to_string().contains("criterion"));
-    let unknown = NewReview { call_id: ID_B.into(), ..base.clone() };
-    assert!(store.add_review(&unknown).unwrap_err().to_string().contains("no such call"));
-    let foreign = NewReview { scorecard_id: Some(999), ..base.clone() };
-    assert!(store.add_review(&foreign).unwrap_err().to_string().contains("999"));
-    let anonymous = NewReview { reviewer: "  ".into(), ..base };
-    assert!(matches!(store.add_review(&anonymous), Err(StoreError::BadReview { .. })));
+    let base = NewReview {
+        call_id: ID_A.into(),
+        reviewer: "maria".into(),
+        ..Default::default()
+    };
+    let no_criterion = NewReview {
+        override_outcome: Some(Outcome::Fail),
+        ..base.clone()
+    };
+    assert!(store
+        .add_review(&no_criterion)
+        .unwrap_err()
+        .to_string()
+        .contains("criterion"));
+    let unknown = NewReview {
+        call_id: ID_B.into(),
+        ..base.clone()
+    };
+    assert!(store
+        .add_review(&unknown)
+        .unwrap_err()
+        .to_string()
+        .contains("no such call"));
+    let foreign = NewReview {
+        scorecard_id: Some(999),
+        ..base.clone()
+    };
+    assert!(store
+        .add_review(&foreign)
+        .unwrap_err()
+        .to_string()
+        .contains("999"));
+    let anonymous = NewReview {
+        reviewer: "  ".into(),
+        ..base
+    };
+    assert!(matches!(
+        store.add_review(&anonymous),
+        Err(StoreError::BadReview { .. })
+    ));
 }
 
 fn three_calls(store: &mut Store) {
-    record(store, ID_A, "good_call.wav", &meta("Daniel", "2024-05-02T09:00:00Z"), &good("h"));
-    record(store, ID_B, "rude_agent.wav", &meta("Sam", "2024-05-03T10:00:00Z"), &rude("h"));
-    let curt = scorecard("h", 1, vec![result("greeting", Outcome::Fail, 10.0, None, false), result("courtesy", Outcome::Pass, 0.0, None, true)]);
-    record(store, ID_C, "curt_agent.wav", &meta("daniel", "2024-05-03T23:30:00-02:00"), &curt);
+    record(
+        store,
+        ID_A,
+        "good_call.wav",
+        &meta("Daniel", "2024-05-02T09:00:00Z"),
+        &good("h"),
+    );
+    record(
+        store,
+        ID_B,
+        "rude_agent.wav",
+        &meta("Sam", "2024-05-03T10:00:00Z"),
+        &rude("h"),
+    );
+    let curt = scorecard(
+        "h",
+        1,
+        vec![
+            result("greeting", Outcome::Fail, 10.0, None, false),
+            result("courtesy", Outcome::Pass, 0.0, None, true),
+        ],
+    );
+    record(
+        store,
+        ID_C,
+        "curt_agent.wav",
+        &meta("daniel", "2024-05-03T23:30:00-02:00"),
+        &curt,
+    );
 }
 
 #[test]
@@ -355,17 +601,28 @@ fn report_summarises_calls_agents_and_criteria() {
     let report = store.report(&ReportFilter::default()).unwrap();
     assert_eq!(report.rubric_id.as_deref(), Some("inbound"));
     let files: Vec<_> = report.calls.iter().map(|c| c.file_name.as_str()).collect();
-    assert_eq!(files, ["good_call.wav", "rude_agent.wav", "curt_agent.wav"], "ordered by call time");
+    assert_eq!(
+        files,
+        ["good_call.wav", "rude_agent.wav", "curt_agent.wav"],
+        "ordered by call time"
+    );
     assert_eq!(report.calls[1].critical_failures, ["courtesy"]);
     assert_eq!(report.calls[1].first_failed_ms, Some(4_000));
 
     // "Daniel" and "daniel" are one agent, as the --agent filter treats them.
-    let agents: Vec<_> = report.agents.iter().map(|a| (a.agent.as_deref().unwrap(), a.calls, a.passed)).collect();
+    let agents: Vec<_> = report
+        .agents
+        .iter()
+        .map(|a| (a.agent.as_deref().unwrap(), a.calls, a.passed))
+        .collect();
     assert_eq!(agents, [("Daniel", 2, 1), ("Sam", 1, 0)]);
     assert!((report.agents[0].pass_rate - 0.5).abs() < 1e-9);
 
     let greeting = &report.criteria[0];
-    assert_eq!((greeting.criterion_id.as_str(), greeting.pass, greeting.fail), ("greeting", 1, 2));
+    assert_eq!(
+        (greeting.criterion_id.as_str(), greeting.pass, greeting.fail),
+        ("greeting", 1, 2)
+    );
     assert!((greeting.pass_rate.unwrap() - 1.0 / 3.0).abs() < 1e-9);
     assert!(report.criteria[1].critical);
 }
@@ -376,18 +633,55 @@ fn report_filters_by_agent_dates_and_flag() {
     let mut store = Store::open(&f.db).unwrap();
     three_calls(&mut store);
     let files = |filter: ReportFilter| -> Vec<String> {
-        store.report(&filter).unwrap().calls.into_iter().map(|c| c.file_name).collect()
+        store
+            .report(&filter)
+            .unwrap()
+            .calls
+            .into_iter()
+            .map(|c| c.file_name)
+            .collect()
     };
-    assert_eq!(files(ReportFilter { agent: Some("DANIEL".into()), ..Default::default() }), ["good_call.wav", "curt_agent.wav"]);
-    assert_eq!(files(ReportFilter { from: Some("2024-05-03".into()), ..Default::default() }), ["rude_agent.wav", "curt_agent.wav"]);
+    assert_eq!(
+        files(ReportFilter {
+            agent: Some("DANIEL".into()),
+            ..Default::default()
+        }),
+        ["good_call.wav", "curt_agent.wav"]
+    );
+    assert_eq!(
+        files(ReportFilter {
+            from: Some("2024-05-03".into()),
+            ..Default::default()
+        }),
+        ["rude_agent.wav", "curt_agent.wav"]
+    );
     // 23:30 at -02:00 is 01:30 UTC on the 4th, so the 3rd alone holds only the rude call.
     assert_eq!(
-        files(ReportFilter { from: Some("2024-05-03".into()), to: Some("2024-05-03".into()), ..Default::default() }),
+        files(ReportFilter {
+            from: Some("2024-05-03".into()),
+            to: Some("2024-05-03".into()),
+            ..Default::default()
+        }),
         ["rude_agent.wav"]
     );
-    assert_eq!(files(ReportFilter { flagged_only: true, ..Default::default() }), ["rude_agent.wav", "curt_agent.wav"]);
-    assert!(files(ReportFilter { rubric_id: Some("outbound".into()), ..Default::default() }).is_empty());
-    let err = store.report(&ReportFilter { to: Some("May 3".into()), ..Default::default() }).unwrap_err();
+    assert_eq!(
+        files(ReportFilter {
+            flagged_only: true,
+            ..Default::default()
+        }),
+        ["rude_agent.wav", "curt_agent.wav"]
+    );
+    assert!(files(ReportFilter {
+        rubric_id: Some("outbound".into()),
+        ..Default::default()
+    })
+    .is_empty());
+    let err = store
+        .report(&ReportFilter {
+            to: Some("May 3".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
     assert!(err.to_string().contains("May 3"), "{err}");
 }
 
@@ -413,10 +707,22 @@ fn calls_are_found_by_id_prefix_name_or_stem() {
     assert_eq!(store.find_call("rude_agent").unwrap(), ID_B);
     assert_eq!(store.find_call("/recordings/curt_agent.wav").unwrap(), ID_C);
     let err = store.find_call("aaaa").unwrap_err();
-    assert!(matches!(err, StoreError::AmbiguousCall { count: 2, .. }), "{err}");
-    assert!(err.to_string().contains("good_call.wav") && err.to_string().contains("curt_agent.wav"), "{err}");
-    assert!(matches!(store.find_call("rude"), Err(StoreError::CallNotFound { .. })));
-    assert!(matches!(store.find_call("%"), Err(StoreError::CallNotFound { .. })));
+    assert!(
+        matches!(err, StoreError::AmbiguousCall { count: 2, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("good_call.wav") && err.to_string().contains("curt_agent.wav"),
+        "{err}"
+    );
+    assert!(matches!(
+        store.find_call("rude"),
+        Err(StoreError::CallNotFound { .. })
+    ));
+    assert!(matches!(
+        store.find_call("%"),
+        Err(StoreError::CallNotFound { .. })
+    ));
 }
 
 #[test]
@@ -431,8 +737,15 @@ fn call_detail_has_scorecard_transcript_history_and_reviews() {
     assert_eq!(detail.transcript.unwrap().segments.len(), 2);
     assert_eq!(detail.history.len(), 1);
     assert!(detail.reviews.is_empty());
-    assert!(store.call_detail(ID_B, Some("other-rubric")).unwrap().scorecard.is_none());
-    assert!(matches!(store.call_detail("ffff", None), Err(StoreError::CallNotFound { .. })));
+    assert!(store
+        .call_detail(ID_B, Some("other-rubric"))
+        .unwrap()
+        .scorecard
+        .is_none());
+    assert!(matches!(
+        store.call_detail("ffff", None),
+        Err(StoreError::CallNotFound { .. })
+    ));
 }
 
 #[test]
@@ -440,7 +753,10 @@ fn an_empty_database_reports_nothing() {
     let store = Store::open_in_memory().unwrap();
     let report = store.report(&ReportFilter::default()).unwrap();
     assert!(report.rubric_id.is_none() && report.calls.is_empty() && report.agents.is_empty());
-    assert!(store.flagged(&ReportFilter::default(), None).unwrap().is_empty());
+    assert!(store
+        .flagged(&ReportFilter::default(), None)
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -448,7 +764,10 @@ fn transcripts_page_through_in_id_order() {
     let mut store = Store::open_in_memory().unwrap();
     three_calls(&mut store);
     let first = store.transcripts_after(None, 2).unwrap();
-    assert_eq!(first.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), [ID_A, ID_C]);
+    assert_eq!(
+        first.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        [ID_A, ID_C]
+    );
     let rest = store.transcripts_after(Some(ID_C), 2).unwrap();
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].0, ID_B);

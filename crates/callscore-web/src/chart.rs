@@ -14,7 +14,9 @@ const TOP: f64 = 12.0;
 const BOTTOM: f64 = 28.0;
 
 fn day_number(day: &str) -> Option<i32> {
-    Date::parse(day, format_description!("[year]-[month]-[day]")).ok().map(|d| d.to_julian_day())
+    Date::parse(day, format_description!("[year]-[month]-[day]"))
+        .ok()
+        .map(|d| d.to_julian_day())
 }
 
 /// Where each point goes: x by date (so gaps between days show as gaps), y by average score.
@@ -45,11 +47,18 @@ fn layout(points: &[TrendPoint]) -> Vec<(f64, f64)> {
 /// the day's numbers).
 pub(crate) fn trend_svg(points: &[TrendPoint], title: &str) -> Markup {
     let at = layout(points);
-    let line: String = at.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ");
+    let line: String = at
+        .iter()
+        .map(|(x, y)| format!("{x:.1},{y:.1}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     let plot_h = HEIGHT - TOP - BOTTOM;
     let y_of = |score: f64| TOP + plot_h * (1.0 - score / 100.0);
     let labels: Vec<(f64, &str)> = match (points.first(), points.last()) {
-        (Some(a), Some(b)) if points.len() > 1 => vec![(at[0].0, a.day.as_str()), (at[at.len() - 1].0, b.day.as_str())],
+        (Some(a), Some(b)) if points.len() > 1 => vec![
+            (at[0].0, a.day.as_str()),
+            (at[at.len() - 1].0, b.day.as_str()),
+        ],
         (Some(a), _) => vec![(at[0].0, a.day.as_str())],
         _ => vec![],
     };
@@ -78,22 +87,38 @@ mod tests {
     use super::*;
 
     fn p(day: &str, score: f64) -> TrendPoint {
-        TrendPoint { day: day.into(), calls: 2, average_score: score, passed: 1 }
+        TrendPoint {
+            day: day.into(),
+            calls: 2,
+            average_score: score,
+            passed: 1,
+        }
     }
 
     #[test]
     fn points_sit_by_date_and_score() {
-        let at = layout(&[p("2024-03-01", 100.0), p("2024-03-02", 50.0), p("2024-03-11", 0.0)]);
+        let at = layout(&[
+            p("2024-03-01", 100.0),
+            p("2024-03-02", 50.0),
+            p("2024-03-11", 0.0),
+        ]);
         let plot_w = WIDTH - LEFT - RIGHT;
         assert_eq!(at[0], (LEFT, TOP));
-        assert!((at[1].0 - (LEFT + plot_w * 0.1)).abs() < 1e-9, "one day of ten along");
+        assert!(
+            (at[1].0 - (LEFT + plot_w * 0.1)).abs() < 1e-9,
+            "one day of ten along"
+        );
         assert_eq!(at[2], (WIDTH - RIGHT, HEIGHT - BOTTOM));
         assert_eq!(layout(&[p("2024-03-01", 50.0)])[0].0, LEFT + plot_w / 2.0);
     }
 
     #[test]
     fn the_svg_is_escaped_and_complete() {
-        let svg = trend_svg(&[p("2024-03-01", 80.0), p("2024-03-05", 60.0)], "Trend for <b>Gary</b>").into_string();
+        let svg = trend_svg(
+            &[p("2024-03-01", 80.0), p("2024-03-05", 60.0)],
+            "Trend for <b>Gary</b>",
+        )
+        .into_string();
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("&lt;b&gt;Gary"));
         assert_eq!(svg.matches("<circle").count(), 2);

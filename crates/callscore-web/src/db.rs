@@ -21,12 +21,18 @@ impl Pool {
     pub fn open(path: PathBuf) -> Result<Pool, WebError> {
         let store = Store::open_existing(&path)?;
         store.ensure_browse_indexes()?;
-        Ok(Pool { path, idle: Mutex::new(vec![store]) })
+        Ok(Pool {
+            path,
+            idle: Mutex::new(vec![store]),
+        })
     }
 
     /// The database's folder: relative recording paths are also looked for there.
     pub fn db_dir(&self) -> Option<PathBuf> {
-        self.path.parent().filter(|d| !d.as_os_str().is_empty()).map(|d| d.to_path_buf())
+        self.path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(|d| d.to_path_buf())
     }
 
     fn take(&self) -> Result<Store, StoreError> {

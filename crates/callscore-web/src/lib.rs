@@ -38,16 +38,24 @@ pub enum WebError {
     TokenRequired { addr: SocketAddr },
     #[error("the access token is empty; give a token of at least 16 characters")]
     EmptyToken,
-    #[error("the access token is {len} characters long; use at least 16 (e.g. `openssl rand -hex 16`)")]
+    #[error(
+        "the access token is {len} characters long; use at least 16 (e.g. `openssl rand -hex 16`)"
+    )]
     ShortToken { len: usize },
     #[error(transparent)]
     Store(#[from] callscore_store::StoreError),
     #[error("cannot get random bytes for session keys: {0}")]
     Random(String),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("the review pages' server on {addr} stopped: {source}")]
-    Serve { addr: String, source: std::io::Error },
+    Serve {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// What the server needs to know.
@@ -65,7 +73,11 @@ pub struct ServeConfig {
 pub fn check_listen(addr: SocketAddr, token: Option<&str>) -> Result<(), WebError> {
     match token {
         Some(t) if t.trim().is_empty() => return Err(WebError::EmptyToken),
-        Some(t) if t.chars().count() < 16 => return Err(WebError::ShortToken { len: t.chars().count() }),
+        Some(t) if t.chars().count() < 16 => {
+            return Err(WebError::ShortToken {
+                len: t.chars().count(),
+            })
+        }
         Some(_) => {}
         None if !addr.ip().is_loopback() => return Err(WebError::TokenRequired { addr }),
         None => {}
@@ -97,7 +109,10 @@ pub fn router(config: ServeConfig) -> Result<Router, WebError> {
         .route("/logout", post(security::logout))
         .route("/assets/{file}", get(assets::asset))
         .fallback(pages::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::guard,
+        ))
         .with_state(state);
     Ok(app)
 }
@@ -108,8 +123,14 @@ pub async fn serve(
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), WebError> {
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|source| WebError::Serve { addr, source })
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "?".into());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| WebError::Serve { addr, source })
 }
 
 /// A bound server with its own runtime, for a synchronous caller (the `callscore` binary).
@@ -131,12 +152,26 @@ impl Server {
             .worker_threads(2)
             .thread_name("callscore-web")
             .build()
-            .map_err(|source| WebError::Serve { addr: listen.to_string(), source })?;
+            .map_err(|source| WebError::Serve {
+                addr: listen.to_string(),
+                source,
+            })?;
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(listen))
-            .map_err(|source| WebError::Bind { addr: listen, source })?;
-        let addr = listener.local_addr().map_err(|source| WebError::Bind { addr: listen, source })?;
-        Ok(Server { runtime, listener, app, addr })
+            .map_err(|source| WebError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| WebError::Bind {
+            addr: listen,
+            source,
+        })?;
+        Ok(Server {
+            runtime,
+            listener,
+            app,
+            addr,
+        })
     }
 
     /// The address actually bound (port 0 picks a free one).
@@ -146,7 +181,12 @@ impl Server {
 
     /// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish.
     pub fn run_until_interrupted(self) -> Result<(), WebError> {
-        let Server { runtime, listener, app, .. } = self;
+        let Server {
+            runtime,
+            listener,
+            app,
+            ..
+        } = self;
         runtime.block_on(serve(listener, app, interrupted()))
     }
 }
@@ -195,9 +235,18 @@ mod tests {
         assert!(check_listen(local, None).is_ok());
         assert!(check_listen(local6, None).is_ok());
         let err = check_listen(any, None).unwrap_err();
-        assert!(err.to_string().contains("0.0.0.0:8080") && err.to_string().contains("--token"), "{err}");
+        assert!(
+            err.to_string().contains("0.0.0.0:8080") && err.to_string().contains("--token"),
+            "{err}"
+        );
         assert!(check_listen(any, Some("0123456789abcdef")).is_ok());
-        assert!(matches!(check_listen(any, Some("short")), Err(WebError::ShortToken { len: 5 })));
-        assert!(matches!(check_listen(local, Some("   ")), Err(WebError::EmptyToken)));
+        assert!(matches!(
+            check_listen(any, Some("short")),
+            Err(WebError::ShortToken { len: 5 })
+        ));
+        assert!(matches!(
+            check_listen(local, Some("   ")),
+            Err(WebError::EmptyToken)
+        ));
     }
 }

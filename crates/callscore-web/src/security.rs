@@ -52,14 +52,23 @@ impl Keys {
     pub fn generate(token: Option<&str>) -> Result<Keys, WebError> {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).map_err(|e| WebError::Random(e.to_string()))?;
-        let mut keys = Keys { secret, token_tag: None };
-        keys.token_tag = token.map(|t| keys.mac("token", t.as_bytes()).finalize().into_bytes().to_vec());
+        let mut keys = Keys {
+            secret,
+            token_tag: None,
+        };
+        keys.token_tag = token.map(|t| {
+            keys.mac("token", t.as_bytes())
+                .finalize()
+                .into_bytes()
+                .to_vec()
+        });
         Ok(keys)
     }
 
     fn mac(&self, purpose: &str, value: &[u8]) -> HmacSha256 {
         // Any key length is valid for HMAC.
-        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts keys of any length");
+        let mut mac =
+            HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts keys of any length");
         mac.update(purpose.as_bytes());
         mac.update(&[0]);
         mac.update(value);
@@ -73,7 +82,10 @@ impl Keys {
     /// Constant-time check of a hex tag.
     fn verify(&self, purpose: &str, value: &str, tag_hex: &str) -> bool {
         match hex::decode(tag_hex) {
-            Ok(tag) => self.mac(purpose, value.as_bytes()).verify_slice(&tag).is_ok(),
+            Ok(tag) => self
+                .mac(purpose, value.as_bytes())
+                .verify_slice(&tag)
+                .is_ok(),
             Err(_) => false,
         }
     }
@@ -84,7 +96,10 @@ impl Keys {
 
     fn token_matches(&self, given: &str) -> bool {
         match &self.token_tag {
-            Some(tag) => self.mac("token", given.as_bytes()).verify_slice(tag).is_ok(),
+            Some(tag) => self
+                .mac("token", given.as_bytes())
+                .verify_slice(tag)
+                .is_ok(),
             None => false,
         }
     }
@@ -102,7 +117,8 @@ pub(crate) struct Session {
 
 fn new_session_id() -> Result<String, PageError> {
     let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(|e| PageError::Internal(format!("cannot get random bytes: {e}")))?;
+    getrandom::fill(&mut id)
+        .map_err(|e| PageError::Internal(format!("cannot get random bytes: {e}")))?;
     Ok(hex::encode(id))
 }
 
@@ -111,7 +127,11 @@ fn is_session_id(v: &str) -> bool {
 }
 
 fn base_cookie(name: &'static str, value: String) -> Cookie<'static> {
-    Cookie::build((name, value)).path("/").http_only(true).same_site(SameSite::Strict).build()
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .build()
 }
 
 /// The host name of a `Host` header value, without port or IPv6 brackets.
@@ -119,14 +139,23 @@ fn host_name(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
         return rest.split(']').next().unwrap_or("");
     }
-    host.rsplit_once(':').map_or(host, |(name, port)| if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host })
+    host.rsplit_once(':').map_or(host, |(name, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            name
+        } else {
+            host
+        }
+    })
 }
 
 fn is_loopback_host(host: &str) -> bool {
     let name = host_name(host);
     match name.parse::<IpAddr>() {
         Ok(ip) => ip.is_loopback(),
-        Err(_) => name.eq_ignore_ascii_case("localhost") || name.to_ascii_lowercase().ends_with(".localhost"),
+        Err(_) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name.to_ascii_lowercase().ends_with(".localhost")
+        }
     }
 }
 
@@ -151,10 +180,15 @@ fn cross_site(headers: &HeaderMap, host: Option<&str>) -> bool {
             return true;
         }
     }
-    match (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
+    match (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        host,
+    ) {
         // Browsers send `Origin: null` from sandboxed or privacy-sensitive contexts: not ours.
         (Some(origin), Some(host)) => {
-            let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+            let authority = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
             authority != Some(host)
         }
         (Some(_), None) => true,
@@ -183,7 +217,10 @@ pub(crate) async fn guard(State(state): State<SharedState>, req: Request, next: 
     }
 
     let jar = CookieJar::from_headers(req.headers());
-    let existing = jar.get(COOKIE_SESSION).map(|c| c.value().to_string()).filter(|v| is_session_id(v));
+    let existing = jar
+        .get(COOKIE_SESSION)
+        .map(|c| c.value().to_string())
+        .filter(|v| is_session_id(v));
     let (session_id, fresh) = match existing {
         Some(id) => (id, false),
         None => match new_session_id() {
@@ -193,35 +230,55 @@ pub(crate) async fn guard(State(state): State<SharedState>, req: Request, next: 
     };
     let new_cookie = fresh.then(|| base_cookie(COOKIE_SESSION, session_id.clone()));
     let bearer_ok = bearer(req.headers()).is_some_and(|t| keys.token_matches(t));
-    let cookie_ok = jar.get(COOKIE_AUTH).is_some_and(|c| keys.verify("auth", &session_id, c.value()));
+    let cookie_ok = jar
+        .get(COOKIE_AUTH)
+        .is_some_and(|c| keys.verify("auth", &session_id, c.value()));
     let session = Session {
         csrf: keys.tag("csrf", &session_id),
-        reviewer: jar.get(COOKIE_REVIEWER).map(|c| c.value().trim().to_string()).filter(|v| !v.is_empty()),
+        reviewer: jar
+            .get(COOKIE_REVIEWER)
+            .map(|c| c.value().trim().to_string())
+            .filter(|v| !v.is_empty()),
         token_required: keys.token_required(),
     };
 
     if keys.token_required() && !bearer_ok && !cookie_ok && !is_public_path(req.uri().path()) {
-        let next_path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
+        let next_path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "/".into());
         let mut resp = pages::login::page(&session, &next_path, None).into_response();
         *resp.status_mut() = StatusCode::UNAUTHORIZED;
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"callscore\""));
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"callscore\""),
+        );
         return finish(resp, new_cookie);
     }
 
     let mut req = req;
     if !matches!(*req.method(), Method::GET | Method::HEAD) && !bearer_ok {
         if cross_site(req.headers(), host.as_deref()) {
-            return finish(PageError::Forbidden("a form from another site was refused".into()).into_response(), new_cookie);
+            return finish(
+                PageError::Forbidden("a form from another site was refused".into()).into_response(),
+                new_cookie,
+            );
         }
         let (parts, body) = req.into_parts();
         let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
             Ok(b) => b,
             Err(_) => {
-                let e = PageError::BadRequest(format!("the form is larger than {} KiB", MAX_FORM_BYTES / 1024));
+                let e = PageError::BadRequest(format!(
+                    "the form is larger than {} KiB",
+                    MAX_FORM_BYTES / 1024
+                ));
                 return finish(e.into_response(), new_cookie);
             }
         };
-        let csrf = form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
+        let csrf = form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.into_owned());
         if !csrf.is_some_and(|t| keys.verify("csrf", &session_id, &t)) {
             let e = PageError::Forbidden(
                 "the form's security token is missing or out of date (the server may have restarted): \
@@ -244,16 +301,30 @@ fn finish(mut resp: Response, cookie: Option<Cookie<'static>>) -> Response {
             headers.append(header::SET_COOKIE, v);
         }
     }
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     // Pages and recordings hold personal data: no shared or disk caches unless a handler says so.
-    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     resp
 }
 
-pub(crate) async fn login_page(Extension(session): Extension<Session>, query: axum::extract::Query<NextParam>) -> Response {
+pub(crate) async fn login_page(
+    Extension(session): Extension<Session>,
+    query: axum::extract::Query<NextParam>,
+) -> Response {
     pages::login::page(&session, query.next.as_deref().unwrap_or("/"), None).into_response()
 }
 
@@ -271,7 +342,9 @@ pub(crate) struct LoginForm {
 /// Only same-site paths: `//host` and `/\host` are other sites to a browser.
 fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") => p.to_string(),
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") => {
+            p.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -288,7 +361,8 @@ pub(crate) async fn login(
     if !state.keys.token_matches(form.token.trim()) {
         // Slows guessing; a token of 16+ random characters is out of reach anyway.
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        let mut resp = pages::login::page(&session, &next, Some("That token is not right.")).into_response();
+        let mut resp =
+            pages::login::page(&session, &next, Some("That token is not right.")).into_response();
         *resp.status_mut() = StatusCode::UNAUTHORIZED;
         return resp;
     }
@@ -298,12 +372,16 @@ pub(crate) async fn login(
         Err(e) => return e.into_response(),
     };
     let auth = state.keys.tag("auth", &id);
-    let jar = CookieJar::new().add(base_cookie(COOKIE_SESSION, id)).add(base_cookie(COOKIE_AUTH, auth));
+    let jar = CookieJar::new()
+        .add(base_cookie(COOKIE_SESSION, id))
+        .add(base_cookie(COOKIE_AUTH, auth));
     (jar, Redirect::to(&next)).into_response()
 }
 
 pub(crate) async fn logout(jar: CookieJar) -> Response {
-    let jar = jar.remove(Cookie::build(COOKIE_AUTH).path("/")).remove(Cookie::build(COOKIE_SESSION).path("/"));
+    let jar = jar
+        .remove(Cookie::build(COOKIE_AUTH).path("/"))
+        .remove(Cookie::build(COOKIE_SESSION).path("/"));
     (jar, Redirect::to("/login")).into_response()
 }
 
@@ -320,10 +398,25 @@ mod tests {
 
     #[test]
     fn loopback_hosts_are_recognised() {
-        for host in ["localhost", "localhost:8080", "127.0.0.1:8080", "127.1.2.3", "[::1]:8080", "[::1]", "app.localhost:9"] {
+        for host in [
+            "localhost",
+            "localhost:8080",
+            "127.0.0.1:8080",
+            "127.1.2.3",
+            "[::1]:8080",
+            "[::1]",
+            "app.localhost:9",
+        ] {
             assert!(is_loopback_host(host), "{host}");
         }
-        for host in ["evil.example", "evil.example:8080", "10.0.0.5:8080", "[2001:db8::1]:80", "localhost.evil.example", ""] {
+        for host in [
+            "evil.example",
+            "evil.example:8080",
+            "10.0.0.5:8080",
+            "[2001:db8::1]:80",
+            "localhost.evil.example",
+            "",
+        ] {
             assert!(!is_loopback_host(host), "{host}");
         }
     }
@@ -339,7 +432,10 @@ mod tests {
         assert!(keys.token_matches("0123456789abcdef"));
         assert!(!keys.token_matches("0123456789abcdeF"));
         let other = Keys::generate(None).unwrap();
-        assert!(!other.verify("csrf", "session-a", &tag), "a restart's new key invalidates old tags");
+        assert!(
+            !other.verify("csrf", "session-a", &tag),
+            "a restart's new key invalidates old tags"
+        );
         assert!(!other.token_matches(""));
     }
 

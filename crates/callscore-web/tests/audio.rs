@@ -7,7 +7,11 @@ use axum::http::{header, Request, StatusCode};
 use common::*;
 
 fn ranged(uri: &str, range: &str) -> Request<Body> {
-    Request::get(uri).header(header::HOST, "localhost:8080").header(header::RANGE, range).body(Body::empty()).unwrap()
+    Request::get(uri)
+        .header(header::HOST, "localhost:8080")
+        .header(header::RANGE, range)
+        .body(Body::empty())
+        .unwrap()
 }
 
 #[tokio::test]
@@ -20,9 +24,18 @@ async fn the_whole_recording_advertises_ranges() {
     assert_eq!(whole.body, bytes);
     assert_eq!(whole.header(header::ACCEPT_RANGES), Some("bytes"));
     assert_eq!(whole.header(header::CONTENT_TYPE), Some("audio/wav"));
-    assert_eq!(whole.header(header::CONTENT_LENGTH), Some(bytes.len().to_string().as_str()));
-    assert_eq!(whole.header(header::CACHE_CONTROL), Some("private, no-cache"));
-    assert_eq!(whole.header(header::CONTENT_DISPOSITION), Some("inline; filename=\"rude.wav\""));
+    assert_eq!(
+        whole.header(header::CONTENT_LENGTH),
+        Some(bytes.len().to_string().as_str())
+    );
+    assert_eq!(
+        whole.header(header::CACHE_CONTROL),
+        Some("private, no-cache")
+    );
+    assert_eq!(
+        whole.header(header::CONTENT_DISPOSITION),
+        Some("inline; filename=\"rude.wav\"")
+    );
 }
 
 #[tokio::test]
@@ -43,8 +56,16 @@ async fn ranges_return_206_with_exactly_those_bytes() {
         let part = send(&app, ranged(&uri, range)).await;
         assert_eq!(part.status, StatusCode::PARTIAL_CONTENT, "{range}");
         assert_eq!(part.body, bytes[from..=to], "{range}");
-        assert_eq!(part.header(header::CONTENT_RANGE), Some(format!("bytes {from}-{to}/{n}").as_str()), "{range}");
-        assert_eq!(part.header(header::CONTENT_LENGTH), Some((to - from + 1).to_string().as_str()), "{range}");
+        assert_eq!(
+            part.header(header::CONTENT_RANGE),
+            Some(format!("bytes {from}-{to}/{n}").as_str()),
+            "{range}"
+        );
+        assert_eq!(
+            part.header(header::CONTENT_LENGTH),
+            Some((to - from + 1).to_string().as_str()),
+            "{range}"
+        );
     }
 }
 
@@ -54,10 +75,20 @@ async fn unsatisfiable_ranges_are_416() {
     let app = app(&db, None);
     let n = std::fs::metadata(&db.wav).unwrap().len();
     let uri = format!("/calls/{RUDE_ID}/audio");
-    for range in [format!("bytes={n}-"), format!("bytes={}-{}", n + 10, n + 20), "bytes=50-10".into(), "bytes=abc".into(), "lines=1-2".into()] {
+    for range in [
+        format!("bytes={n}-"),
+        format!("bytes={}-{}", n + 10, n + 20),
+        "bytes=50-10".into(),
+        "bytes=abc".into(),
+        "lines=1-2".into(),
+    ] {
         let reply = send(&app, ranged(&uri, &range)).await;
         assert_eq!(reply.status, StatusCode::RANGE_NOT_SATISFIABLE, "{range}");
-        assert_eq!(reply.header(header::CONTENT_RANGE), Some(format!("bytes */{n}").as_str()), "{range}");
+        assert_eq!(
+            reply.header(header::CONTENT_RANGE),
+            Some(format!("bytes */{n}").as_str()),
+            "{range}"
+        );
     }
 }
 
@@ -80,7 +111,11 @@ async fn paths_in_the_request_never_reach_the_file_system() {
         "/assets/..%2f..%2fCargo.toml",
     ] {
         let reply = fetch(&app, uri).await;
-        assert!(reply.status == StatusCode::NOT_FOUND, "{uri}: {}", reply.status);
+        assert!(
+            reply.status == StatusCode::NOT_FOUND,
+            "{uri}: {}",
+            reply.status
+        );
         let text = reply.text();
         assert!(!text.contains("root:"), "{uri} leaked a file");
     }

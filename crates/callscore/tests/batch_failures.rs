@@ -12,19 +12,45 @@ fn failed_files_are_recorded_and_the_batch_goes_on() {
     let work = tempfile::tempdir().unwrap();
     let inputs = copy_calls(&["mono_call"]);
     let bad = repo_root().join("fixtures/bad");
-    for f in ["empty.wav", "not_audio.wav", "random_bytes.mp3", "gsm610.wav", "truncated_header.wav"] {
+    for f in [
+        "empty.wav",
+        "not_audio.wav",
+        "random_bytes.mp3",
+        "gsm610.wav",
+        "truncated_header.wav",
+    ] {
         std::fs::copy(bad.join(f), inputs.path().join(f)).unwrap();
     }
     let missing = work.path().join("no_such_recording.wav");
     let db = work.path().join("calls.db");
-    let out = score_cmd(&db, &[inputs.path(), &missing], &[]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "some files failed: exit 1\n{}", stderr(&out));
+    let out = score_cmd(&db, &[inputs.path(), &missing], &[])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "some files failed: exit 1\n{}",
+        stderr(&out)
+    );
     let s = summary(&out);
-    assert_eq!(s["scored"], 1, "the good call is scored despite the bad ones: {s}");
+    assert_eq!(
+        s["scored"], 1,
+        "the good call is scored despite the bad ones: {s}"
+    );
     assert_eq!(s["failed"], 6, "{s}");
     let err = stderr(&out);
-    for name in ["empty.wav", "not_audio.wav", "random_bytes.mp3", "gsm610.wav", "truncated_header.wav", "no_such_recording.wav"] {
-        assert!(err.lines().any(|l| l.contains(name)), "summary does not list {name}:\n{err}");
+    for name in [
+        "empty.wav",
+        "not_audio.wav",
+        "random_bytes.mp3",
+        "gsm610.wav",
+        "truncated_header.wav",
+        "no_such_recording.wav",
+    ] {
+        assert!(
+            err.lines().any(|l| l.contains(name)),
+            "summary does not list {name}:\n{err}"
+        );
     }
     // Failed recordings are in the database with their error (the missing path has no content
     // to identify it, so it is only in the summary).
@@ -32,20 +58,47 @@ fn failed_files_are_recorded_and_the_batch_goes_on() {
     assert_eq!((state.scored, state.failed), (1, 5), "{state:?}");
     let store = callscore_store::Store::open(&db).unwrap();
     let failed = store.failed_calls(&Default::default()).unwrap();
-    let gsm = failed.iter().find(|f| f.file_name == "gsm610.wav").expect("gsm610.wav recorded");
-    assert!(gsm.error.contains("gsm610.wav"), "error should name the file: {}", gsm.error);
-    assert!(gsm.error.to_lowercase().contains("gsm"), "error should give the reason: {}", gsm.error);
+    let gsm = failed
+        .iter()
+        .find(|f| f.file_name == "gsm610.wav")
+        .expect("gsm610.wav recorded");
+    assert!(
+        gsm.error.contains("gsm610.wav"),
+        "error should name the file: {}",
+        gsm.error
+    );
+    assert!(
+        gsm.error.to_lowercase().contains("gsm"),
+        "error should give the reason: {}",
+        gsm.error
+    );
 
     // A rerun tries the failed files again (still failing) and does not redo the good one.
     let out = score_cmd(&db, &[inputs.path()], &[]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let s = summary(&out);
-    assert_eq!((s["already_scored"].as_u64(), s["transcribed"].as_u64(), s["failed"].as_u64()), (Some(1), Some(0), Some(5)));
+    assert_eq!(
+        (
+            s["already_scored"].as_u64(),
+            s["transcribed"].as_u64(),
+            s["failed"].as_u64()
+        ),
+        (Some(1), Some(0), Some(5))
+    );
 }
 
 fn exit2(args: &[&std::ffi::OsStr]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_callscore")).arg("score").args(args).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "expected exit 2; stderr:\n{}", stderr(&out));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_callscore"))
+        .arg("score")
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "expected exit 2; stderr:\n{}",
+        stderr(&out)
+    );
     stderr(&out)
 }
 
@@ -53,7 +106,11 @@ fn exit2(args: &[&std::ffi::OsStr]) -> String {
 fn nothing_runs_with_a_bad_rubric_and_no_audio_is_touched() {
     let work = tempfile::tempdir().unwrap();
     let rubric = work.path().join("broken.toml");
-    std::fs::write(&rubric, "id = \"x\"\nversion = 1\n[[criteria]]\nid = \"greeting\"\nany = ['(unclosed']\n").unwrap();
+    std::fs::write(
+        &rubric,
+        "id = \"x\"\nversion = 1\n[[criteria]]\nid = \"greeting\"\nany = ['(unclosed']\n",
+    )
+    .unwrap();
     let db = work.path().join("calls.db");
     // The recording does not even exist: the rubric is refused before it is looked at.
     let err = exit2(&[
@@ -64,8 +121,14 @@ fn nothing_runs_with_a_bad_rubric_and_no_audio_is_touched() {
         db.as_os_str(),
     ]);
     assert!(err.contains("broken.toml"), "{err}");
-    assert!(!err.contains("call.wav"), "audio was looked at before the rubric was checked:\n{err}");
-    assert!(!db.exists(), "no database is created for a run that cannot start");
+    assert!(
+        !err.contains("call.wav"),
+        "audio was looked at before the rubric was checked:\n{err}"
+    );
+    assert!(
+        !db.exists(),
+        "no database is created for a run that cannot start"
+    );
 }
 
 #[test]
@@ -76,7 +139,13 @@ fn nothing_runs_with_an_unusable_database() {
     let db = blocker.join("calls.db");
     let call = fixture_calls_dir().join("mono_call.wav");
     let rubric = default_rubric();
-    let err = exit2(&[call.as_os_str(), "--rubric".as_ref(), rubric.as_os_str(), "--db".as_ref(), db.as_os_str()]);
+    let err = exit2(&[
+        call.as_os_str(),
+        "--rubric".as_ref(),
+        rubric.as_os_str(),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ]);
     assert!(err.contains("calls.db"), "{err}");
 }
 
@@ -107,7 +176,16 @@ fn nothing_runs_without_recordings() {
     std::fs::write(empty.join("notes.txt"), "no audio here").unwrap();
     let db = work.path().join("calls.db");
     let rubric = default_rubric();
-    let err = exit2(&[empty.as_os_str(), "--rubric".as_ref(), rubric.as_os_str(), "--db".as_ref(), db.as_os_str()]);
-    assert!(err.contains("no recordings found") && err.contains(&*empty.to_string_lossy()), "{err}");
+    let err = exit2(&[
+        empty.as_os_str(),
+        "--rubric".as_ref(),
+        rubric.as_os_str(),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ]);
+    assert!(
+        err.contains("no recordings found") && err.contains(&*empty.to_string_lossy()),
+        "{err}"
+    );
     assert!(Path::new(&empty).exists());
 }

@@ -3,6 +3,9 @@
 //! the scripts in fixtures/calls/*.script would decide. Then: a rerun does no transcription, and
 //! rescoring with a new rubric version keeps the old scorecards.
 
+// The test reports its agreement figure on stderr, as the issue asks.
+#![allow(clippy::print_stderr)]
+
 mod batch_support;
 
 use batch_support::*;
@@ -14,7 +17,16 @@ const P: Outcome = Outcome::Pass;
 const F: Outcome = Outcome::Fail;
 const N: Outcome = Outcome::NotApplicable;
 
-const CRITERIA: [&str; 8] = ["greeting", "agent_name", "caller_name", "questions", "further_help", "courtesy", "dead_air", "closing"];
+const CRITERIA: [&str; 8] = [
+    "greeting",
+    "agent_name",
+    "caller_name",
+    "questions",
+    "further_help",
+    "courtesy",
+    "dead_air",
+    "closing",
+];
 
 /// The reviewer's verdicts, from the scripts (not from the pipeline):
 /// - good_call: everything right.
@@ -44,9 +56,75 @@ fn reviewer() -> Vec<(&'static str, [Outcome; 8])> {
     ]
 }
 
-/// Where the pipeline and the reviewer disagree today, each with the reason. The test fails on
-/// any disagreement not listed here; one that goes away is reported (and should be removed).
-const KNOWN_MISSES: &[(&str, &str, &str)] = &[];
+/// Where the pipeline and the reviewer disagree today (measured with tiny.en on these
+/// espeak-ng voices through a G.711 line), each with the reason. Every one is a word whisper
+/// tiny.en mis-hears, not a rubric mistake: the transcript shows the words were not there. The
+/// test fails on any disagreement not listed here (a regression); one that goes away is
+/// reported so it can be removed. The verdicts a manager acts on — courtesy, dead air, the
+/// caller's name on the two calls built to test it, mono N/A — are deliberately not listed.
+const KNOWN_MISSES: &[(&str, &str, &str)] = &[
+    (
+        "good_call",
+        "further_help",
+        "the offer of help at 0:40 is mis-heard",
+    ),
+    (
+        "no_caller_name",
+        "closing",
+        "\"have a great day\" is mis-heard",
+    ),
+    (
+        "long_hold",
+        "agent_name",
+        "\"this is Emma\" is heard as \"the time and the demand\"",
+    ),
+    ("long_hold", "questions", "the second question is mis-heard"),
+    (
+        "common_name_will",
+        "greeting",
+        "\"Good morning, Riverside Energy\" is heard as \"Don't worry, in the final\"",
+    ),
+    (
+        "common_name_will",
+        "agent_name",
+        "\"Rachel speaking\" is heard as \"differential speaking\"",
+    ),
+    (
+        "common_name_will",
+        "further_help",
+        "the offer of help is mis-heard",
+    ),
+    (
+        "noisy_line",
+        "agent_name",
+        "\"this is Daniel calling\" is heard as \"Nipin Daniel calling\" in the noise",
+    ),
+    (
+        "noisy_line",
+        "caller_name",
+        "\"Sophie\" is lost in the noise",
+    ),
+    (
+        "u8_agent_right",
+        "greeting",
+        "\"Good afternoon\" is heard as \"Don't have your noon\"",
+    ),
+    (
+        "u8_agent_right",
+        "caller_name",
+        "\"Peter\" is heard as \"ma'am\"",
+    ),
+    (
+        "u8_agent_right",
+        "questions",
+        "one of the two questions is mis-heard",
+    ),
+    (
+        "u8_agent_right",
+        "closing",
+        "\"Thanks for calling\" is mis-heard",
+    ),
+];
 
 #[test]
 fn fixture_calls_end_to_end() {
@@ -58,7 +136,15 @@ fn fixture_calls_end_to_end() {
     let out = score_cmd(&db, &[inputs.path()], &[]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let s = summary(&out);
-    assert_eq!((s["scored"].as_u64(), s["transcribed"].as_u64(), s["failed"].as_u64()), (Some(9), Some(9), Some(0)), "{s}");
+    assert_eq!(
+        (
+            s["scored"].as_u64(),
+            s["transcribed"].as_u64(),
+            s["failed"].as_u64()
+        ),
+        (Some(9), Some(9), Some(0)),
+        "{s}"
+    );
     let state = check_db(&db);
     assert_eq!((state.calls, state.scored, state.scorecards), (9, 9, 9));
 
@@ -70,13 +156,28 @@ fn fixture_calls_end_to_end() {
         let id = store.find_call(name).unwrap();
         let detail = store.call_detail(&id, None).unwrap();
         let sc = detail.scorecard.expect("a scorecard").scorecard;
-        let got: BTreeMap<&str, Outcome> = sc.results.iter().map(|r| (r.criterion_id.as_str(), r.outcome)).collect();
+        let got: BTreeMap<&str, Outcome> = sc
+            .results
+            .iter()
+            .map(|r| (r.criterion_id.as_str(), r.outcome))
+            .collect();
         for (criterion, want) in CRITERIA.iter().zip(expected) {
-            let have = *got.get(criterion).unwrap_or_else(|| panic!("the default rubric has no criterion {criterion}"));
+            let have = *got
+                .get(criterion)
+                .unwrap_or_else(|| panic!("the default rubric has no criterion {criterion}"));
             checked += 1;
             if have != want {
-                let reason = sc.results.iter().find(|r| r.criterion_id == *criterion).map(|r| r.reason.clone()).unwrap_or_default();
-                disagreements.push((name, *criterion, format!("reviewer {want}, pipeline {have}: {reason}")));
+                let reason = sc
+                    .results
+                    .iter()
+                    .find(|r| r.criterion_id == *criterion)
+                    .map(|r| r.reason.clone())
+                    .unwrap_or_default();
+                disagreements.push((
+                    name,
+                    *criterion,
+                    format!("reviewer {want}, pipeline {have}: {reason}"),
+                ));
             }
         }
     }
@@ -91,23 +192,58 @@ fn fixture_calls_end_to_end() {
             eprintln!("known miss {n}/{c} ({why}) is now right: remove it from KNOWN_MISSES");
         }
     }
-    assert!(unexpected.is_empty(), "verdicts that differ from the reviewer's:\n{}", unexpected.iter().map(|(n, c, w)| format!("  {n} / {c}: {w}")).collect::<Vec<_>>().join("\n"));
+    assert!(
+        unexpected.is_empty(),
+        "verdicts that differ from the reviewer's:\n{}",
+        unexpected
+            .iter()
+            .map(|(n, c, w)| format!("  {n} / {c}: {w}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 
     // Rerun: everything is already scored; nothing is decoded or transcribed.
-    let transcribed_at: String = store.connection().query_row("SELECT group_concat(created_at) FROM transcripts", [], |r| r.get(0)).unwrap();
+    let transcribed_at: String = store
+        .connection()
+        .query_row(
+            "SELECT group_concat(created_at) FROM transcripts",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     let out = score_cmd(&db, &[inputs.path()], &[]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let s = summary(&out);
-    assert_eq!((s["already_scored"].as_u64(), s["transcribed"].as_u64(), s["scored"].as_u64()), (Some(9), Some(0), Some(0)), "{s}");
-    let again: String = store.connection().query_row("SELECT group_concat(created_at) FROM transcripts", [], |r| r.get(0)).unwrap();
+    assert_eq!(
+        (
+            s["already_scored"].as_u64(),
+            s["transcribed"].as_u64(),
+            s["scored"].as_u64()
+        ),
+        (Some(9), Some(0), Some(0)),
+        "{s}"
+    );
+    let again: String = store
+        .connection()
+        .query_row(
+            "SELECT group_concat(created_at) FROM transcripts",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(transcribed_at, again, "stored transcripts were rewritten");
     assert_eq!(check_db(&db).scorecards, 9);
 
     // Rescore with version 2 of the rubric (dead air allowed up to 40 s), the audio gone: the
     // stored transcripts are enough, v2 becomes current, and v1's scorecards stay queryable.
     let v2 = std::fs::read_to_string(default_rubric()).unwrap();
-    assert!(v2.contains("version = 1") && v2.contains("max = \"25s\""), "the default rubric changed shape; update this test");
-    let v2 = v2.replacen("version = 1", "version = 2", 1).replacen("max = \"25s\"", "max = \"40s\"", 1);
+    assert!(
+        v2.contains("version = 1") && v2.contains("max = \"25s\""),
+        "the default rubric changed shape; update this test"
+    );
+    let v2 =
+        v2.replacen("version = 1", "version = 2", 1)
+            .replacen("max = \"25s\"", "max = \"40s\"", 1);
     let v2_path = work.path().join("default-v2.toml");
     std::fs::write(&v2_path, v2).unwrap();
     drop(inputs);
@@ -119,22 +255,48 @@ fn fixture_calls_end_to_end() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("9 new scorecard(s)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("9 new scorecard(s)"),
+        "{}",
+        stderr(&out)
+    );
     let state = check_db(&db);
-    assert_eq!((state.scored, state.transcripts, state.scorecards), (9, 9, 18));
+    assert_eq!(
+        (state.scored, state.transcripts, state.scorecards),
+        (9, 9, 18)
+    );
 
     let report = store.report(&ReportFilter::default()).unwrap();
-    assert!(report.calls.iter().all(|c| c.rubric_version == 2), "reports use the new version");
+    assert!(
+        report.calls.iter().all(|c| c.rubric_version == 2),
+        "reports use the new version"
+    );
     let long_hold = store.find_call("long_hold").unwrap();
     let detail = store.call_detail(&long_hold, None).unwrap();
     assert_eq!(detail.history.len(), 2);
     let outcome_of = |scorecard_id: i64| {
         let sc = store.scorecard(scorecard_id).unwrap().unwrap().scorecard;
-        (sc.rubric_version, sc.results.iter().find(|r| r.criterion_id == "dead_air").unwrap().outcome)
+        (
+            sc.rubric_version,
+            sc.results
+                .iter()
+                .find(|r| r.criterion_id == "dead_air")
+                .unwrap()
+                .outcome,
+        )
     };
     let mut versions: Vec<_> = detail.history.iter().map(|h| outcome_of(h.id)).collect();
     versions.sort_by_key(|v| v.0);
-    assert_eq!(versions, [(1, F), (2, P)], "v1 keeps its verdict on the 30 s hold; v2 allows it");
+    assert_eq!(
+        versions,
+        [(1, F), (2, P)],
+        "v1 keeps its verdict on the 30 s hold; v2 allows it"
+    );
     let uses = store.rubrics().unwrap();
-    assert_eq!(uses.iter().map(|u| (u.rubric_version, u.scorecards, u.current)).collect::<Vec<_>>(), [(2, 9, 9), (1, 9, 0)]);
+    assert_eq!(
+        uses.iter()
+            .map(|u| (u.rubric_version, u.scorecards, u.current))
+            .collect::<Vec<_>>(),
+        [(2, 9, 9), (1, 9, 0)]
+    );
 }

@@ -3,36 +3,77 @@
 //! and its timestamps are pinned, so the output is byte-for-byte stable.
 
 use assert_cmd::Command;
-use callscore_core::{CallMeta, CriterionResult, Direction, Evidence, Outcome, Scorecard, Segment, Speaker, Transcript};
+use callscore_core::{
+    CallMeta, CriterionResult, Direction, Evidence, Outcome, Scorecard, Segment, Speaker,
+    Transcript,
+};
 use callscore_store::{NewCall, NewReview, Store};
 use std::path::{Path, PathBuf};
 
 fn seg(speaker: Speaker, start_s: f64, end_s: f64, text: &str) -> Segment {
-    Segment { speaker, start_ms: (start_s * 1000.0) as u64, end_ms: (end_s * 1000.0) as u64, text: text.into(), words: vec![] }
+    Segment {
+        speaker,
+        start_ms: (start_s * 1000.0) as u64,
+        end_ms: (end_s * 1000.0) as u64,
+        text: text.into(),
+        words: vec![],
+    }
 }
 
-fn res(id: &str, section: &str, outcome: Outcome, weight: f64, critical: bool, reason: &str, evidence: &[(Speaker, f64, &str)]) -> CriterionResult {
+fn res(
+    id: &str,
+    section: &str,
+    outcome: Outcome,
+    weight: f64,
+    critical: bool,
+    reason: &str,
+    evidence: &[(Speaker, f64, &str)],
+) -> CriterionResult {
     CriterionResult {
         criterion_id: id.into(),
         name: String::new(),
         section: section.into(),
         outcome,
-        points: if outcome == Outcome::Pass { weight } else { 0.0 },
+        points: if outcome == Outcome::Pass {
+            weight
+        } else {
+            0.0
+        },
         max_points: weight,
         critical,
         evidence: evidence
             .iter()
-            .map(|&(speaker, at, quote)| Evidence { speaker, start_ms: (at * 1000.0) as u64, end_ms: (at * 1000.0) as u64 + 2_000, quote: quote.into() })
+            .map(|&(speaker, at, quote)| Evidence {
+                speaker,
+                start_ms: (at * 1000.0) as u64,
+                end_ms: (at * 1000.0) as u64 + 2_000,
+                quote: quote.into(),
+            })
             .collect(),
         reason: reason.into(),
     }
 }
 
-fn card(hash: &str, version: u32, results: Vec<CriterionResult>, flag_reasons: Vec<String>) -> Scorecard {
-    let max: f64 = results.iter().filter(|r| r.outcome != Outcome::NotApplicable).map(|r| r.max_points).sum();
+fn card(
+    hash: &str,
+    version: u32,
+    results: Vec<CriterionResult>,
+    flag_reasons: Vec<String>,
+) -> Scorecard {
+    let max: f64 = results
+        .iter()
+        .filter(|r| r.outcome != Outcome::NotApplicable)
+        .map(|r| r.max_points)
+        .sum();
     let got: f64 = results.iter().map(|r| r.points).sum();
-    let score = if max > 0.0 { (1000.0 * got / max).round() / 10.0 } else { 100.0 };
-    let critical = results.iter().any(|r| r.critical && r.outcome == Outcome::Fail);
+    let score = if max > 0.0 {
+        (1000.0 * got / max).round() / 10.0
+    } else {
+        100.0
+    };
+    let critical = results
+        .iter()
+        .any(|r| r.critical && r.outcome == Outcome::Fail);
     let passed = score >= 80.0 && !critical;
     Scorecard {
         rubric_id: "inbound-service".into(),
@@ -194,7 +235,12 @@ fn fill(db: &Path) {
             ..Default::default()
         };
         let path = PathBuf::from("/recordings/2024-03").join(c.file);
-        let mut t = Transcript { duration_ms: c.duration_s * 1000, model: "tiny.en".into(), segments: c.segments, meta: meta.clone() };
+        let mut t = Transcript {
+            duration_ms: c.duration_s * 1000,
+            model: "tiny.en".into(),
+            segments: c.segments,
+            meta: meta.clone(),
+        };
         t.normalise();
         let call = NewCall {
             id: c.id,
@@ -207,7 +253,11 @@ fn fill(db: &Path) {
         };
         store.record_scored_call(&call, &t, &c.scorecard).unwrap();
     }
-    let owner = callscore_store::ClaimOwner { host: "test".into(), pid: 1, start_ticks: None };
+    let owner = callscore_store::ClaimOwner {
+        host: "test".into(),
+        pid: 1,
+        start_ticks: None,
+    };
     store
         .record_failure(
             "eeee0000eeee0000eeee0000eeee0000eeee0000eeee0000eeee0000eeee0000",
@@ -217,7 +267,12 @@ fn fill(db: &Path) {
         )
         .unwrap();
     let rude = store.find_call("rude_agent").unwrap();
-    let sid = store.call_detail(&rude, None).unwrap().scorecard.unwrap().id;
+    let sid = store
+        .call_detail(&rude, None)
+        .unwrap()
+        .scorecard
+        .unwrap()
+        .id;
     store
         .add_review(&NewReview {
             call_id: rude,
@@ -260,18 +315,35 @@ fn run(db: &Db, args: &[&str]) -> String {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    assert!(out.status.success(), "callscore {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "callscore {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 fn run_err(db: &Db, args: &[&str]) -> (i32, String) {
-    let out = Command::cargo_bin("callscore").unwrap().args(args).arg("--db").arg(&db.path).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::cargo_bin("callscore")
+        .unwrap()
+        .args(args)
+        .arg("--db")
+        .arg(&db.path)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn assert_fits_80(text: &str) {
     for line in text.lines() {
-        assert!(line.chars().count() <= 80, "line wider than 80 columns ({}): {line:?}", line.chars().count());
+        assert!(
+            line.chars().count() <= 80,
+            "line wider than 80 columns ({}): {line:?}",
+            line.chars().count()
+        );
     }
 }
 
@@ -296,8 +368,14 @@ fn report_json() {
 fn report_csv_tables() {
     let db = db();
     insta::assert_snapshot!("report_csv_calls", run(&db, &["report", "--format", "csv"]));
-    insta::assert_snapshot!("report_csv_agents", run(&db, &["report", "--format", "csv", "--table", "agents"]));
-    insta::assert_snapshot!("report_csv_criteria", run(&db, &["report", "--format", "csv", "--table", "criteria"]));
+    insta::assert_snapshot!(
+        "report_csv_agents",
+        run(&db, &["report", "--format", "csv", "--table", "agents"])
+    );
+    insta::assert_snapshot!(
+        "report_csv_criteria",
+        run(&db, &["report", "--format", "csv", "--table", "criteria"])
+    );
 }
 
 #[test]
@@ -307,13 +385,27 @@ fn report_filters() {
         let mut full = vec!["report", "--format", "json"];
         full.extend_from_slice(args);
         let v: serde_json::Value = serde_json::from_str(&run(&db, &full)).unwrap();
-        v["calls"].as_array().unwrap().iter().map(|c| c["file_name"].as_str().unwrap().to_string()).collect()
+        v["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["file_name"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(files(&["--agent", "JAMES"]), ["no_caller_name.wav"]);
-    assert_eq!(files(&["--flagged", "--from", "2024-03-11", "--to", "2024-03-11"]), ["rude_agent.wav"]);
-    assert_eq!(files(&["--from", "2024-03-12T00:00:00Z", "--to", "2024-03-13"]), ["no_caller_name.wav", "mono_call.wav"]);
+    assert_eq!(
+        files(&["--flagged", "--from", "2024-03-11", "--to", "2024-03-11"]),
+        ["rude_agent.wav"]
+    );
+    assert_eq!(
+        files(&["--from", "2024-03-12T00:00:00Z", "--to", "2024-03-13"]),
+        ["no_caller_name.wav", "mono_call.wav"]
+    );
     assert!(files(&["--rubric", "outbound-sales"]).is_empty());
-    insta::assert_snapshot!("report_table_agent_filter", run(&db, &["report", "--agent", "sarah"]));
+    insta::assert_snapshot!(
+        "report_table_agent_filter",
+        run(&db, &["report", "--agent", "sarah"])
+    );
 }
 
 #[test]
@@ -321,8 +413,14 @@ fn report_rejects_a_bad_date_and_a_missing_database() {
     let db = db();
     let (code, err) = run_err(&db, &["report", "--from", "last tuesday"]);
     assert_eq!(code, 2);
-    assert!(err.contains("last tuesday") && err.contains("YYYY-MM-DD"), "{err}");
-    let missing = Db { _dir: tempfile::tempdir().unwrap(), path: PathBuf::from("/nonexistent/dir/calls.db") };
+    assert!(
+        err.contains("last tuesday") && err.contains("YYYY-MM-DD"),
+        "{err}"
+    );
+    let missing = Db {
+        _dir: tempfile::tempdir().unwrap(),
+        path: PathBuf::from("/nonexistent/dir/calls.db"),
+    };
     let (code, err) = run_err(&missing, &["report"]);
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/dir/calls.db"), "{err}");
@@ -335,12 +433,21 @@ fn flagged_in_every_format() {
     let table = run(&db, &["flagged"]);
     assert_fits_80(&table);
     insta::assert_snapshot!("report_flagged_table", table);
-    insta::assert_snapshot!("report_flagged_json", run(&db, &["flagged", "--format", "json"]));
-    insta::assert_snapshot!("report_flagged_csv", run(&db, &["flagged", "--format", "csv"]));
+    insta::assert_snapshot!(
+        "report_flagged_json",
+        run(&db, &["flagged", "--format", "json"])
+    );
+    insta::assert_snapshot!(
+        "report_flagged_csv",
+        run(&db, &["flagged", "--format", "csv"])
+    );
     let first_only = run(&db, &["flagged", "--format", "json", "--limit", "1"]);
     let v: serde_json::Value = serde_json::from_str(&first_only).unwrap();
     assert_eq!(v["calls"].as_array().unwrap().len(), 1);
-    assert_eq!(v["calls"][0]["file_name"], "rude_agent.wav", "a critical failure is the worst");
+    assert_eq!(
+        v["calls"][0]["file_name"], "rude_agent.wav",
+        "a critical failure is the worst"
+    );
     assert_eq!(v["calls"][0]["first_failed_at"], "0:00");
 }
 
@@ -350,8 +457,14 @@ fn show_in_every_format() {
     let table = run(&db, &["show", "rude_agent"]);
     assert_fits_80(&table);
     insta::assert_snapshot!("report_show_table", table);
-    insta::assert_snapshot!("report_show_json", run(&db, &["show", "rude_agent.wav", "--format", "json"]));
-    insta::assert_snapshot!("report_show_csv", run(&db, &["show", "b7e6d5c4b3", "--format", "csv"]));
+    insta::assert_snapshot!(
+        "report_show_json",
+        run(&db, &["show", "rude_agent.wav", "--format", "json"])
+    );
+    insta::assert_snapshot!(
+        "report_show_csv",
+        run(&db, &["show", "b7e6d5c4b3", "--format", "csv"])
+    );
     insta::assert_snapshot!("report_show_mono_table", run(&db, &["show", "5555aaaa"]));
 }
 
@@ -360,7 +473,12 @@ fn show_explains_unknown_and_ambiguous_calls() {
     let db = db();
     let (code, err) = run_err(&db, &["show", "b7e6d5c4"]);
     assert_eq!(code, 2);
-    assert!(err.contains("matches 2 calls") && err.contains("rude_agent.wav") && err.contains("no_caller_name.wav"), "{err}");
+    assert!(
+        err.contains("matches 2 calls")
+            && err.contains("rude_agent.wav")
+            && err.contains("no_caller_name.wav"),
+        "{err}"
+    );
     let (code, err) = run_err(&db, &["show", "nobody"]);
     assert_eq!(code, 2);
     assert!(err.contains("no call matches 'nobody'"), "{err}");

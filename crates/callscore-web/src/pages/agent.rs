@@ -38,7 +38,10 @@ pub(crate) async fn agents(
     Query(params): Query<RubricParam>,
 ) -> Result<Response, PageError> {
     let rubric = params.rubric.filter(|r| !r.trim().is_empty());
-    let rows = with_store(&state, move |store| store.agent_summaries(rubric.as_deref(), None)).await?;
+    let rows = with_store(&state, move |store| {
+        store.agent_summaries(rubric.as_deref(), None)
+    })
+    .await?;
     let content = html! {
         div.page-head { h1 { "Agents" } p.lede { "Current scorecards per agent. Open an agent for their trend and criteria." } }
         @if rows.is_empty() { p.empty { "Nothing has been scored yet." } }
@@ -79,7 +82,11 @@ pub(crate) async fn agent_page(
     let rubric = params.rubric.filter(|r| !r.trim().is_empty());
     let lookup = name.clone();
     let data = with_store(&state, move |store| {
-        let Some(summary) = store.agent_summaries(rubric.as_deref(), Some(&lookup))?.into_iter().next() else {
+        let Some(summary) = store
+            .agent_summaries(rubric.as_deref(), Some(&lookup))?
+            .into_iter()
+            .next()
+        else {
             return Ok(None);
         };
         let trend = store.agent_trend(&lookup, rubric.as_deref(), TREND_DAYS)?;
@@ -93,7 +100,12 @@ pub(crate) async fn agent_page(
             ..Default::default()
         };
         let recent = store.list_calls(&q)?.rows;
-        Ok(Some(AgentData { summary, trend, criteria, recent }))
+        Ok(Some(AgentData {
+            summary,
+            trend,
+            criteria,
+            recent,
+        }))
     })
     .await?
     .ok_or_else(|| PageError::NotFound(format!("No scored calls by an agent named '{name}'.")))?;
@@ -114,7 +126,7 @@ fn criteria_table(rows: &[CriterionRow]) -> Markup {
                             @if c.critical { " " span.chip.critical { "critical" } }
                         }
                         td.muted { (c.section) }
-                        td.rate {
+                        td { div.bar {
                             @match c.pass_rate {
                                 Some(rate) => {
                                     meter min="0" max="1" low="0.6" high="0.85" optimum="1" value=(format!("{rate:.3}")) { (pct(rate)) }
@@ -122,7 +134,7 @@ fn criteria_table(rows: &[CriterionRow]) -> Markup {
                                 }
                                 None => span.muted { "never applicable" },
                             }
-                        }
+                        } }
                         td.num { (c.pass) } td.num { (c.fail) } td.num { (c.na) }
                     }
                 }

@@ -24,11 +24,21 @@ pub(crate) async fn calibration(
     Extension(session): Extension<Session>,
     Query(params): Query<CalibrationParams>,
 ) -> Result<Response, PageError> {
-    let min_reviewed = match params.min.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let min_reviewed = match params
+        .min
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => 1,
-        Some(s) => s.parse::<u64>().map_err(|_| PageError::BadRequest(format!("'{s}' is not a number of calls")))?,
+        Some(s) => s
+            .parse::<u64>()
+            .map_err(|_| PageError::BadRequest(format!("'{s}' is not a number of calls")))?,
     };
-    let filter = DisagreementFilter { rubric_id: params.rubric.filter(|r| !r.trim().is_empty()), min_reviewed };
+    let filter = DisagreementFilter {
+        rubric_id: params.rubric.filter(|r| !r.trim().is_empty()),
+        min_reviewed,
+    };
     let rows = with_store(&state, move |store| store.disagreements(&filter)).await?;
     let content = html! {
         div.page-head {
@@ -39,7 +49,7 @@ pub(crate) async fn calibration(
             }
         }
         form.filters method="get" action="/calibration" {
-            label { "At least" input type="number" name="min" min="1" value=(min_reviewed); " reviewed calls" }
+            label.inline { "Criteria reviewed on at least" input type="number" name="min" min="1" value=(min_reviewed); "calls" }
             button type="submit" { "Show" }
         }
         @if rows.is_empty() {
@@ -56,13 +66,13 @@ pub(crate) async fn calibration(
                     @for d in &rows {
                         tr {
                             td { (if d.name.is_empty() { d.criterion_id.as_str() } else { d.name.as_str() }) " " code.muted { (d.criterion_id) } }
-                            td { code { (d.rubric_id) } " v" (d.rubric_version) }
+                            td.nowrap { code { (d.rubric_id) } " v" (d.rubric_version) }
                             td.num { (d.reviewed) }
                             td.num { (d.overridden) }
-                            td.rate {
+                            td { div.bar {
                                 meter min="0" max="1" low="0.1" high="0.25" optimum="0" value=(format!("{:.3}", d.override_rate)) {}
                                 span { (format!("{:.0}%", d.override_rate * 100.0)) }
-                            }
+                            } }
                             td.num { (d.machine_fail_reviewer_pass) }
                             td.num { (d.machine_pass_reviewer_fail) }
                             td.num { (d.applicability_changes) }

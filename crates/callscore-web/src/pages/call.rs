@@ -1,7 +1,10 @@
 //! One call: the player, the transcript following playback, the scorecard with evidence that
 //! seeks the player, and the review forms.
 
-use super::{agent_link, fmt_duration, fmt_score, fmt_when, layout, outcome_badge, outcome_label, score_badge, PageError, Section};
+use super::{
+    agent_link, fmt_duration, fmt_score, fmt_when, layout, outcome_badge, outcome_label,
+    score_badge, PageError, Section,
+};
 use crate::audio::{is_call_id, resolve_recording};
 use crate::db::with_store;
 use crate::security::Session;
@@ -37,7 +40,9 @@ pub(crate) async fn call_page(
     Query(params): Query<CallParams>,
 ) -> Result<Response, PageError> {
     if !is_call_id(&id) {
-        return Err(PageError::NotFound("There is no such call in this database.".into()));
+        return Err(PageError::NotFound(
+            "There is no such call in this database.".into(),
+        ));
     }
     let rubric = params.rubric.clone().filter(|r| !r.trim().is_empty());
     let db_dir = state.pool.db_dir();
@@ -51,13 +56,25 @@ pub(crate) async fn call_page(
             }
             None => (vec![], None),
         };
-        let recording_found = resolve_recording(&detail.call.source_path, db_dir.as_deref()).is_some();
-        Ok(CallView { detail, overrides, reviewed, recording_found })
+        let recording_found =
+            resolve_recording(&detail.call.source_path, db_dir.as_deref()).is_some();
+        Ok(CallView {
+            detail,
+            overrides,
+            reviewed,
+            recording_found,
+        })
     })
     .await?;
     let rename = params.rename.is_some();
     let title = view.detail.call.file_name.clone();
-    Ok(layout(&title, Section::None, &session, render(&view, &session, rename)).into_response())
+    Ok(layout(
+        &title,
+        Section::None,
+        &session,
+        render(&view, &session, rename),
+    )
+    .into_response())
 }
 
 fn speaker_label(s: Speaker) -> &'static str {
@@ -148,6 +165,14 @@ fn render(view: &CallView, session: &Session, rename: bool) -> Markup {
 
 fn player(view: &CallView, first_failed: Option<u64>) -> Markup {
     let call = &view.detail.call;
+    let critical = view.detail.scorecard.as_ref().and_then(|s| {
+        s.scorecard
+            .results
+            .iter()
+            .filter(|r| r.critical && r.outcome == Outcome::Fail)
+            .flat_map(|r| r.evidence.iter().map(|e| e.start_ms))
+            .min()
+    });
     html! {
         div.player #player-bar {
             @if view.recording_found {
@@ -155,8 +180,11 @@ fn player(view: &CallView, first_failed: Option<u64>) -> Markup {
                     "Your browser cannot play this recording."
                 }
                 div.player-tools {
-                    @if let Some(ms) = first_failed {
-                        button.small type="button" data-seek=(ms) { "▶ First failure at " (fmt_ms(ms)) }
+                    @if let Some(ms) = critical {
+                        button.small type="button" data-seek=(ms) { "▶ Critical failure at " (fmt_ms(ms)) }
+                    }
+                    @if let Some(ms) = first_failed.filter(|ms| Some(*ms) != critical) {
+                        button.small.secondary type="button" data-seek=(ms) { "▶ First failure at " (fmt_ms(ms)) }
                     }
                     label { "Speed "
                         select #speed {
@@ -189,7 +217,11 @@ fn player(view: &CallView, first_failed: Option<u64>) -> Markup {
 fn sections(results: &[CriterionResult]) -> Vec<(&str, Vec<&CriterionResult>)> {
     let mut out: Vec<(&str, Vec<&CriterionResult>)> = Vec::new();
     for r in results {
-        let name = if r.section.trim().is_empty() { "Criteria" } else { r.section.as_str() };
+        let name = if r.section.trim().is_empty() {
+            "Criteria"
+        } else {
+            r.section.as_str()
+        };
         match out.iter_mut().find(|(s, _)| *s == name) {
             Some((_, list)) => list.push(r),
             None => out.push((name, vec![r])),
@@ -276,7 +308,8 @@ fn scorecard(
                                             button.evidence type="button" data-seek=(e.start_ms) data-end=(e.end_ms)
                                                 title="play this moment" {
                                                 span.ts { "▶ " (fmt_ms(e.start_ms)) }
-                                                span.spk { (speaker_label(e.speaker)) }
+                                                // Evidence about the whole call (silence) has no speaker.
+                                                @if e.speaker != Speaker::Unknown { span.spk { (speaker_label(e.speaker)) } }
                                                 @if !e.quote.is_empty() { q { (e.quote) } }
                                             }
                                         }
@@ -318,10 +351,19 @@ fn review_panel(view: &CallView, session: &Session, rename: bool) -> Markup {
     let call_id = &view.detail.call.id;
     let sid = view.detail.scorecard.as_ref().map(|s| s.id);
     let reviews: Vec<&Review> = view.detail.reviews.iter().rev().collect();
-    let mut listened: Vec<&str> = view.detail.reviews.iter().filter(|r| r.listened).map(|r| r.reviewer.as_str()).collect();
+    let mut listened: Vec<&str> = view
+        .detail
+        .reviews
+        .iter()
+        .filter(|r| r.listened)
+        .map(|r| r.reviewer.as_str())
+        .collect();
     listened.sort_unstable();
     listened.dedup();
-    let me_listened = session.reviewer.as_deref().is_some_and(|me| listened.contains(&me));
+    let me_listened = session
+        .reviewer
+        .as_deref()
+        .is_some_and(|me| listened.contains(&me));
     html! {
         div.review #review {
             h2 { "Review" }

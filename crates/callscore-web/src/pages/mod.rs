@@ -29,8 +29,12 @@ pub(crate) enum PageError {
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::CallNotFound { .. } => PageError::NotFound("There is no such call in this database.".into()),
-            StoreError::BadDate { .. } | StoreError::BadReview { .. } => PageError::BadRequest(e.to_string()),
+            StoreError::CallNotFound { .. } => {
+                PageError::NotFound("There is no such call in this database.".into())
+            }
+            StoreError::BadDate { .. } | StoreError::BadReview { .. } => {
+                PageError::BadRequest(e.to_string())
+            }
             other => PageError::Store(other),
         }
     }
@@ -44,7 +48,11 @@ impl IntoResponse for PageError {
             PageError::Forbidden(m) => (StatusCode::FORBIDDEN, "Refused", m),
             PageError::Store(e) => {
                 tracing::error!("review pages: {e}");
-                (StatusCode::INTERNAL_SERVER_ERROR, "Database error", e.to_string())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Database error",
+                    e.to_string(),
+                )
             }
             PageError::Internal(m) => {
                 tracing::error!("review pages: {m}");
@@ -79,10 +87,7 @@ pub(crate) async fn not_found() -> PageError {
     PageError::NotFound("There is no page here.".into())
 }
 
-/// An asset's URL, with the crate version so a new build is not served from a stale cache.
-pub(crate) fn asset(file: &str) -> String {
-    format!("/assets/{file}?v={}", env!("CARGO_PKG_VERSION"))
-}
+pub(crate) use crate::assets::url as asset;
 
 /// Which top-level section a page belongs to (highlighted in the navigation).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -154,7 +159,13 @@ pub(crate) fn fmt_score(score: f64) -> String {
 
 /// A score with its verdict's colour.
 pub(crate) fn score_badge(score: f64, passed: bool, flagged: bool) -> Markup {
-    let class = if passed { "score pass" } else if flagged { "score flag" } else { "score fail" };
+    let class = if passed {
+        "score pass"
+    } else if flagged {
+        "score flag"
+    } else {
+        "score fail"
+    };
     html! { span class=(class) title=(if passed { "passed" } else { "did not pass" }) { (fmt_score(score)) } }
 }
 
@@ -229,7 +240,10 @@ mod tests {
         assert_eq!(fmt_duration(Some(125_000)), "2:05");
         assert_eq!(fmt_duration(None), "–");
         assert_eq!(path_segment("Mary Ann/../x"), "Mary%20Ann%2F%2E%2E%2Fx");
-        assert_eq!(query_string([("a", "x y".into()), ("b", String::new())]), "?a=x+y");
+        assert_eq!(
+            query_string([("a", "x y".into()), ("b", String::new())]),
+            "?a=x+y"
+        );
         assert_eq!(query_string([("b", String::new())]), "");
     }
 }

@@ -1,6 +1,9 @@
 //! The flagged queue (home page) and the list of all calls.
 
-use super::{agent_link, fmt_duration, fmt_when, layout, pager, query_string, score_badge, PageError, Section};
+use super::{
+    agent_link, fmt_duration, fmt_when, layout, pager, query_string, score_badge, PageError,
+    Section,
+};
 use crate::db::with_store;
 use crate::security::Session;
 use crate::SharedState;
@@ -32,14 +35,21 @@ pub(crate) struct ListParams {
 }
 
 fn non_empty(v: &Option<String>) -> Option<String> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 impl ListParams {
     fn page(&self) -> Result<u64, String> {
         match non_empty(&self.page) {
             None => Ok(1),
-            Some(p) => p.parse::<u64>().ok().filter(|&p| p >= 1).ok_or_else(|| format!("page '{p}' is not a page number")),
+            Some(p) => p
+                .parse::<u64>()
+                .ok()
+                .filter(|&p| p >= 1)
+                .ok_or_else(|| format!("page '{p}' is not a page number")),
         }
     }
 
@@ -51,7 +61,9 @@ impl ListParams {
                 .ok()
                 .filter(|x| x.is_finite())
                 .map(Some)
-                .ok_or_else(|| format!("{what} score '{s}' is not a number (scores run from 0 to 100)")),
+                .ok_or_else(|| {
+                    format!("{what} score '{s}' is not a number (scores run from 0 to 100)")
+                }),
         }
     }
 
@@ -59,7 +71,8 @@ impl ListParams {
     pub fn to_query(&self, reviewer: Option<&str>) -> Result<CallQuery, String> {
         let verdict = match non_empty(&self.verdict) {
             None => Verdict::All,
-            Some(v) => Verdict::parse(&v).ok_or_else(|| format!("unknown verdict '{v}' (all, passed, failed or flagged)"))?,
+            Some(v) => Verdict::parse(&v)
+                .ok_or_else(|| format!("unknown verdict '{v}' (all, passed, failed or flagged)"))?,
         };
         let sort = match non_empty(&self.sort) {
             None => SortKey::Time,
@@ -72,7 +85,10 @@ impl ListParams {
             Some(other) => return Err(format!("sort direction '{other}' is neither asc nor desc")),
         };
         let page = self.page()?;
-        let (min_score, max_score) = (Self::score(&self.min, "minimum")?, Self::score(&self.max, "maximum")?);
+        let (min_score, max_score) = (
+            Self::score(&self.min, "minimum")?,
+            Self::score(&self.max, "maximum")?,
+        );
         if let (Some(lo), Some(hi)) = (min_score, max_score) {
             if lo > hi {
                 return Err(format!("the minimum score {lo} is above the maximum {hi}"));
@@ -87,7 +103,11 @@ impl ListParams {
             min_score,
             max_score,
             verdict,
-            not_listened_by: if unheard { reviewer.map(str::to_string) } else { None },
+            not_listened_by: if unheard {
+                reviewer.map(str::to_string)
+            } else {
+                None
+            },
             sort,
             descending,
             offset: (page - 1).saturating_mul(PER_PAGE as u64),
@@ -99,7 +119,10 @@ impl ListParams {
     fn pairs(&self, page: u64, sort: Option<(SortKey, bool)>) -> Vec<(&'static str, String)> {
         let v = |o: &Option<String>| non_empty(o).unwrap_or_default();
         let (sort, dir) = match sort {
-            Some((k, desc)) => (k.as_str().to_string(), if desc { "desc" } else { "asc" }.to_string()),
+            Some((k, desc)) => (
+                k.as_str().to_string(),
+                if desc { "desc" } else { "asc" }.to_string(),
+            ),
             None => (v(&self.sort), v(&self.dir)),
         };
         vec![
@@ -113,7 +136,14 @@ impl ListParams {
             ("unheard", v(&self.unheard)),
             ("sort", sort),
             ("dir", dir),
-            ("page", if page > 1 { page.to_string() } else { String::new() }),
+            (
+                "page",
+                if page > 1 {
+                    page.to_string()
+                } else {
+                    String::new()
+                },
+            ),
         ]
     }
 }
@@ -137,7 +167,11 @@ async fn load(state: &SharedState, q: CallQuery) -> Result<ListData, PageError> 
         let mut rubrics: Vec<String> = store.rubrics()?.into_iter().map(|r| r.rubric_id).collect();
         rubrics.sort();
         rubrics.dedup();
-        Ok(ListData { page, agents, rubrics })
+        Ok(ListData {
+            page,
+            agents,
+            rubrics,
+        })
     })
     .await
 }
@@ -148,13 +182,19 @@ pub(crate) async fn flagged(
     Extension(session): Extension<Session>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, PageError> {
-    let mut q = params.to_query(session.reviewer.as_deref()).map_err(PageError::BadRequest)?;
+    let mut q = params
+        .to_query(session.reviewer.as_deref())
+        .map_err(PageError::BadRequest)?;
     q.verdict = Verdict::Flagged;
     q.sort = SortKey::Worst;
     let page_no = params.page().unwrap_or(1);
     let data = load(&state, q).await?;
     let unheard = non_empty(&params.unheard).is_some_and(|v| v == "1");
-    let toggle = if unheard { "/".to_string() } else { "/?unheard=1".to_string() };
+    let toggle = if unheard {
+        "/".to_string()
+    } else {
+        "/?unheard=1".to_string()
+    };
     let content = html! {
         div.page-head {
             h1 { "Flagged calls" }
@@ -205,10 +245,18 @@ pub(crate) async fn all_calls(
     let page_no = params.page().unwrap_or(1);
     let data = load(&state, q).await?;
     let sort_href = |key: SortKey| {
-        let desc = if key == sort { !descending } else { default_descending(key) };
+        let desc = if key == sort {
+            !descending
+        } else {
+            default_descending(key)
+        };
         format!("/calls{}", query_string(params.pairs(1, Some((key, desc)))))
     };
-    let header = SortHeader { current: sort, descending, href: &sort_href };
+    let header = SortHeader {
+        current: sort,
+        descending,
+        href: &sort_href,
+    };
     let content = html! {
         div.page-head {
             h1 { "All calls" }
@@ -244,8 +292,13 @@ fn filter_form(params: &ListParams, agents: &[String], rubrics: &[String]) -> Ma
                     }
                 }
             }
-            label.score { "Score" input type="number" name="min" min="0" max="100" step="any" value=(v(&params.min)) placeholder="0";
-                span { "to" } input type="number" name="max" min="0" max="100" step="any" value=(v(&params.max)) placeholder="100"; }
+            label.score { "Score"
+                span.range {
+                    input type="number" name="min" min="0" max="100" step="any" value=(v(&params.min)) placeholder="0" aria-label="lowest score";
+                    "to"
+                    input type="number" name="max" min="0" max="100" step="any" value=(v(&params.max)) placeholder="100" aria-label="highest score";
+                }
+            }
             label { "Verdict"
                 select name="verdict" {
                     @for (value, label) in [("", "all"), ("passed", "passed"), ("failed", "not passed"), ("flagged", "flagged")] {
@@ -270,14 +323,30 @@ pub(crate) struct SortHeader<'a> {
 impl SortHeader<'_> {
     fn th(&self, key: SortKey, label: &str) -> Markup {
         let active = key == self.current;
-        let arrow = if !active { "" } else if self.descending { " ↓" } else { " ↑" };
-        let aria = if !active { "none" } else if self.descending { "descending" } else { "ascending" };
+        let arrow = if !active {
+            ""
+        } else if self.descending {
+            " ↓"
+        } else {
+            " ↑"
+        };
+        let aria = if !active {
+            "none"
+        } else if self.descending {
+            "descending"
+        } else {
+            "ascending"
+        };
         html! { th aria-sort=(aria) { a href=((self.href)(key)) { (label) (arrow) } } }
     }
 }
 
 /// The table both lists share. With `sort`, column headers are sort links.
-pub(crate) fn call_table(rows: &[CallListItem], session: &Session, sort: Option<&SortHeader<'_>>) -> Markup {
+pub(crate) fn call_table(
+    rows: &[CallListItem],
+    session: &Session,
+    sort: Option<&SortHeader<'_>>,
+) -> Markup {
     let th = |key: SortKey, label: &str| match sort {
         Some(s) => s.th(key, label),
         None => html! { th { (label) } },
@@ -321,9 +390,11 @@ pub(crate) fn call_table(rows: &[CallListItem], session: &Session, sort: Option<
                             }
                         }
                         td.action {
-                            @match row.first_failed_ms {
-                                Some(ms) => a.button.small href={ "/calls/" (row.call_id) "?t=" (ms) } title="open at the first failed moment" {
-                                    "▶ " (callscore_core::fmt_ms(ms))
+                            // The moment that flagged the call (a critical failure) before merely the first miss.
+                            @match row.critical_failed_ms.or(row.first_failed_ms) {
+                                Some(ms) => a.button.small href={ "/calls/" (row.call_id) "?t=" (ms) }
+                                    title=(if row.critical_failed_ms.is_some() { "open at the critical failure" } else { "open at the first failed moment" }) {
+                                    "▶ Listen from " (callscore_core::fmt_ms(ms))
                                 },
                                 None => a.button.small.secondary href={ "/calls/" (row.call_id) } { "Open" },
                             }
@@ -348,8 +419,22 @@ mod tests {
 
     #[test]
     fn empty_fields_mean_no_filter() {
-        let q = params(&[("from", ""), ("agent", "  "), ("min", ""), ("verdict", ""), ("page", "")]).to_query(None).unwrap();
-        assert_eq!(q, CallQuery { limit: PER_PAGE, ..Default::default() });
+        let q = params(&[
+            ("from", ""),
+            ("agent", "  "),
+            ("min", ""),
+            ("verdict", ""),
+            ("page", ""),
+        ])
+        .to_query(None)
+        .unwrap();
+        assert_eq!(
+            q,
+            CallQuery {
+                limit: PER_PAGE,
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
@@ -364,10 +449,17 @@ mod tests {
 
     #[test]
     fn pages_and_sorts_become_offsets_and_directions() {
-        let q = params(&[("page", "3"), ("sort", "score"), ("unheard", "1")]).to_query(Some("maria")).unwrap();
-        assert_eq!((q.offset, q.sort, q.descending), (100, SortKey::Score, false));
+        let q = params(&[("page", "3"), ("sort", "score"), ("unheard", "1")])
+            .to_query(Some("maria"))
+            .unwrap();
+        assert_eq!(
+            (q.offset, q.sort, q.descending),
+            (100, SortKey::Score, false)
+        );
         assert_eq!(q.not_listened_by.as_deref(), Some("maria"));
-        let q = params(&[("sort", "duration"), ("dir", "asc")]).to_query(None).unwrap();
+        let q = params(&[("sort", "duration"), ("dir", "asc")])
+            .to_query(None)
+            .unwrap();
         assert!(!q.descending);
     }
 }

@@ -92,11 +92,17 @@ pub struct TestDb {
 
 /// A 3-second 8 kHz stereo 16-bit WAV: a tone on the left (agent), silence on the right.
 pub fn write_wav(path: &Path) {
-    let spec = hound::WavSpec { channels: 2, sample_rate: 8_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..(8_000 * 3) {
         let t = i as f32 / 8_000.0;
-        w.write_sample(((t * 440.0 * std::f32::consts::TAU).sin() * 8_000.0) as i16).unwrap();
+        w.write_sample(((t * 440.0 * std::f32::consts::TAU).sin() * 8_000.0) as i16)
+            .unwrap();
         w.write_sample(0i16).unwrap();
     }
     w.finalize().unwrap();
@@ -114,7 +120,13 @@ pub fn build() -> TestDb {
         (RUDE_ID, "rude.wav", RUDE, "Gary", "2024-03-11T11:40:00Z"),
         (GOOD_ID, "good.wav", GOOD, "Daniel", "2024-03-12T09:00:00Z"),
         // Its recording is gone: the page must say so instead of offering a dead player.
-        (MEH_ID, "moved-away.wav", MEH, "Maria", "2024-03-13T15:30:00Z"),
+        (
+            MEH_ID,
+            "moved-away.wav",
+            MEH,
+            "Maria",
+            "2024-03-13T15:30:00Z",
+        ),
     ];
     for (id, file, json, agent, started) in calls {
         let mut transcript: Transcript = serde_json::from_str(json).unwrap();
@@ -127,14 +139,28 @@ pub fn build() -> TestDb {
         transcript.meta = meta.clone();
         let scorecard = rubric.evaluate(&transcript);
         let path = dir.path().join(file);
-        let call = NewCall { id, source_path: &path, duration_ms: 3_000, channels: 2, sample_rate: 8_000, format: "wav", meta: &meta };
-        store.record_scored_call(&call, &transcript, &scorecard).unwrap();
+        let call = NewCall {
+            id,
+            source_path: &path,
+            duration_ms: 3_000,
+            channels: 2,
+            sample_rate: 8_000,
+            format: "wav",
+            meta: &meta,
+        };
+        store
+            .record_scored_call(&call, &transcript, &scorecard)
+            .unwrap();
     }
     TestDb { dir, db, wav }
 }
 
 pub fn app(db: &TestDb, token: Option<&str>) -> Router {
-    callscore_web::router(callscore_web::ServeConfig { db: db.db.clone(), token: token.map(str::to_string) }).unwrap()
+    callscore_web::router(callscore_web::ServeConfig {
+        db: db.db.clone(),
+        token: token.map(str::to_string),
+    })
+    .unwrap()
 }
 
 pub struct Reply {
@@ -165,7 +191,9 @@ impl Reply {
     /// The value of the first hidden `csrf` field.
     pub fn csrf(&self) -> String {
         let text = self.text();
-        let at = text.find("name=\"csrf\" value=\"").expect("page has a form with a csrf field");
+        let at = text
+            .find("name=\"csrf\" value=\"")
+            .expect("page has a form with a csrf field");
         let rest = &text[at + "name=\"csrf\" value=\"".len()..];
         rest[..rest.find('"').unwrap()].to_string()
     }
@@ -175,12 +203,19 @@ pub async fn send(app: &Router, req: Request<Body>) -> Reply {
     let resp = app.clone().oneshot(req).await.unwrap();
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.unwrap().to_bytes().to_vec();
-    Reply { status: parts.status, headers: parts.headers, body }
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
 }
 
 /// A GET from this machine's browser.
 pub fn get(uri: &str) -> Request<Body> {
-    Request::get(uri).header(header::HOST, "127.0.0.1:8080").body(Body::empty()).unwrap()
+    Request::get(uri)
+        .header(header::HOST, "127.0.0.1:8080")
+        .body(Body::empty())
+        .unwrap()
 }
 
 pub async fn fetch(app: &Router, uri: &str) -> Reply {
@@ -211,6 +246,8 @@ pub fn form_encode(form: &[(&str, &str)]) -> String {
 pub async fn session(app: &Router, page: &str) -> (String, String) {
     let first = fetch(app, page).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text());
-    let cookie = first.cookie(callscore_web::COOKIE_SESSION).expect("a new visitor gets a session cookie");
+    let cookie = first
+        .cookie(callscore_web::COOKIE_SESSION)
+        .expect("a new visitor gets a session cookie");
     (cookie, first.csrf())
 }

@@ -10,7 +10,9 @@ use anyhow::Context;
 use callscore_core::fmt_ms;
 use callscore_ingest::LoadOptions;
 use callscore_rubric::Rubric;
-use callscore_store::{content_id, Claim, ClaimOwner, NewCall, Recorded, Store, CLAIM_RENEW_EVERY_MS};
+use callscore_store::{
+    content_id, Claim, ClaimOwner, NewCall, Recorded, Store, CLAIM_RENEW_EVERY_MS,
+};
 use callscore_transcribe::{TranscribeOptions, Transcriber};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -28,8 +30,10 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("nothing to score: give recordings or folders (e.g. `callscore score recordings/`), or --transcript FILE.json");
     }
     // The rubric before anything else: a typo in it must not cost an hour of transcription.
-    let rubric = Rubric::from_path(&args.rubric).with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
-    let store = Store::open(&args.db).with_context(|| format!("cannot open the database {}", args.db.display()))?;
+    let rubric = Rubric::from_path(&args.rubric)
+        .with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
+    let store = Store::open(&args.db)
+        .with_context(|| format!("cannot open the database {}", args.db.display()))?;
     let hooks = TestHooks::from_env();
     let log = Log::new(args.quiet);
 
@@ -37,7 +41,11 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     if found.files.is_empty() && found.problems.is_empty() {
         anyhow::bail!(
             "no recordings found in {} (looked for {} files)",
-            args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             callscore_ingest::AUDIO_EXTENSIONS.join(", ")
         );
     }
@@ -45,11 +53,20 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     drop(store);
 
     let needs_model = plan.work.iter().any(|w| !w.has_transcript);
-    let jobs = args.jobs.unwrap_or_else(cores).clamp(1, plan.work.len().max(1));
+    let jobs = args
+        .jobs
+        .unwrap_or_else(cores)
+        .clamp(1, plan.work.len().max(1));
     let transcriber = if needs_model {
         let model = model_path(&args.model)?;
-        let opts = TranscribeOptions { threads: (cores() / jobs).max(1), ..TranscribeOptions::default() };
-        Some(Transcriber::load(&model, opts).with_context(|| format!("cannot load the model {}", model.display()))?)
+        let opts = TranscribeOptions {
+            threads: (cores() / jobs).max(1),
+            ..TranscribeOptions::default()
+        };
+        Some(
+            Transcriber::load(&model, opts)
+                .with_context(|| format!("cannot load the model {}", model.display()))?,
+        )
     } else {
         None
     };
@@ -67,7 +84,9 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
         db: &args.db,
         rubric: &rubric,
         transcriber: transcriber.as_ref(),
-        load: LoadOptions { agent_channel: args.agent_channel },
+        load: LoadOptions {
+            agent_channel: args.agent_channel,
+        },
         owner: ClaimOwner::current_process(),
         queue: Mutex::new(plan.work.iter().cloned().map(Queued::now).collect()),
         hooks: &hooks,
@@ -81,17 +100,24 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         OutputFormat::Table => {}
         OutputFormat::Json => {
-            let mut json = serde_json::to_string_pretty(&summary.json()).context("cannot encode JSON")?;
+            let mut json =
+                serde_json::to_string_pretty(&summary.json()).context("cannot encode JSON")?;
             json.push('\n');
             print!("{json}");
         }
         OutputFormat::Csv => print!("{}", summary.csv()?),
     }
-    Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if summary.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 fn plural(n: usize, what: &str) -> String {
@@ -102,16 +128,9 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
-/// The model file: `--model`, or the installed default model.
-// TODO(lead): switch to `super::common::resolve_model` (installs on first use) once it lands;
-// until then only an installed model is found.
+/// The model file: `--model`, or the default model (installed into the cache on first use).
 fn model_path(args: &ModelArgs) -> anyhow::Result<PathBuf> {
-    if let Some(model) = &args.model {
-        return Ok(model.clone());
-    }
-    let dir = callscore_transcribe::model::default_cache_dir(args.model_dir.clone());
-    callscore_transcribe::model::installed_model(callscore_transcribe::DEFAULT_MODEL, &dir)
-        .with_context(|| format!("no model installed in {}: run `callscore model install`", dir.display()))
+    super::common::resolve_model(args)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,7 +145,10 @@ struct Found {
 /// Files are taken as given (even without an audio extension: ingest then says what is wrong);
 /// folders are searched recursively for audio extensions, in name order so runs are repeatable.
 fn discover(paths: &[PathBuf]) -> Found {
-    let mut found = Found { files: Vec::new(), problems: Vec::new() };
+    let mut found = Found {
+        files: Vec::new(),
+        problems: Vec::new(),
+    };
     let mut seen = std::collections::HashSet::new();
     let mut push = |found: &mut Found, p: PathBuf| {
         // Absolute paths: the review pages open the recording later from another directory.
@@ -137,17 +159,27 @@ fn discover(paths: &[PathBuf]) -> Found {
     };
     for path in paths {
         match std::fs::metadata(path) {
-            Err(e) => found.problems.push((path.clone(), format!("{}: {e}", path.display()))),
+            Err(e) => found
+                .problems
+                .push((path.clone(), format!("{}: {e}", path.display()))),
             Ok(m) if m.is_dir() => {
-                for entry in walkdir::WalkDir::new(path).follow_links(true).sort_by_file_name() {
+                for entry in walkdir::WalkDir::new(path)
+                    .follow_links(true)
+                    .sort_by_file_name()
+                {
                     match entry {
-                        Ok(e) if e.file_type().is_file() && callscore_ingest::is_audio_path(e.path()) => {
+                        Ok(e)
+                            if e.file_type().is_file()
+                                && callscore_ingest::is_audio_path(e.path()) =>
+                        {
                             push(&mut found, e.into_path())
                         }
                         Ok(_) => {}
                         Err(e) => {
                             let at = e.path().unwrap_or(path).to_path_buf();
-                            found.problems.push((at.clone(), format!("{}: {e}", at.display())));
+                            found
+                                .problems
+                                .push((at.clone(), format!("{}: {e}", at.display())));
                         }
                     }
                 }
@@ -175,10 +207,19 @@ struct Plan {
 }
 
 fn make_plan(store: &Store, rubric: &Rubric, found: Found, log: &Log) -> anyhow::Result<Plan> {
-    let mut plan = Plan { work: Vec::new(), already_scored: Vec::new(), duplicates: Vec::new(), unreadable: found.problems };
+    let mut plan = Plan {
+        work: Vec::new(),
+        already_scored: Vec::new(),
+        duplicates: Vec::new(),
+        unreadable: found.problems,
+    };
     let mut first_path: HashMap<String, PathBuf> = HashMap::new();
     if found.files.len() > 50 {
-        log.line(&format!("checking {} recordings against {}", found.files.len(), store.path().display()));
+        log.line(&format!(
+            "checking {} recordings against {}",
+            found.files.len(),
+            store.path().display()
+        ));
     }
     for path in found.files {
         let id = match content_id(&path) {
@@ -197,7 +238,11 @@ fn make_plan(store: &Store, rubric: &Rubric, found: Found, log: &Log) -> anyhow:
         if state.scored_with_rubric {
             plan.already_scored.push(path);
         } else {
-            plan.work.push(WorkItem { path, id, has_transcript: state.has_transcript });
+            plan.work.push(WorkItem {
+                path,
+                id,
+                has_transcript: state.has_transcript,
+            });
         }
     }
     Ok(plan)
@@ -214,7 +259,10 @@ struct Queued {
 
 impl Queued {
     fn now(item: WorkItem) -> Self {
-        Queued { item, not_before: Instant::now() }
+        Queued {
+            item,
+            not_before: Instant::now(),
+        }
     }
 }
 
@@ -245,7 +293,11 @@ enum CallOutcome {
     },
     /// Another process scored it with this rubric while we were busy.
     DoneElsewhere { path: PathBuf },
-    Failed { path: PathBuf, id: Option<String>, error: String },
+    Failed {
+        path: PathBuf,
+        id: Option<String>,
+        error: String,
+    },
 }
 
 enum Event {
@@ -256,15 +308,24 @@ enum Event {
 const BUSY_RETRY: Duration = Duration::from_millis(500);
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
-fn run_workers(ctx: &WorkerContext<'_>, jobs: usize, total: usize, log: &Log) -> anyhow::Result<Vec<CallOutcome>> {
+fn run_workers(
+    ctx: &WorkerContext<'_>,
+    jobs: usize,
+    total: usize,
+    log: &Log,
+) -> anyhow::Result<Vec<CallOutcome>> {
     if total == 0 {
         return Ok(Vec::new());
     }
     // The main thread keeps the claims of this process alive while workers run.
-    let keeper = Store::open(ctx.db).with_context(|| format!("cannot open the database {}", ctx.db.display()))?;
+    let keeper = Store::open(ctx.db)
+        .with_context(|| format!("cannot open the database {}", ctx.db.display()))?;
     let bar = log.progress(total as u64);
     let (tx, rx) = mpsc::channel::<anyhow::Result<Event>>();
     let mut outcomes = Vec::with_capacity(total);
@@ -332,19 +393,37 @@ fn next_item(ctx: &WorkerContext<'_>) -> Option<WorkItem> {
 }
 
 fn worker(ctx: &WorkerContext<'_>, tx: &mpsc::Sender<anyhow::Result<Event>>) -> anyhow::Result<()> {
-    let mut store = Store::open(ctx.db).with_context(|| format!("cannot open the database {}", ctx.db.display()))?;
+    let mut store = Store::open(ctx.db)
+        .with_context(|| format!("cannot open the database {}", ctx.db.display()))?;
     while let Some(item) = next_item(ctx) {
         let claim = store
-            .claim(&item.id, &item.path, ctx.rubric.hash(), &ctx.owner, now_ms())
-            .with_context(|| format!("cannot claim {} in {}", item.path.display(), ctx.db.display()))?;
+            .claim(
+                &item.id,
+                &item.path,
+                ctx.rubric.hash(),
+                &ctx.owner,
+                now_ms(),
+            )
+            .with_context(|| {
+                format!(
+                    "cannot claim {} in {}",
+                    item.path.display(),
+                    ctx.db.display()
+                )
+            })?;
         let has_transcript = match claim {
             Claim::AlreadyScored => {
-                let _ = tx.send(Ok(Event::Finished(CallOutcome::DoneElsewhere { path: item.path })));
+                let _ = tx.send(Ok(Event::Finished(CallOutcome::DoneElsewhere {
+                    path: item.path,
+                })));
                 continue;
             }
             Claim::Busy { .. } => {
                 let mut queue = ctx.queue.lock().unwrap_or_else(|p| p.into_inner());
-                queue.push_back(Queued { item, not_before: Instant::now() + BUSY_RETRY });
+                queue.push_back(Queued {
+                    item,
+                    not_before: Instant::now() + BUSY_RETRY,
+                });
                 continue;
             }
             Claim::Acquired { has_transcript } => has_transcript,
@@ -352,15 +431,20 @@ fn worker(ctx: &WorkerContext<'_>, tx: &mpsc::Sender<anyhow::Result<Event>>) -> 
         let t0 = Instant::now();
         // A panic inside a library on one recording must not take the whole batch down: it
         // becomes that call's failure, and the other calls go on.
-        let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| score_one(ctx, &mut store, &item, has_transcript)))
-            .unwrap_or_else(|panic| {
-                let what = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("unknown panic");
-                Err(anyhow::anyhow!("{}: internal error (please report it): {what}", item.path.display()))
-            });
+        let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            score_one(ctx, &mut store, &item, has_transcript)
+        }))
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            Err(anyhow::anyhow!(
+                "{}: internal error (please report it): {what}",
+                item.path.display()
+            ))
+        });
         let outcome = match attempt {
             Ok((recorded, audio_ms, sc)) => {
                 let n = ctx.commits.fetch_add(1, Ordering::SeqCst) + 1;
@@ -383,8 +467,18 @@ fn worker(ctx: &WorkerContext<'_>, tx: &mpsc::Sender<anyhow::Result<Event>>) -> 
                 let error = format!("{e:#}");
                 store
                     .record_failure(&item.id, &item.path, &error, &ctx.owner)
-                    .with_context(|| format!("cannot record the failure of {} in {}", item.path.display(), ctx.db.display()))?;
-                CallOutcome::Failed { path: item.path, id: Some(item.id), error }
+                    .with_context(|| {
+                        format!(
+                            "cannot record the failure of {} in {}",
+                            item.path.display(),
+                            ctx.db.display()
+                        )
+                    })?;
+                CallOutcome::Failed {
+                    path: item.path,
+                    id: Some(item.id),
+                    error,
+                }
             }
         };
         let _ = tx.send(Ok(Event::Finished(outcome)));
@@ -400,20 +494,28 @@ fn score_one(
     has_transcript: bool,
 ) -> anyhow::Result<(Recorded, u64, callscore_core::Scorecard)> {
     if has_transcript {
-        let transcript = store
-            .transcript(&item.id)?
-            .with_context(|| format!("{}: the stored transcript disappeared", item.path.display()))?;
+        let transcript = store.transcript(&item.id)?.with_context(|| {
+            format!("{}: the stored transcript disappeared", item.path.display())
+        })?;
         let scorecard = ctx.rubric.evaluate(&transcript);
-        ctx.hooks.before_commit(ctx.commits.load(Ordering::SeqCst) + 1);
-        let recorded = store.record_scorecards(&[(item.id.as_str(), &scorecard)], Some(&ctx.owner))?;
+        ctx.hooks
+            .before_commit(ctx.commits.load(Ordering::SeqCst) + 1);
+        let recorded =
+            store.record_scorecards(&[(item.id.as_str(), &scorecard)], Some(&ctx.owner))?;
         return Ok((recorded[0], transcript.duration_ms, scorecard));
     }
     let recording = callscore_ingest::load(&item.path, &ctx.load)?;
     if recording.content_hash != item.id {
-        anyhow::bail!("{}: the file changed while the batch was running; score it again", item.path.display());
+        anyhow::bail!(
+            "{}: the file changed while the batch was running; score it again",
+            item.path.display()
+        );
     }
     let Some(transcriber) = ctx.transcriber else {
-        anyhow::bail!("{}: needs transcription but no model was loaded", item.path.display());
+        anyhow::bail!(
+            "{}: needs transcription but no model was loaded",
+            item.path.display()
+        );
     };
     let n = ctx.transcriptions.fetch_add(1, Ordering::SeqCst) + 1;
     ctx.hooks.during_transcription(n);
@@ -425,7 +527,8 @@ fn score_one(
         transcript.model = transcriber.model_name().to_string();
     }
     let scorecard = ctx.rubric.evaluate(&transcript);
-    ctx.hooks.before_commit(ctx.commits.load(Ordering::SeqCst) + 1);
+    ctx.hooks
+        .before_commit(ctx.commits.load(Ordering::SeqCst) + 1);
     let call = NewCall {
         id: &item.id,
         source_path: &item.path,
@@ -506,8 +609,10 @@ impl Log {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} calls, {msg}, ETA {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "{spinner} {wide_bar} {pos}/{len} calls, {msg}, ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
@@ -545,18 +650,38 @@ struct Progress<'a> {
 
 impl Progress<'_> {
     fn finished(&self, outcome: &CallOutcome, done: usize, total: usize, audio_ms: u64) {
-        let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
         let text = match outcome {
-            CallOutcome::Scored { path, score, passed, flagged, audio_ms, transcribed, seconds, .. } => format!(
+            CallOutcome::Scored {
+                path,
+                score,
+                passed,
+                flagged,
+                audio_ms,
+                transcribed,
+                seconds,
+                ..
+            } => format!(
                 "[{done}/{total}] {}: {score:.1} {}{} ({} audio, {} in {seconds:.1} s)",
                 name(path),
                 if *passed { "passed" } else { "failed" },
                 if *flagged { ", flagged" } else { "" },
                 fmt_ms(*audio_ms),
-                if *transcribed { "transcribed and scored" } else { "scored from the stored transcript" },
+                if *transcribed {
+                    "transcribed and scored"
+                } else {
+                    "scored from the stored transcript"
+                },
             ),
             CallOutcome::DoneElsewhere { path } => {
-                format!("[{done}/{total}] {}: already scored by another run", name(path))
+                format!(
+                    "[{done}/{total}] {}: already scored by another run",
+                    name(path)
+                )
             }
             CallOutcome::Failed { error, .. } => format!("[{done}/{total}] FAILED {error}"),
         };
@@ -587,7 +712,11 @@ impl Summary {
         let mut s = Summary {
             scored: Vec::new(),
             done_elsewhere: 0,
-            failed: plan.unreadable.iter().map(|(p, e)| (p.clone(), None, e.clone())).collect(),
+            failed: plan
+                .unreadable
+                .iter()
+                .map(|(p, e)| (p.clone(), None, e.clone()))
+                .collect(),
             already_scored: plan.already_scored.len(),
             duplicates: plan.duplicates.clone(),
             wall,
@@ -599,7 +728,8 @@ impl Summary {
                 CallOutcome::Failed { path, id, error } => s.failed.push((path, id, error)),
             }
         }
-        s.scored.sort_by(|a, b| outcome_path(a).cmp(outcome_path(b)));
+        s.scored
+            .sort_by(|a, b| outcome_path(a).cmp(outcome_path(b)));
         s.failed.sort();
         s
     }
@@ -609,7 +739,12 @@ impl Summary {
         let mut transcribed = 0;
         let mut audio = 0;
         for o in &self.scored {
-            if let CallOutcome::Scored { transcribed: true, audio_ms, .. } = o {
+            if let CallOutcome::Scored {
+                transcribed: true,
+                audio_ms,
+                ..
+            } = o
+            {
                 transcribed += 1;
                 audio += audio_ms;
             }
@@ -626,13 +761,22 @@ impl Summary {
             scored - transcribed
         );
         if self.already_scored > 0 {
-            out.push_str(&format!(", {} already scored with this rubric", self.already_scored));
+            out.push_str(&format!(
+                ", {} already scored with this rubric",
+                self.already_scored
+            ));
         }
         if self.done_elsewhere > 0 {
-            out.push_str(&format!(", {} scored meanwhile by another run", self.done_elsewhere));
+            out.push_str(&format!(
+                ", {} scored meanwhile by another run",
+                self.done_elsewhere
+            ));
         }
         if !self.duplicates.is_empty() {
-            out.push_str(&format!(", {} duplicate file(s) skipped", self.duplicates.len()));
+            out.push_str(&format!(
+                ", {} duplicate file(s) skipped",
+                self.duplicates.len()
+            ));
         }
         out.push_str(&format!(", {} failed.\n", self.failed.len()));
         let wall = self.wall.as_secs_f64();
@@ -645,16 +789,27 @@ impl Summary {
             ));
         }
         for (dup, first) in &self.duplicates {
-            out.push_str(&format!("  same audio as {}: {}\n", first.display(), dup.display()));
+            out.push_str(&format!(
+                "  same audio as {}: {}\n",
+                first.display(),
+                dup.display()
+            ));
         }
         if !self.failed.is_empty() {
             out.push_str("Failed (a rerun tries them again):\n");
             for (path, _, error) in &self.failed {
-                let error = if error.contains(&*path.to_string_lossy()) { error.clone() } else { format!("{}: {error}", path.display()) };
+                let error = if error.contains(&*path.to_string_lossy()) {
+                    error.clone()
+                } else {
+                    format!("{}: {error}", path.display())
+                };
                 out.push_str(&format!("  {error}\n"));
             }
         }
-        out.push_str(&format!("Database: {}  (see `callscore report --db {0}`)\n", db.display()));
+        out.push_str(&format!(
+            "Database: {}  (see `callscore report --db {0}`)\n",
+            db.display()
+        ));
         out
     }
 
@@ -678,7 +833,16 @@ impl Summary {
             .scored
             .iter()
             .filter_map(|o| match o {
-                CallOutcome::Scored { path, id, score, passed, flagged, audio_ms, transcribed, .. } => Some(BatchRow {
+                CallOutcome::Scored {
+                    path,
+                    id,
+                    score,
+                    passed,
+                    flagged,
+                    audio_ms,
+                    transcribed,
+                    ..
+                } => Some(BatchRow {
                     path: path.display().to_string(),
                     call_id: Some(id.clone()),
                     status: "scored",
@@ -708,7 +872,17 @@ impl Summary {
 
     fn csv(&self) -> anyhow::Result<String> {
         let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(["path", "call_id", "status", "score", "passed", "flagged", "duration_ms", "transcribed", "error"])?;
+        w.write_record([
+            "path",
+            "call_id",
+            "status",
+            "score",
+            "passed",
+            "flagged",
+            "duration_ms",
+            "transcribed",
+            "error",
+        ])?;
         let opt = |v: Option<String>| v.unwrap_or_default();
         for r in self.rows() {
             w.write_record([
@@ -723,13 +897,17 @@ impl Summary {
                 opt(r.error),
             ])?;
         }
-        Ok(String::from_utf8(w.into_inner().context("cannot write CSV")?)?)
+        Ok(String::from_utf8(
+            w.into_inner().context("cannot write CSV")?,
+        )?)
     }
 }
 
 fn outcome_path(o: &CallOutcome) -> &Path {
     match o {
-        CallOutcome::Scored { path, .. } | CallOutcome::DoneElsewhere { path } | CallOutcome::Failed { path, .. } => path,
+        CallOutcome::Scored { path, .. }
+        | CallOutcome::DoneElsewhere { path }
+        | CallOutcome::Failed { path, .. } => path,
     }
 }
 

@@ -23,7 +23,8 @@ pub struct DbArgs {
 impl DbArgs {
     /// Opens an existing database (a typo in --db must not create an empty one).
     pub fn open(&self) -> anyhow::Result<Store> {
-        Store::open_existing(&self.db).with_context(|| format!("cannot read the database {}", self.db.display()))
+        Store::open_existing(&self.db)
+            .with_context(|| format!("cannot read the database {}", self.db.display()))
     }
 }
 
@@ -134,7 +135,12 @@ pub fn run_flagged(args: FlaggedArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot list flagged calls from {}", args.db.db.display()))?;
     let out = match args.format {
         OutputFormat::Table => render_flagged_table(&calls, table_width()),
-        OutputFormat::Json => to_json(&FlaggedJson { calls: calls.iter().map(FlaggedEntry::from).collect() }.ranked())?,
+        OutputFormat::Json => to_json(
+            &FlaggedJson {
+                calls: calls.iter().map(FlaggedEntry::from).collect(),
+            }
+            .ranked(),
+        )?,
         OutputFormat::Csv => flagged_csv(&calls)?,
     };
     emit(&out)
@@ -157,8 +163,13 @@ pub fn run_show(args: ShowArgs) -> anyhow::Result<ExitCode> {
 /// Writes to stdout; a closed pipe (`| head`) is a normal end, not an error.
 fn emit(text: &str) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("cannot write to stdout"),
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("cannot write to stdout")
+        }
         _ => Ok(ExitCode::SUCCESS),
     }
 }
@@ -211,7 +222,11 @@ fn right_align(t: &mut Table, columns: &[usize]) {
 }
 
 fn finish(t: &Table) -> String {
-    let mut s = t.lines().map(|l| l.trim_end().to_string()).collect::<Vec<_>>().join("\n");
+    let mut s = t
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     s.push('\n');
     s
 }
@@ -233,7 +248,10 @@ fn duration(ms: Option<u64>) -> String {
 }
 
 fn stem(file_name: &str) -> &str {
-    std::path::Path::new(file_name).file_stem().and_then(|s| s.to_str()).unwrap_or(file_name)
+    std::path::Path::new(file_name)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(file_name)
 }
 
 fn agent_name(agent: &Option<String>) -> &str {
@@ -243,25 +261,39 @@ fn agent_name(agent: &Option<String>) -> &str {
 fn render_report_table(r: &Report, width: Option<u16>) -> String {
     let mut out = String::new();
     let Some(rubric) = &r.rubric_id else {
-        out.push_str("No scored calls in this database yet. Score some with: callscore score PATH…\n");
+        out.push_str(
+            "No scored calls in this database yet. Score some with: callscore score PATH…\n",
+        );
         append_failed(&mut out, r, width);
         return out;
     };
-    let versions: std::collections::BTreeSet<u32> = r.calls.iter().map(|c| c.rubric_version).collect();
-    let versions = versions.iter().map(|v| format!("v{v}")).collect::<Vec<_>>().join(", ");
+    let versions: std::collections::BTreeSet<u32> =
+        r.calls.iter().map(|c| c.rubric_version).collect();
+    let versions = versions
+        .iter()
+        .map(|v| format!("v{v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let audio: u64 = r.calls.iter().filter_map(|c| c.duration_ms).sum();
     let passed = r.calls.iter().filter(|c| c.passed).count();
     let flagged = r.calls.iter().filter(|c| c.flagged).count();
     out.push_str(&format!(
         "Rubric {rubric}{}: {} calls, {} of audio, {} passed, {} flagged\n",
-        if versions.is_empty() { String::new() } else { format!(" {versions}") },
+        if versions.is_empty() {
+            String::new()
+        } else {
+            format!(" {versions}")
+        },
         r.calls.len(),
         fmt_ms(audio),
         passed,
         flagged,
     ));
     if !r.other_rubric_ids.is_empty() {
-        out.push_str(&format!("(also scored with: {}; choose with --rubric)\n", r.other_rubric_ids.join(", ")));
+        out.push_str(&format!(
+            "(also scored with: {}; choose with --rubric)\n",
+            r.other_rubric_ids.join(", ")
+        ));
     }
     if r.calls.is_empty() {
         out.push_str("\nNo calls match these filters.\n");
@@ -270,7 +302,18 @@ fn render_report_table(r: &Report, width: Option<u16>) -> String {
     }
 
     out.push('\n');
-    let mut t = new_table(&["CALL", "AGENT", "LENGTH", "SCORE", "PASS", "FLAG", "FAILED CRITERIA"], width);
+    let mut t = new_table(
+        &[
+            "CALL",
+            "AGENT",
+            "LENGTH",
+            "SCORE",
+            "PASS",
+            "FLAG",
+            "FAILED CRITERIA",
+        ],
+        width,
+    );
     for c in &r.calls {
         t.add_row(vec![
             stem(&c.file_name).to_string(),
@@ -278,7 +321,11 @@ fn render_report_table(r: &Report, width: Option<u16>) -> String {
             duration(c.duration_ms),
             format!("{:.1}", c.score),
             yes(c.passed).to_string(),
-            if c.flagged { "FLAG".into() } else { String::new() },
+            if c.flagged {
+                "FLAG".into()
+            } else {
+                String::new()
+            },
             failed_list(c),
         ]);
     }
@@ -289,7 +336,17 @@ fn render_report_table(r: &Report, width: Option<u16>) -> String {
     out.push_str(&finish(&t));
 
     out.push_str("\nBy agent\n");
-    let mut t = new_table(&["AGENT", "CALLS", "AVG SCORE", "PASS RATE", "FLAGGED", "AUDIO"], width);
+    let mut t = new_table(
+        &[
+            "AGENT",
+            "CALLS",
+            "AVG SCORE",
+            "PASS RATE",
+            "FLAGGED",
+            "AUDIO",
+        ],
+        width,
+    );
     for a in &r.agents {
         t.add_row(vec![
             agent_name(&a.agent).to_string(),
@@ -304,10 +361,17 @@ fn render_report_table(r: &Report, width: Option<u16>) -> String {
     out.push_str(&finish(&t));
 
     out.push_str("\nBy criterion\n");
-    let mut t = new_table(&["CRITERION", "SECTION", "PASS", "FAIL", "N/A", "PASS RATE"], width);
+    let mut t = new_table(
+        &["CRITERION", "SECTION", "PASS", "FAIL", "N/A", "PASS RATE"],
+        width,
+    );
     for c in &r.criteria {
         t.add_row(vec![
-            if c.critical { format!("{} (critical)", c.criterion_id) } else { c.criterion_id.clone() },
+            if c.critical {
+                format!("{} (critical)", c.criterion_id)
+            } else {
+                c.criterion_id.clone()
+            },
             c.section.clone(),
             c.pass.to_string(),
             c.fail.to_string(),
@@ -325,7 +389,10 @@ fn append_failed(out: &mut String, r: &Report, width: Option<u16>) {
     if r.failed.is_empty() {
         return;
     }
-    out.push_str(&format!("\nNot scored: {} recording(s) failed (callscore score retries them)\n", r.failed.len()));
+    out.push_str(&format!(
+        "\nNot scored: {} recording(s) failed (callscore score retries them)\n",
+        r.failed.len()
+    ));
     let mut t = new_table(&["FILE", "ERROR"], width);
     for f in &r.failed {
         t.add_row(vec![f.file_name.clone(), f.error.clone()]);
@@ -336,7 +403,13 @@ fn append_failed(out: &mut String, r: &Report, width: Option<u16>) {
 fn failed_list(c: &CallRow) -> String {
     c.failed_criteria
         .iter()
-        .map(|id| if c.critical_failures.contains(id) { format!("{id}!") } else { id.clone() })
+        .map(|id| {
+            if c.critical_failures.contains(id) {
+                format!("{id}!")
+            } else {
+                id.clone()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -350,7 +423,12 @@ fn flag_reason(c: &CallRow) -> String {
     if !c.critical_failures.is_empty() {
         parts.push(format!("critical: {}", c.critical_failures.join(", ")));
     }
-    let others: Vec<_> = c.failed_criteria.iter().filter(|id| !c.critical_failures.contains(id)).cloned().collect();
+    let others: Vec<_> = c
+        .failed_criteria
+        .iter()
+        .filter(|id| !c.critical_failures.contains(id))
+        .cloned()
+        .collect();
     if !others.is_empty() {
         parts.push(format!("failed: {}", others.join(", ")));
     }
@@ -401,7 +479,12 @@ struct FlaggedEntry<'a> {
 
 impl<'a> From<&'a CallRow> for FlaggedEntry<'a> {
     fn from(c: &'a CallRow) -> Self {
-        FlaggedEntry { rank: 0, reason: flag_reason(c), first_failed_at: c.first_failed_ms.map(fmt_ms), call: c }
+        FlaggedEntry {
+            rank: 0,
+            reason: flag_reason(c),
+            first_failed_at: c.first_failed_ms.map(fmt_ms),
+            call: c,
+        }
     }
 }
 
@@ -450,7 +533,11 @@ fn render_show(d: &CallDetail, width: Option<u16>) -> String {
     line("Who", who.join(", "));
     let mut audio = vec![duration(c.duration_ms)];
     if let Some(ch) = c.channels {
-        audio.push(if ch == 1 { "mono".into() } else { format!("{ch} channels") });
+        audio.push(if ch == 1 {
+            "mono".into()
+        } else {
+            format!("{ch} channels")
+        });
     }
     if let Some(sr) = c.sample_rate {
         audio.push(format!("{sr} Hz"));
@@ -459,10 +546,13 @@ fn render_show(d: &CallDetail, width: Option<u16>) -> String {
         audio.push(f.clone());
     }
     line("Audio", audio.join(", "));
-    line("Status", match &c.error {
-        Some(e) if c.status == "failed" => format!("failed: {e}"),
-        _ => c.status.clone(),
-    });
+    line(
+        "Status",
+        match &c.error {
+            Some(e) if c.status == "failed" => format!("failed: {e}"),
+            _ => c.status.clone(),
+        },
+    );
 
     let Some(sc) = &d.scorecard else {
         out.push_str("\nNo scorecard for this call yet.\n");
@@ -477,10 +567,21 @@ fn render_show(d: &CallDetail, width: Option<u16>) -> String {
         s.rubric_version,
         &s.rubric_hash[..s.rubric_hash.len().min(12)],
     ));
-    out.push_str(&format!("{:<10}{}\n", "Scored", sc.scored_at.replace('T', " ").replace('Z', " UTC")));
+    out.push_str(&format!(
+        "{:<10}{}\n",
+        "Scored",
+        sc.scored_at.replace('T', " ").replace('Z', " UTC")
+    ));
     let verdict = if s.passed { "PASSED" } else { "FAILED" };
-    let flag = if s.flagged { ", FLAGGED for review" } else { "" };
-    out.push_str(&format!("{:<10}{:.1} of 100, {verdict}{flag}\n", "Score", s.score));
+    let flag = if s.flagged {
+        ", FLAGGED for review"
+    } else {
+        ""
+    };
+    out.push_str(&format!(
+        "{:<10}{:.1} of 100, {verdict}{flag}\n",
+        "Score", s.score
+    ));
     for reason in &s.flag_reasons {
         out.push_str(&indented(reason, 10, width));
     }
@@ -510,9 +611,18 @@ fn render_show(d: &CallDetail, width: Option<u16>) -> String {
             if !why.is_empty() {
                 why.push('\n');
             }
-            why.push_str(&format!("{} {}: \"{}\"", fmt_ms(e.start_ms), e.speaker, e.quote.trim()));
+            why.push_str(&format!(
+                "{} {}: \"{}\"",
+                fmt_ms(e.start_ms),
+                e.speaker,
+                e.quote.trim()
+            ));
         }
-        let name = if r.critical { format!("{} (critical)", r.criterion_id) } else { r.criterion_id.clone() };
+        let name = if r.critical {
+            format!("{} (critical)", r.criterion_id)
+        } else {
+            r.criterion_id.clone()
+        };
         let pts = if r.outcome == Outcome::NotApplicable {
             format!("-/{}", points(r.max_points))
         } else {
@@ -528,9 +638,24 @@ fn render_show(d: &CallDetail, width: Option<u16>) -> String {
             let what = match (&r.criterion_id, r.override_outcome) {
                 (Some(cid), Some(o)) => format!("{cid} -> {}", outcome_word(o)),
                 (Some(cid), None) => cid.clone(),
-                (None, _) => if r.listened { "listened".into() } else { "note".into() },
+                (None, _) => {
+                    if r.listened {
+                        "listened".into()
+                    } else {
+                        "note".into()
+                    }
+                }
             };
-            out.push_str(&format!("  {} {}: {what}{}\n", r.created_at, r.reviewer, if r.note.is_empty() { String::new() } else { format!(": {}", r.note) }));
+            out.push_str(&format!(
+                "  {} {}: {what}{}\n",
+                r.created_at,
+                r.reviewer,
+                if r.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", r.note)
+                }
+            ));
         }
     }
     append_transcript(&mut out, d, width);
@@ -564,7 +689,14 @@ fn append_transcript(out: &mut String, d: &CallDetail, width: Option<u16>) {
         out.push_str("\nNo transcript stored.\n");
         return;
     };
-    out.push_str(&format!("\nTranscript ({})\n", if t.model.is_empty() { "model unknown" } else { &t.model }));
+    out.push_str(&format!(
+        "\nTranscript ({})\n",
+        if t.model.is_empty() {
+            "model unknown"
+        } else {
+            &t.model
+        }
+    ));
     if t.segments.is_empty() {
         out.push_str("(no speech)\n");
         return;
@@ -581,7 +713,9 @@ fn append_transcript(out: &mut String, d: &CallDetail, width: Option<u16>) {
     out.push_str(&finish(&table));
 }
 
-fn csv_string(build: impl FnOnce(&mut csv::Writer<Vec<u8>>) -> csv::Result<()>) -> anyhow::Result<String> {
+fn csv_string(
+    build: impl FnOnce(&mut csv::Writer<Vec<u8>>) -> csv::Result<()>,
+) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     build(&mut w).context("cannot write CSV")?;
     let bytes = w.into_inner().context("cannot write CSV")?;
@@ -660,7 +794,15 @@ fn flagged_csv(calls: &[CallRow]) -> anyhow::Result<String> {
 
 fn agents_csv(r: &Report) -> anyhow::Result<String> {
     csv_string(|w| {
-        w.write_record(["agent", "calls", "average_score", "passed", "pass_rate", "flagged", "audio_ms"])?;
+        w.write_record([
+            "agent",
+            "calls",
+            "average_score",
+            "passed",
+            "pass_rate",
+            "flagged",
+            "audio_ms",
+        ])?;
         for a in &r.agents {
             w.write_record([
                 opt(&a.agent),
@@ -678,7 +820,16 @@ fn agents_csv(r: &Report) -> anyhow::Result<String> {
 
 fn criteria_csv(r: &Report) -> anyhow::Result<String> {
     csv_string(|w| {
-        w.write_record(["criterion_id", "name", "section", "critical", "pass", "fail", "na", "pass_rate"])?;
+        w.write_record([
+            "criterion_id",
+            "name",
+            "section",
+            "critical",
+            "pass",
+            "fail",
+            "na",
+            "pass_rate",
+        ])?;
         for c in &r.criteria {
             w.write_record([
                 c.criterion_id.clone(),
@@ -698,7 +849,15 @@ fn criteria_csv(r: &Report) -> anyhow::Result<String> {
 fn show_csv(d: &CallDetail) -> anyhow::Result<String> {
     csv_string(|w| {
         w.write_record([
-            "call_id", "file_name", "criterion_id", "section", "outcome", "points", "max_points", "critical", "reason",
+            "call_id",
+            "file_name",
+            "criterion_id",
+            "section",
+            "outcome",
+            "points",
+            "max_points",
+            "critical",
+            "reason",
             "evidence",
         ])?;
         if let Some(sc) = &d.scorecard {
@@ -755,7 +914,10 @@ mod tests {
 
     #[test]
     fn flag_reason_puts_critical_failures_first() {
-        assert_eq!(flag_reason(&row(&["greeting", "courtesy"], &["courtesy"])), "critical: courtesy; failed: greeting");
+        assert_eq!(
+            flag_reason(&row(&["greeting", "courtesy"], &["courtesy"])),
+            "critical: courtesy; failed: greeting"
+        );
         assert_eq!(flag_reason(&row(&[], &[])), "score 42.0");
         let mut r = row(&["greeting"], &[]);
         r.flag_reasons = vec!["matched flag phrase".into()];
@@ -764,7 +926,10 @@ mod tests {
 
     #[test]
     fn failed_list_marks_critical_criteria() {
-        assert_eq!(failed_list(&row(&["greeting", "courtesy"], &["courtesy"])), "greeting courtesy!");
+        assert_eq!(
+            failed_list(&row(&["greeting", "courtesy"], &["courtesy"])),
+            "greeting courtesy!"
+        );
     }
 
     #[test]
@@ -772,7 +937,11 @@ mod tests {
         let mut t = new_table(&["A", "B"], Some(80));
         t.add_row(vec!["short".to_string(), "word ".repeat(60)]);
         for line in finish(&t).lines() {
-            assert!(line.chars().count() <= 80, "{line:?} is {} wide", line.chars().count());
+            assert!(
+                line.chars().count() <= 80,
+                "{line:?} is {} wide",
+                line.chars().count()
+            );
         }
     }
 }

@@ -29,7 +29,8 @@ const PAGE: usize = 500;
 
 pub fn run(args: RescoreArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let rubric = Rubric::from_path(&args.rubric).with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
+    let rubric = Rubric::from_path(&args.rubric)
+        .with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
     let mut store = args.db.open()?;
     let db = args.db.db.display();
     let (mut new, mut existing, mut passed, mut flagged) = (0usize, 0usize, 0usize, 0usize);
@@ -40,11 +41,17 @@ pub fn run(args: RescoreArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot read transcripts from {db}"))?;
         let Some((last, _)) = page.last() else { break };
         after = Some(last.clone());
-        let scorecards: Vec<_> = page.iter().map(|(id, t)| (id.as_str(), rubric.evaluate(t))).collect();
+        let scorecards: Vec<_> = page
+            .iter()
+            .map(|(id, t)| (id.as_str(), rubric.evaluate(t)))
+            .collect();
         passed += scorecards.iter().filter(|(_, s)| s.passed).count();
         flagged += scorecards.iter().filter(|(_, s)| s.flagged).count();
         let refs: Vec<_> = scorecards.iter().map(|(id, s)| (*id, s)).collect();
-        for r in store.record_scorecards(&refs, None).with_context(|| format!("cannot store scorecards in {db}"))? {
+        for r in store
+            .record_scorecards(&refs, None)
+            .with_context(|| format!("cannot store scorecards in {db}"))?
+        {
             match r {
                 Recorded::Stored(_) => new += 1,
                 Recorded::AlreadyPresent(_) => existing += 1,
@@ -67,8 +74,13 @@ pub fn run(args: RescoreArgs) -> anyhow::Result<ExitCode> {
         &rubric.hash()[..rubric.hash().len().min(12)],
         started.elapsed().as_secs_f64(),
     );
-    let history = store.rubrics().with_context(|| format!("cannot list rubrics in {db}"))?;
-    let earlier: Vec<_> = history.iter().filter(|u| u.rubric_hash != rubric.hash()).collect();
+    let history = store
+        .rubrics()
+        .with_context(|| format!("cannot list rubrics in {db}"))?;
+    let earlier: Vec<_> = history
+        .iter()
+        .filter(|u| u.rubric_hash != rubric.hash())
+        .collect();
     if !earlier.is_empty() {
         eprintln!("Earlier scorecards are kept:");
         for u in earlier {

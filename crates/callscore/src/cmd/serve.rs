@@ -22,21 +22,32 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = callscore_web::ServeConfig { db: args.db.clone(), token: args.token.clone() };
+    let config = callscore_web::ServeConfig {
+        db: args.db.clone(),
+        token: args.token.clone(),
+    };
     let server = callscore_web::Server::bind(config, args.listen)
         .with_context(|| format!("cannot serve the review pages of {}", args.db.display()))?;
     let addr = server.local_addr();
-    let shown = if addr.ip().is_unspecified() { format!("port {}", addr.port()) } else { format!("http://{addr}/") };
+    let shown = if addr.ip().is_unspecified() {
+        format!("port {}", addr.port())
+    } else {
+        format!("http://{addr}/")
+    };
     // The address goes to stdout (scripts starting the server on port 0 read it there).
     let mut out = std::io::stdout().lock();
     writeln!(out, "Review pages for {} at {shown}", args.db.display())?;
     out.flush()?;
     drop(out);
     if args.token.is_none() {
-        eprintln!("Only this machine can open them (listening on loopback, no token). Ctrl-C stops.");
+        eprintln!(
+            "Only this machine can open them (listening on loopback, no token). Ctrl-C stops."
+        );
     } else {
         eprintln!("Every request needs the token (log in once per browser). Ctrl-C stops.");
     }
-    server.run_until_interrupted().with_context(|| format!("serving the review pages of {}", args.db.display()))?;
+    server
+        .run_until_interrupted()
+        .with_context(|| format!("serving the review pages of {}", args.db.display()))?;
     Ok(ExitCode::SUCCESS)
 }

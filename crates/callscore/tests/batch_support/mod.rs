@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 pub fn fixture_calls_dir() -> PathBuf {
@@ -36,10 +39,19 @@ pub fn copy_calls(names: &[&str]) -> tempfile::TempDir {
 /// from the default cache (or CALLSCORE_MODEL when the environment sets it).
 pub fn score_cmd(db: &Path, paths: &[&Path], extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_callscore"));
-    cmd.arg("score").args(paths).arg("--db").arg(db).arg("--rubric").arg(default_rubric());
+    cmd.arg("score")
+        .args(paths)
+        .arg("--db")
+        .arg(db)
+        .arg("--rubric")
+        .arg(default_rubric());
     cmd.args(["--format", "json", "--quiet"]).args(extra);
     cmd.env_remove("CALLSCORE_DB");
-    for hook in ["CALLSCORE_TEST_ABORT_AFTER_COMMITS", "CALLSCORE_TEST_ABORT_BEFORE_COMMIT", "CALLSCORE_TEST_ABORT_DURING_TRANSCRIPTION"] {
+    for hook in [
+        "CALLSCORE_TEST_ABORT_AFTER_COMMITS",
+        "CALLSCORE_TEST_ABORT_BEFORE_COMMIT",
+        "CALLSCORE_TEST_ABORT_DURING_TRANSCRIPTION",
+    ] {
         cmd.env_remove(hook);
     }
     cmd
@@ -73,8 +85,13 @@ pub struct DbState {
 pub fn check_db(db: &Path) -> DbState {
     let store = Store::open(db).unwrap();
     let c = store.connection();
-    let q = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}")) };
-    let integrity: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let q = |sql: &str| -> i64 {
+        c.query_row(sql, [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
+    let integrity: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(integrity, "ok");
     assert_eq!(q("SELECT count(*) FROM scorecards s WHERE NOT EXISTS (SELECT 1 FROM transcripts t WHERE t.call_id = s.call_id)"), 0, "scorecard without transcript");
     assert_eq!(q("SELECT count(*) FROM scorecards s WHERE NOT EXISTS (SELECT 1 FROM results r WHERE r.scorecard_id = s.id)"), 0, "scorecard without results");

@@ -1,0 +1,236 @@
+//! `callscore serve` as a user runs it: refusals with reasons, a real listening server that
+//! answers pages and honours its token, and a clean stop on SIGTERM.
+
+use callscore_core::{
+    CallMeta, CriterionResult, Evidence, Outcome, Scorecard, Segment, Speaker, Transcript,
+};
+use callscore_store::{NewCall, Store};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_callscore");
+const TOKEN: &str = "a-long-enough-test-token";
+
+fn scored_db(dir: &Path) -> PathBuf {
+    let db = dir.join("calls.db");
+    let mut store = Store::open(&db).unwrap();
+    let transcript = Transcript {
+        duration_ms: 4_000,
+        model: "tiny.en".into(),
+        segments: vec![Segment {
+            speaker: Speaker::Agent,
+            start_ms: 0,
+            end_ms: 2_000,
+            text: "Whatever.".into(),
+            words: vec![],
+        }],
+        meta: CallMeta::default(),
+    };
+    let scorecard = Scorecard {
+        rubric_id: "inbound".into(),
+        rubric_version: 1,
+        rubric_hash: "h".into(),
+        score: 0.0,
+        passed: false,
+        flagged: true,
+        flag_reasons: vec!["critical criterion `courtesy` failed".into()],
+        results: vec![CriterionResult {
+            criterion_id: "courtesy".into(),
+            name: "No rude language".into(),
+            section: "Conduct".into(),
+            outcome: Outcome::Fail,
+            points: 0.0,
+            max_points: 10.0,
+            critical: true,
+            evidence: vec![Evidence {
+                speaker: Speaker::Agent,
+                start_ms: 0,
+                end_ms: 2_000,
+                quote: "Whatever.".into(),
+            }],
+            reason: "agent said 'whatever'".into(),
+        }],
+    };
+    let meta = CallMeta {
+        agent: Some("Gary".into()),
+        ..Default::default()
+    };
+    let path = dir.join("rude.wav");
+    let call = NewCall {
+        id: &"ab".repeat(32),
+        source_path: &path,
+        duration_ms: 4_000,
+        channels: 2,
+        sample_rate: 8_000,
+        format: "wav",
+        meta: &meta,
+    };
+    store
+        .record_scored_call(&call, &transcript, &scorecard)
+        .unwrap();
+    db
+}
+
+/// The running server, stopped (SIGTERM, then killed) when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(db: &Path, token: Option<&str>) -> Server {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .env_remove("CALLSCORE_TOKEN");
+        if let Some(t) = token {
+            cmd.env("CALLSCORE_TOKEN", t);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server says where it listens");
+        let at = line
+            .find("http://")
+            .unwrap_or_else(|| panic!("no URL in {line:?}"));
+        let addr = line[at + 7..].trim().trim_end_matches('/').to_string();
+        Server { child, addr }
+    }
+
+    /// A raw HTTP/1.1 request; returns the status code and the whole response text.
+    fn request(&self, path: &str, extra_headers: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra_headers}\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, response)
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        panic!("the server did not stop within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_public_address_without_a_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = scored_db(dir.path());
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "0.0.0.0:0", "--db"])
+        .arg(&db)
+        .env_remove("CALLSCORE_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("0.0.0.0:0") && err.contains("--token") && err.contains("calls.db"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_short_token_and_a_missing_database_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = scored_db(dir.path());
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--token", "abc", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 16"));
+
+    let missing = dir.path().join("typo.db");
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&missing)
+        .env_remove("CALLSCORE_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("typo.db") && err.contains("score some calls"),
+        "{err}"
+    );
+    assert!(!missing.exists(), "serve never creates an empty database");
+}
+
+#[test]
+fn serves_pages_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = scored_db(dir.path());
+    let mut server = Server::start(&db, None);
+    let (status, page) = server.request("/", "");
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Flagged calls") && page.contains("rude.wav"),
+        "{page}"
+    );
+    let (status, _) = server.request(&format!("/calls/{}", "ab".repeat(32)), "");
+    assert_eq!(status, 200);
+    // The recording is not on disk: 404 with a reason, not a crash.
+    let (status, page) = server.request(&format!("/calls/{}/audio", "ab".repeat(32)), "");
+    assert_eq!(status, 404, "{page}");
+    let exit = server.terminate();
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn the_token_from_the_environment_guards_every_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = scored_db(dir.path());
+    let server = Server::start(&db, Some(TOKEN));
+    let (status, page) = server.request("/", "");
+    assert_eq!(status, 401);
+    assert!(!page.contains("rude.wav"));
+    let (status, page) = server.request("/", &format!("Authorization: Bearer {TOKEN}\r\n"));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("rude.wav"));
+}
