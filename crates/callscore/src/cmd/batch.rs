@@ -687,9 +687,7 @@ impl Progress<'_> {
         };
         match &self.log.bar {
             Some(bar) => {
-                if matches!(outcome, CallOutcome::Failed { .. }) {
-                    bar.println(&text);
-                }
+                bar.println(&text);
                 bar.set_position(done as u64);
                 bar.set_message(format!("{:.2} h audio", audio_ms as f64 / 3_600_000.0));
             }
