@@ -14,7 +14,7 @@ default:
 demo: (deps "build") model-release
     cargo build --release -p callscore
     rm -rf target/demo && mkdir -p target/demo
-    {{release_bin}} score fixtures/calls --db {{demo_db}}
+    {{release_bin}} score fixtures/calls/*.wav --db {{demo_db}}
     @echo
     {{release_bin}} report --db {{demo_db}}
     @echo

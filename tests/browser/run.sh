@@ -2,7 +2,7 @@
 # The review pages' real-browser test, start to finish:
 #   1. installs Debian's chromium when missing (scripts/install-deps.sh browser) and
 #      playwright-core from package-lock.json (npm ci);
-#   2. scores the fixture calls into a fresh database with `callscore score fixtures/calls`
+#   2. scores the fixture calls into a fresh database with `callscore score fixtures/calls/*.wav`
 #      (needs the default model: `callscore model install`, which `just test` runs first);
 #   3. starts `callscore serve` on a free loopback port, runs review_pages.test.mjs, stops it.
 # Screenshots go to target/browser-artifacts/. UPDATE_DOCS=1 also copies the call page's
@@ -37,7 +37,7 @@ if [ -z "$db" ]; then
   rm -f "$db" "$db-wal" "$db-shm"
   # Recordings are stored by the path given here, relative to the repository root, which is
   # also where the server runs.
-  "$bin" score fixtures/calls --db "$db" --quiet
+  "$bin" score fixtures/calls/*.wav --db "$db" --quiet
 fi
 
 log="$artifacts/serve.log"

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Who spoke. Mono recordings cannot be attributed, so their segments are `Unknown`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Speaker {
     Agent,
@@ -40,7 +42,9 @@ impl std::str::FromStr for Speaker {
             "agent" => Ok(Speaker::Agent),
             "caller" | "customer" => Ok(Speaker::Caller),
             "unknown" => Ok(Speaker::Unknown),
-            other => Err(format!("unknown speaker '{other}' (expected agent, caller or unknown)")),
+            other => Err(format!(
+                "unknown speaker '{other}' (expected agent, caller or unknown)"
+            )),
         }
     }
 }
@@ -110,7 +114,9 @@ impl std::str::FromStr for AgentChannel {
         match s.to_ascii_lowercase().as_str() {
             "left" | "l" | "0" => Ok(AgentChannel::Left),
             "right" | "r" | "1" => Ok(AgentChannel::Right),
-            other => Err(format!("unknown channel '{other}' (expected left or right)")),
+            other => Err(format!(
+                "unknown channel '{other}' (expected left or right)"
+            )),
         }
     }
 }
@@ -191,7 +197,13 @@ impl Transcript {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         for s in &self.segments {
-            out.push_str(&format!("[{} - {}] {:>7}: {}\n", fmt_ms(s.start_ms), fmt_ms(s.end_ms), s.speaker, s.text.trim()));
+            out.push_str(&format!(
+                "[{} - {}] {:>7}: {}\n",
+                fmt_ms(s.start_ms),
+                fmt_ms(s.end_ms),
+                s.speaker,
+                s.text.trim()
+            ));
         }
         out
     }
@@ -243,7 +255,9 @@ impl std::str::FromStr for Outcome {
             "pass" => Ok(Outcome::Pass),
             "fail" => Ok(Outcome::Fail),
             "na" | "n/a" | "not_applicable" => Ok(Outcome::NotApplicable),
-            other => Err(format!("unknown outcome '{other}' (expected pass, fail or na)")),
+            other => Err(format!(
+                "unknown outcome '{other}' (expected pass, fail or na)"
+            )),
         }
     }
 }
@@ -316,8 +330,17 @@ mod tests {
 
     #[test]
     fn normalise_orders_segments_and_extends_duration() {
-        let seg = |sp, s, e| Segment { speaker: sp, start_ms: s, end_ms: e, text: String::new(), words: vec![] };
-        let mut t = Transcript { segments: vec![seg(Speaker::Caller, 500, 900), seg(Speaker::Agent, 0, 1000)], ..Default::default() };
+        let seg = |sp, s, e| Segment {
+            speaker: sp,
+            start_ms: s,
+            end_ms: e,
+            text: String::new(),
+            words: vec![],
+        };
+        let mut t = Transcript {
+            segments: vec![seg(Speaker::Caller, 500, 900), seg(Speaker::Agent, 0, 1000)],
+            ..Default::default()
+        };
         t.normalise();
         assert_eq!(t.segments[0].speaker, Speaker::Agent);
         assert_eq!(t.duration_ms, 1000);
@@ -325,7 +348,10 @@ mod tests {
 
     #[test]
     fn outcome_serialises_na() {
-        assert_eq!(serde_json::to_string(&Outcome::NotApplicable).unwrap(), "\"na\"");
+        assert_eq!(
+            serde_json::to_string(&Outcome::NotApplicable).unwrap(),
+            "\"na\""
+        );
     }
 
     #[test]

@@ -122,11 +122,13 @@ pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1_SCORING).foreign_key_check(),
         M::up(V2_REVIEWS).foreign_key_check(),
+        // Version 3: the indexes the review pages need on large databases (see `browse`).
+        M::up(crate::browse::BROWSE_INDEXES_SQL),
     ])
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: usize = 2;
+pub const SCHEMA_VERSION: usize = 3;
 
 #[cfg(test)]
 mod tests {

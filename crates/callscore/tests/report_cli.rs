@@ -493,3 +493,70 @@ fn an_empty_database_says_what_to_do() {
     assert!(run(&db, &["report"]).contains("callscore score"));
     assert_eq!(run(&db, &["flagged"]), "No flagged calls.\n");
 }
+
+/// Reviewer overrides reach the report: the machine vs reviewed score section, and the
+/// calibration view of criteria reviewers overrode.
+#[test]
+fn report_shows_reviewed_scores_and_disagreements() {
+    let db = db();
+    let store = Store::open(&db.path).unwrap();
+    let report = store.report(&Default::default()).unwrap();
+    // Override the first failed, weighted criterion of some call to pass.
+    let (call, criterion) = report
+        .calls
+        .iter()
+        .find_map(|c| c.failed_criteria.first().map(|f| (c, f.clone())))
+        .expect("a call with a failed criterion");
+    store
+        .add_review(&NewReview {
+            call_id: call.call_id.clone(),
+            scorecard_id: Some(call.scorecard_id),
+            reviewer: "qa-lead".into(),
+            criterion_id: Some(criterion.clone()),
+            override_outcome: Some(Outcome::Pass),
+            note: "heard it on the recording".into(),
+            listened: true,
+        })
+        .unwrap();
+    drop(store);
+
+    let table = run(&db, &["report"]);
+    let section = table
+        .split("Machine vs reviewed score")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(section.contains(&call.file_name), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&db, &["report", "--format", "json"])).unwrap();
+    let reviewed = json["reviewed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["call_id"] == call.call_id.as_str())
+        .unwrap();
+    assert!(reviewed["changed_criteria"].as_u64().unwrap() >= 1);
+    assert_eq!(reviewed["call_id"], call.call_id.as_str());
+    assert!(
+        reviewed["reviewed_score"].as_f64().unwrap() >= reviewed["machine_score"].as_f64().unwrap()
+    );
+
+    let dis = run(&db, &["report", "--disagreements"]);
+    let line = dis
+        .lines()
+        .find(|l| l.contains(&criterion))
+        .unwrap_or_else(|| panic!("{dis}"));
+    assert!(line.contains("1 (100%)"), "{line}");
+    let dis_json: serde_json::Value = serde_json::from_str(&run(
+        &db,
+        &["report", "--disagreements", "--format", "json"],
+    ))
+    .unwrap();
+    let row = dis_json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["criterion_id"] == criterion.as_str())
+        .unwrap();
+    assert_eq!(row["overridden"], 1);
+    assert_eq!(row["machine_fail_reviewer_pass"], 1);
+}

@@ -81,6 +81,13 @@ pub struct ReportArgs {
     /// With --format csv: which table to write.
     #[arg(long, value_enum, default_value_t = CsvTable::Calls)]
     pub table: CsvTable,
+    /// Instead of the report: the criteria where reviewers overrode the machine, most
+    /// overridden first (rubric calibration).
+    #[arg(long)]
+    pub disagreements: bool,
+    /// With --disagreements: leave out criteria reviewed on fewer calls than this.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_reviewed: u64,
 }
 
 #[derive(Args)]
@@ -113,12 +120,41 @@ pub struct ShowArgs {
 
 pub fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let store = args.db.open()?;
+    if args.disagreements {
+        return run_disagreements(&store, &args);
+    }
     let report = store
         .report(&args.filter.to_filter(args.flagged))
         .with_context(|| format!("cannot build the report from {}", args.db.db.display()))?;
+    // Machine vs reviewed score, for the calls a reviewer overrode; shown only when there are any
+    // so a database nobody reviewed reads as before.
+    let reviewed = store
+        .reviewed_scores(report.rubric_id.as_deref())
+        .with_context(|| format!("cannot read reviews from {}", args.db.db.display()))?;
+    let reviewed: Vec<ReviewedCall<'_>> = report
+        .calls
+        .iter()
+        .filter_map(|c| {
+            reviewed.get(&c.scorecard_id).map(|r| ReviewedCall {
+                file: &c.file_name,
+                call_id: &c.call_id,
+                machine_score: r.machine_score,
+                reviewed_score: r.reviewed_score,
+                changed_criteria: r.changed_criteria,
+                critical_failure: r.critical_failure,
+            })
+        })
+        .collect();
     let out = match args.format {
-        OutputFormat::Table => render_report_table(&report, table_width()),
-        OutputFormat::Json => to_json(&report)?,
+        OutputFormat::Table => {
+            let mut out = render_report_table(&report, table_width());
+            append_reviewed(&mut out, &reviewed, table_width());
+            out
+        }
+        OutputFormat::Json => to_json(&ReportJson {
+            report: &report,
+            reviewed: &reviewed,
+        })?,
         OutputFormat::Csv => match args.table {
             CsvTable::Calls => calls_csv(&report.calls)?,
             CsvTable::Agents => agents_csv(&report)?,
@@ -383,6 +419,123 @@ fn render_report_table(r: &Report, width: Option<u16>) -> String {
     out.push_str(&finish(&t));
     append_failed(&mut out, r, width);
     out
+}
+
+/// The report's JSON: the report's own fields, then `reviewed` when any call has overrides.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    reviewed: &'a [ReviewedCall<'a>],
+}
+
+/// One call's machine score beside the score with the reviewers' overrides applied.
+#[derive(Serialize)]
+struct ReviewedCall<'a> {
+    file: &'a str,
+    call_id: &'a str,
+    machine_score: f64,
+    reviewed_score: f64,
+    changed_criteria: u32,
+    critical_failure: bool,
+}
+
+fn append_reviewed(out: &mut String, reviewed: &[ReviewedCall<'_>], width: Option<u16>) {
+    if reviewed.is_empty() {
+        return;
+    }
+    out.push_str(&format!(
+        "\nMachine vs reviewed score ({} call(s) with reviewer verdicts)\n",
+        reviewed.len()
+    ));
+    let mut t = new_table(
+        &["FILE", "MACHINE", "REVIEWED", "CHANGED", "CRITICAL"],
+        width,
+    );
+    for r in reviewed {
+        t.add_row(vec![
+            r.file.to_string(),
+            format!("{:.1}", r.machine_score),
+            format!("{:.1}", r.reviewed_score),
+            r.changed_criteria.to_string(),
+            if r.critical_failure { "fail" } else { "" }.to_string(),
+        ]);
+    }
+    out.push_str(&finish(&t));
+}
+
+/// `callscore report --disagreements`: where reviewers overrode the machine, per criterion.
+fn run_disagreements(store: &Store, args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let rows = store
+        .disagreements(&callscore_store::browse::DisagreementFilter {
+            rubric_id: args.filter.rubric.clone(),
+            min_reviewed: args.min_reviewed,
+        })
+        .with_context(|| format!("cannot read reviews from {}", args.db.db.display()))?;
+    let out = match args.format {
+        OutputFormat::Json => to_json(&rows)?,
+        OutputFormat::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record([
+                "rubric_id",
+                "rubric_version",
+                "criterion_id",
+                "reviewed",
+                "overridden",
+                "machine_fail_reviewer_pass",
+                "machine_pass_reviewer_fail",
+            ])?;
+            for d in &rows {
+                w.write_record([
+                    d.rubric_id.clone(),
+                    d.rubric_version.to_string(),
+                    d.criterion_id.clone(),
+                    d.reviewed.to_string(),
+                    d.overridden.to_string(),
+                    d.machine_fail_reviewer_pass.to_string(),
+                    d.machine_pass_reviewer_fail.to_string(),
+                ])?;
+            }
+            String::from_utf8(w.into_inner().context("cannot write CSV")?)?
+        }
+        OutputFormat::Table => {
+            if rows.is_empty() {
+                "No reviewer has overridden a verdict yet (overrides are made on the review pages: callscore serve).\n".to_string()
+            } else {
+                let mut t = new_table(
+                    &[
+                        "RUBRIC",
+                        "CRITERION",
+                        "REVIEWED",
+                        "OVERRIDDEN",
+                        "TOO STRICT",
+                        "MISSED",
+                    ],
+                    table_width(),
+                );
+                for d in &rows {
+                    let rate = if d.reviewed > 0 {
+                        d.overridden as f64 * 100.0 / d.reviewed as f64
+                    } else {
+                        0.0
+                    };
+                    t.add_row(vec![
+                        format!("{} v{}", d.rubric_id, d.rubric_version),
+                        d.criterion_id.clone(),
+                        d.reviewed.to_string(),
+                        format!("{} ({rate:.0}%)", d.overridden),
+                        d.machine_fail_reviewer_pass.to_string(),
+                        d.machine_pass_reviewer_fail.to_string(),
+                    ]);
+                }
+                let mut out = "Criteria where reviewers overrode the machine (too strict: machine fail, reviewer pass; missed: the reverse)\n".to_string();
+                out.push_str(&finish(&t));
+                out
+            }
+        }
+    };
+    emit(&out)
 }
 
 fn append_failed(out: &mut String, r: &Report, width: Option<u16>) {
