@@ -95,14 +95,14 @@ fn parse_clock(s: &str) -> Result<u64, String> {
 pub fn fmt_span(ms: u64) -> String {
     if ms < 60_000 {
         let tenths = (ms + 50) / 100;
-        if tenths % 10 == 0 {
+        if tenths.is_multiple_of(10) {
             format!("{} s", tenths / 10)
         } else {
             format!("{}.{} s", tenths / 10, tenths % 10)
         }
     } else {
         let secs = (ms + 500) / 1000;
-        if secs % 60 == 0 {
+        if secs.is_multiple_of(60) {
             format!("{} min", secs / 60)
         } else {
             format!("{} min {} s", secs / 60, secs % 60)
