@@ -226,12 +226,8 @@ fn table_width() -> Option<u16> {
     }
 }
 
-/// A borderless table with a dashed header underline and two spaces between columns.
-fn new_table(header: &[&str], width: Option<u16>) -> Table {
-    let mut t = Table::new();
-    // Only the header line (position 5 of comfy-table's preset string) is drawn.
-    t.load_preset("     -             ");
-    t.set_content_arrangement(ContentArrangement::Dynamic);
+/// Wraps a table to `width` (piped output), or to the terminal's width, 80 when unknown.
+fn fit_width(t: &mut Table, width: Option<u16>) {
     match width {
         Some(w) => {
             t.force_no_tty().set_width(w);
@@ -242,6 +238,15 @@ fn new_table(header: &[&str], width: Option<u16>) -> Table {
             }
         }
     }
+}
+
+/// A borderless table with a dashed header underline and two spaces between columns.
+fn new_table(header: &[&str], width: Option<u16>) -> Table {
+    let mut t = Table::new();
+    // Only the header line (position 5 of comfy-table's preset string) is drawn.
+    t.load_preset("     -             ");
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    fit_width(&mut t, width);
     t.set_header(header.to_vec());
     for c in t.column_iter_mut() {
         c.set_padding((0, 2));
@@ -820,16 +825,7 @@ fn indented(text: &str, indent: u16, width: Option<u16>) -> String {
     let mut t = Table::new();
     t.load_preset(comfy_table::presets::NOTHING);
     t.set_content_arrangement(ContentArrangement::Dynamic);
-    match width {
-        Some(w) => {
-            t.force_no_tty().set_width(w);
-        }
-        None => {
-            if t.width().is_none() {
-                t.set_width(80);
-            }
-        }
-    }
+    fit_width(&mut t, width);
     t.add_row(vec![text.to_string()]);
     for c in t.column_iter_mut() {
         c.set_padding((indent, 0));
