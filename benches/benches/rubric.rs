@@ -104,6 +104,7 @@ fn ten_minute_call() -> Transcript {
             agent: Some("Daniel".into()),
             ..Default::default()
         },
+        ..Default::default()
     }
 }
 
@@ -125,6 +126,7 @@ fn seg(speaker: Speaker, start_ms: u64, end_ms: u64, text: &str) -> Segment {
         end_ms,
         text: format!(" {text}"),
         words,
+        ..Default::default()
     }
 }
 

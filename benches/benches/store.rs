@@ -43,6 +43,7 @@ fn transcript(i: u64) -> Transcript {
             end_ms: k * 5_000 + 4_200,
             text: format!("Line {k} of call {i}: I can look into the bill for you, could you read me the meter?"),
             words: vec![],
+            ..Default::default()
         })
         .collect();
     Transcript {
@@ -50,6 +51,7 @@ fn transcript(i: u64) -> Transcript {
         model: "tiny.en".into(),
         segments,
         meta: CallMeta::default(),
+        ..Default::default()
     }
 }
 
@@ -101,6 +103,7 @@ fn scorecard(i: u64, hash: &str) -> Scorecard {
         passed,
         flagged: !passed,
         flag_reasons: vec![],
+        judged: true,
         results,
     }
 }
@@ -167,6 +170,7 @@ fn big_db() -> &'static Path {
             model: "tiny.en".into(),
             segments: vec![],
             meta: CallMeta::default(),
+            ..Default::default()
         };
         for i in 0..CALLS {
             store_call(&mut store, i, &t, "h");

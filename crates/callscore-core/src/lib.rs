@@ -74,7 +74,7 @@ pub struct Word {
 }
 
 /// A stretch of speech by one speaker. Times are in call time, not leg-local time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Segment {
     #[serde(default)]
     pub speaker: Speaker,
@@ -83,6 +83,10 @@ pub struct Segment {
     pub text: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub words: Vec<Word>,
+    /// How sure the speaker attribution is, 0–1, when it was inferred (speakers separated from
+    /// one mixed channel). `None` when the speaker is known from the channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker_confidence: Option<f32>,
 }
 
 impl Segment {
@@ -155,6 +159,15 @@ pub struct CallMeta {
     pub to: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<CallEvent>,
+    /// Mystery-shop calls: the scenario id of the shop script that placed the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// Milliseconds from sending the INVITE until the far end answered (a placed call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring_ms: Option<u64>,
+    /// How a placed call ended up: `answered`, `busy`, `no_answer`, `rejected`, `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
 }
 
 /// A speaker-attributed transcript of a whole call, segments ordered by start time.
@@ -169,6 +182,29 @@ pub struct Transcript {
     pub segments: Vec<Segment>,
     #[serde(default, skip_serializing_if = "is_default_meta")]
     pub meta: CallMeta,
+    /// The speakers were separated from one mixed (mono) channel by speaker diarization, not
+    /// taken from the recording's channels; each segment then carries `speaker_confidence`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub diarized: bool,
+    /// Spoken language (ISO 639-1 code such as `en`, `zh`), as given or as detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Spans whose words were redacted (card numbers, security codes…): their text is replaced
+    /// by a `[class]` placeholder and their audio is muted wherever callscore plays it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redactions: Vec<Redaction>,
+}
+
+/// A redacted span of the call: what kind of data it held, who said it and when (call time,
+/// with the margin already applied).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redaction {
+    /// The data class, e.g. `card_number`, `security_code`, `expiry_date`.
+    pub class: String,
+    #[serde(default)]
+    pub speaker: Speaker,
+    pub start_ms: u64,
+    pub end_ms: u64,
 }
 
 fn is_default_meta(m: &CallMeta) -> bool {
@@ -300,7 +336,20 @@ pub struct Scorecard {
     pub flagged: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flag_reasons: Vec<String>,
+    /// False when too little of the rubric could be applied to this call (the rubric's
+    /// `min_judged`): the call "cannot be judged", is not passed and is flagged, whatever
+    /// `score` says about the few criteria that did apply.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub judged: bool,
     pub results: Vec<CriterionResult>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Scorecard {
@@ -334,8 +383,7 @@ mod tests {
             speaker: sp,
             start_ms: s,
             end_ms: e,
-            text: String::new(),
-            words: vec![],
+            ..Default::default()
         };
         let mut t = Transcript {
             segments: vec![seg(Speaker::Caller, 500, 900), seg(Speaker::Agent, 0, 1000)],

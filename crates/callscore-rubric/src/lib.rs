@@ -30,7 +30,7 @@
 //! "#, "demo.toml").unwrap();
 //! let transcript = Transcript {
 //!     segments: vec![Segment { speaker: Speaker::Agent, start_ms: 0, end_ms: 2_000,
-//!                              text: "Good morning, Acme.".into(), words: vec![] }],
+//!                              text: "Good morning, Acme.".into(), ..Default::default() }],
 //!     ..Default::default()
 //! };
 //! let card = rubric.evaluate(&transcript);

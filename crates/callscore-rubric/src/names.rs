@@ -390,6 +390,7 @@ mod tests {
                 end_ms: 1_000,
                 text: text.into(),
                 words: vec![],
+                ..Default::default()
             }],
             ..Default::default()
         }

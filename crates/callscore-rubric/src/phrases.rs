@@ -322,6 +322,7 @@ mod tests {
                     end_ms: at + 2_000,
                     text: text.into(),
                     words: vec![],
+                    ..Default::default()
                 })
                 .collect(),
             ..Default::default()

@@ -224,6 +224,7 @@ impl Rubric {
             passed,
             flagged: !flag_reasons.is_empty(),
             flag_reasons,
+            judged: true,
             results,
         }
     }

@@ -588,6 +588,7 @@ fn load_transcript(
             end_ms: end,
             text: s.text,
             words: s.words,
+            ..Default::default()
         });
     }
     let duration = time(
@@ -601,6 +602,7 @@ fn load_transcript(
         model: inline.model,
         segments,
         meta: inline.meta,
+        ..Default::default()
     };
     crate::transcript::validate(&t, &case_path.display().to_string()).map_err(|e| e.to_string())?;
     t.normalise();

@@ -547,6 +547,7 @@ mod tests {
                 end_ms: 9_000,
                 text: text.into(),
                 words,
+                ..Default::default()
             }],
             ..Default::default()
         }
@@ -610,6 +611,7 @@ mod tests {
             end_ms: e,
             text: "x".into(),
             words: vec![],
+            ..Default::default()
         };
         let t = Transcript {
             segments: vec![

@@ -57,6 +57,7 @@ fn segment() -> impl Strategy<Value = Segment> {
             end_ms: start + len,
             text: text.to_string(),
             words: vec![],
+            ..Default::default()
         })
 }
 

@@ -1128,6 +1128,7 @@ mod tests {
             passed,
             flagged: !passed,
             flag_reasons: vec![],
+            judged: true,
             results,
         }
     }
@@ -1366,8 +1367,10 @@ mod tests {
                 end_ms: 2_000,
                 text: "Thank you for calling".into(),
                 words: vec![],
+                ..Default::default()
             }],
             meta: CallMeta::default(),
+            ..Default::default()
         };
         for i in 0..n {
             let (meta, sc, duration_ms) = synthetic_call(i);

@@ -829,6 +829,7 @@ impl Store {
                 passed,
                 flagged,
                 flag_reasons,
+                judged: true,
                 results,
             },
         }))

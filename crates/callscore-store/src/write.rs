@@ -395,6 +395,8 @@ impl Store {
             segments: serde_json::from_str(segments)
                 .map_err(self.corrupt(call_id, "transcript"))?,
             meta: serde_json::from_str(meta).map_err(self.corrupt(call_id, "metadata"))?,
+            // Not stored yet (schema v3 keeps segments and meta only).
+            ..Default::default()
         })
     }
 }

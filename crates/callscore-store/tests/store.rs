@@ -19,6 +19,7 @@ fn transcript(lines: &[(Speaker, u64, &str)]) -> Transcript {
             end_ms: start_ms + 2_000,
             text: text.into(),
             words: vec![],
+            ..Default::default()
         })
         .collect::<Vec<_>>();
     let mut t = Transcript {
@@ -26,6 +27,7 @@ fn transcript(lines: &[(Speaker, u64, &str)]) -> Transcript {
         model: "tiny.en".into(),
         segments,
         meta: CallMeta::default(),
+        ..Default::default()
     };
     t.normalise();
     t
@@ -88,6 +90,7 @@ fn scorecard(rubric_hash: &str, version: u32, results: Vec<CriterionResult>) -> 
         } else {
             vec![format!("score {score:.0} below 80")]
         },
+        judged: true,
         results,
     }
 }

@@ -438,6 +438,7 @@ fn words_to_segments(speaker: Speaker, feed: &Feed, words: Vec<RawWord>) -> Vec<
                     end_ms: end,
                     text: word.text.clone(),
                     words: vec![word],
+                    ..Default::default()
                 });
                 current_key = Some(key);
             }
@@ -613,6 +614,7 @@ mod tests {
             end_ms: e,
             text: text.into(),
             words: vec![],
+            ..Default::default()
         };
         assert!(
             !is_hallucination(&seg("Thank you.", 1200, 2000), act),

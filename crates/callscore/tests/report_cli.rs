@@ -17,6 +17,7 @@ fn seg(speaker: Speaker, start_s: f64, end_s: f64, text: &str) -> Segment {
         end_ms: (end_s * 1000.0) as u64,
         text: text.into(),
         words: vec![],
+        ..Default::default()
     }
 }
 
@@ -83,6 +84,7 @@ fn card(
         passed,
         flagged: !passed,
         flag_reasons,
+        judged: true,
         results,
     }
 }
@@ -240,6 +242,7 @@ fn fill(db: &Path) {
             model: "tiny.en".into(),
             segments: c.segments,
             meta: meta.clone(),
+            ..Default::default()
         };
         t.normalise();
         let call = NewCall {

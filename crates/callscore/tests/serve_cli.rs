@@ -27,8 +27,10 @@ fn scored_db(dir: &Path) -> PathBuf {
             end_ms: 2_000,
             text: "Whatever.".into(),
             words: vec![],
+            ..Default::default()
         }],
         meta: CallMeta::default(),
+        ..Default::default()
     };
     let scorecard = Scorecard {
         rubric_id: "inbound".into(),
@@ -38,6 +40,7 @@ fn scored_db(dir: &Path) -> PathBuf {
         passed: false,
         flagged: true,
         flag_reasons: vec!["critical criterion `courtesy` failed".into()],
+        judged: true,
         results: vec![CriterionResult {
             criterion_id: "courtesy".into(),
             name: "No rude language".into(),

@@ -438,6 +438,7 @@ pub(crate) mod testutil {
                     end_ms: (e * 1000.0) as u64,
                     text: text.into(),
                     words: vec![],
+                    ..Default::default()
                 })
                 .collect(),
             ..Default::default()
