@@ -1,101 +1,57 @@
-//! `callscore score PATH…`: the batch job. Finds recordings, skips what the database already
-//! has, and runs ingest → transcribe → score → store on worker threads that share one loaded
-//! model. Every call's rows are committed in one transaction, and work is claimed in the
-//! database first, so a killed run can simply be started again and two runs on one database do
-//! not duplicate work.
+//! `callscore score PATH…`: the batch job. The work itself (finding recordings, skipping what
+//! the database already has, claims, workers sharing one loaded model, one transaction per call)
+//! is `callscore-pipeline`; this module turns the command line into a [`Pipeline`], draws the
+//! progress, and prints the summary.
 
 use super::common::ModelArgs;
 use super::score::{OutputFormat, ScoreArgs};
 use anyhow::Context;
 use callscore_core::fmt_ms;
 use callscore_ingest::LoadOptions;
-use callscore_rubric::Rubric;
-use callscore_store::{
-    content_id, Claim, ClaimOwner, NewCall, Recorded, Store, CLAIM_RENEW_EVERY_MS,
+use callscore_pipeline::{
+    BatchOptions, BatchReport, CallOutcome, FaultHooks, Observer, Pipeline, PipelineOptions,
+    PlanSummary,
 };
-use callscore_transcribe::{TranscribeOptions, Transcriber};
+use callscore_rubric::Rubric;
+use callscore_transcribe::TranscribeOptions;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
     if args.paths.is_empty() {
-        anyhow::bail!("nothing to score: give recordings or folders (e.g. `callscore score recordings/`), or --transcript FILE.json");
+        anyhow::bail!(callscore_pipeline::PipelineError::NothingGiven);
     }
     // The rubric before anything else: a typo in it must not cost an hour of transcription.
     let rubric = Rubric::from_path(&args.rubric)
         .with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
-    let store = Store::open(&args.db)
-        .with_context(|| format!("cannot open the database {}", args.db.display()))?;
-    let hooks = TestHooks::from_env();
-    let log = Log::new(args.quiet);
-
-    let found = discover(&args.paths);
-    if found.files.is_empty() && found.problems.is_empty() {
-        anyhow::bail!(
-            "no recordings found in {} (looked for {} files)",
-            args.paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            callscore_ingest::AUDIO_EXTENSIONS.join(", ")
-        );
-    }
-    let plan = make_plan(&store, &rubric, found, &log)?;
-    drop(store);
-
-    let needs_model = plan.work.iter().any(|w| !w.has_transcript);
-    let jobs = args
-        .jobs
-        .unwrap_or_else(cores)
-        .clamp(1, plan.work.len().max(1));
-    let transcriber = if needs_model {
-        let model = model_path(&args.model)?;
-        let opts = TranscribeOptions {
-            threads: (cores() / jobs).max(1),
-            ..TranscribeOptions::default()
-        };
-        Some(
-            Transcriber::load(&model, opts)
-                .with_context(|| format!("cannot load the model {}", model.display()))?,
-        )
-    } else {
-        None
-    };
-    log.line(&format!(
-        "{} to score ({} need transcription), {} already scored with {} v{}, {} worker(s)",
-        plural(plan.work.len(), "call"),
-        plan.work.iter().filter(|w| !w.has_transcript).count(),
-        plan.already_scored.len(),
-        rubric.id(),
-        rubric.version(),
-        jobs
-    ));
-
-    let ctx = WorkerContext {
-        db: &args.db,
-        rubric: &rubric,
-        transcriber: transcriber.as_ref(),
-        load: LoadOptions {
+    let workers = args.jobs.unwrap_or_else(cores).max(1);
+    let pipeline = pipeline(
+        rubric,
+        &args.model,
+        LoadOptions {
             agent_channel: args.agent_channel,
         },
-        owner: ClaimOwner::current_process(),
-        queue: Mutex::new(plan.work.iter().cloned().map(Queued::now).collect()),
-        hooks: &hooks,
-        commits: AtomicUsize::new(0),
-        transcriptions: AtomicUsize::new(0),
-    };
-    let outcomes = run_workers(&ctx, jobs, plan.work.len(), &log)?;
+        workers,
+    );
+    let hooks = TestHooks::from_env();
+    let log = Log::new(args.quiet);
+    let report = pipeline
+        .score_paths(
+            &args.db,
+            &args.paths,
+            &BatchOptions { workers },
+            &log,
+            &hooks,
+        )
+        .map_err(anyhow::Error::new)
+        .with_context(|| format!("scoring into {}", args.db.display()))?;
 
-    let summary = Summary::new(&plan, outcomes, started.elapsed());
+    let summary = Summary::new(&report);
     log.finish(&summary.text(&args.db));
     match args.format {
         OutputFormat::Table => {}
@@ -114,7 +70,22 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn cores() -> usize {
+/// The pipeline the batch commands share: the rubric, the model (resolved, and installed on
+/// first use, only when a call needs transcription) and the threads each call may use.
+pub fn pipeline(rubric: Rubric, model: &ModelArgs, load: LoadOptions, workers: usize) -> Pipeline {
+    let transcribe = TranscribeOptions {
+        threads: (cores() / workers.max(1)).max(1),
+        ..TranscribeOptions::default()
+    };
+    let model = model.clone();
+    Pipeline::new(
+        rubric,
+        Box::new(move || super::common::resolve_model(&model).map_err(|e| format!("{e:#}"))),
+        PipelineOptions { load, transcribe },
+    )
+}
+
+pub fn cores() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -128,420 +99,6 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
-/// The model file: `--model`, or the default model (installed into the cache on first use).
-fn model_path(args: &ModelArgs) -> anyhow::Result<PathBuf> {
-    super::common::resolve_model(args)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Finding and planning
-
-/// A recording found on disk or a path that could not be used.
-struct Found {
-    files: Vec<PathBuf>,
-    problems: Vec<(PathBuf, String)>,
-}
-
-/// Files are taken as given (even without an audio extension: ingest then says what is wrong);
-/// folders are searched recursively for audio extensions, in name order so runs are repeatable.
-fn discover(paths: &[PathBuf]) -> Found {
-    let mut found = Found {
-        files: Vec::new(),
-        problems: Vec::new(),
-    };
-    let mut seen = std::collections::HashSet::new();
-    let mut push = |found: &mut Found, p: PathBuf| {
-        // Absolute paths: the review pages open the recording later from another directory.
-        let p = std::fs::canonicalize(&p).unwrap_or(p);
-        if seen.insert(p.clone()) {
-            found.files.push(p);
-        }
-    };
-    for path in paths {
-        match std::fs::metadata(path) {
-            Err(e) => found
-                .problems
-                .push((path.clone(), format!("{}: {e}", path.display()))),
-            Ok(m) if m.is_dir() => {
-                for entry in walkdir::WalkDir::new(path)
-                    .follow_links(true)
-                    .sort_by_file_name()
-                {
-                    match entry {
-                        Ok(e)
-                            if e.file_type().is_file()
-                                && callscore_ingest::is_audio_path(e.path()) =>
-                        {
-                            push(&mut found, e.into_path())
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            let at = e.path().unwrap_or(path).to_path_buf();
-                            found
-                                .problems
-                                .push((at.clone(), format!("{}: {e}", at.display())));
-                        }
-                    }
-                }
-            }
-            Ok(_) => push(&mut found, path.clone()),
-        }
-    }
-    found
-}
-
-#[derive(Debug, Clone)]
-struct WorkItem {
-    path: PathBuf,
-    id: String,
-    has_transcript: bool,
-}
-
-struct Plan {
-    work: Vec<WorkItem>,
-    already_scored: Vec<PathBuf>,
-    /// Same audio as an earlier file in this batch: (file, the file it duplicates).
-    duplicates: Vec<(PathBuf, PathBuf)>,
-    /// Paths that could not even be read (no content, so no call id to record them under).
-    unreadable: Vec<(PathBuf, String)>,
-}
-
-fn make_plan(store: &Store, rubric: &Rubric, found: Found, log: &Log) -> anyhow::Result<Plan> {
-    let mut plan = Plan {
-        work: Vec::new(),
-        already_scored: Vec::new(),
-        duplicates: Vec::new(),
-        unreadable: found.problems,
-    };
-    let mut first_path: HashMap<String, PathBuf> = HashMap::new();
-    if found.files.len() > 50 {
-        log.line(&format!(
-            "checking {} recordings against {}",
-            found.files.len(),
-            store.path().display()
-        ));
-    }
-    for path in found.files {
-        let id = match content_id(&path) {
-            Ok(id) => id,
-            Err(e) => {
-                plan.unreadable.push((path, e.to_string()));
-                continue;
-            }
-        };
-        if let Some(first) = first_path.get(&id) {
-            plan.duplicates.push((path, first.clone()));
-            continue;
-        }
-        first_path.insert(id.clone(), path.clone());
-        let state = store.plan_state(&id, rubric.hash())?;
-        if state.scored_with_rubric {
-            plan.already_scored.push(path);
-        } else {
-            plan.work.push(WorkItem {
-                path,
-                id,
-                has_transcript: state.has_transcript,
-            });
-        }
-    }
-    Ok(plan)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Workers
-
-/// A queued call; `not_before` delays a retry of a call another process holds.
-struct Queued {
-    item: WorkItem,
-    not_before: Instant,
-}
-
-impl Queued {
-    fn now(item: WorkItem) -> Self {
-        Queued {
-            item,
-            not_before: Instant::now(),
-        }
-    }
-}
-
-struct WorkerContext<'a> {
-    db: &'a Path,
-    rubric: &'a Rubric,
-    transcriber: Option<&'a Transcriber>,
-    load: LoadOptions,
-    owner: ClaimOwner,
-    queue: Mutex<VecDeque<Queued>>,
-    hooks: &'a TestHooks,
-    commits: AtomicUsize,
-    transcriptions: AtomicUsize,
-}
-
-/// What happened to one call.
-#[derive(Debug, Clone)]
-enum CallOutcome {
-    Scored {
-        path: PathBuf,
-        id: String,
-        score: f64,
-        passed: bool,
-        flagged: bool,
-        audio_ms: u64,
-        transcribed: bool,
-        seconds: f64,
-    },
-    /// Another process scored it with this rubric while we were busy.
-    DoneElsewhere { path: PathBuf },
-    Failed {
-        path: PathBuf,
-        id: Option<String>,
-        error: String,
-    },
-}
-
-enum Event {
-    Finished(CallOutcome),
-}
-
-/// How long to wait before asking again about a call another process holds.
-const BUSY_RETRY: Duration = Duration::from_millis(500);
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-fn run_workers(
-    ctx: &WorkerContext<'_>,
-    jobs: usize,
-    total: usize,
-    log: &Log,
-) -> anyhow::Result<Vec<CallOutcome>> {
-    if total == 0 {
-        return Ok(Vec::new());
-    }
-    // The main thread keeps the claims of this process alive while workers run.
-    let keeper = Store::open(ctx.db)
-        .with_context(|| format!("cannot open the database {}", ctx.db.display()))?;
-    let bar = log.progress(total as u64);
-    let (tx, rx) = mpsc::channel::<anyhow::Result<Event>>();
-    let mut outcomes = Vec::with_capacity(total);
-    let mut audio_ms = 0u64;
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            scope.spawn(move || {
-                if let Err(e) = worker(ctx, &tx) {
-                    let _ = tx.send(Err(e));
-                }
-            });
-        }
-        drop(tx);
-        let mut last_renewal = Instant::now();
-        let renew_every = Duration::from_millis(CLAIM_RENEW_EVERY_MS as u64);
-        let mut fatal = None;
-        loop {
-            match rx.recv_timeout(renew_every / 4) {
-                Ok(Ok(Event::Finished(outcome))) => {
-                    if let CallOutcome::Scored { audio_ms: a, .. } = &outcome {
-                        audio_ms += a;
-                    }
-                    bar.finished(&outcome, outcomes.len() + 1, total, audio_ms);
-                    outcomes.push(outcome);
-                }
-                Ok(Err(e)) => {
-                    // A worker lost the database: stop handing out work, let the others finish
-                    // their current call, then report.
-                    ctx.queue.lock().unwrap_or_else(|p| p.into_inner()).clear();
-                    fatal.get_or_insert(e);
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-            if last_renewal.elapsed() >= renew_every {
-                // A failed renewal is not fatal: the lease is long, the next attempt may work.
-                let _ = keeper.renew_claims(&ctx.owner, now_ms());
-                last_renewal = Instant::now();
-            }
-        }
-        match fatal {
-            Some(e) => Err(e),
-            None => Ok(outcomes),
-        }
-    })
-}
-
-fn next_item(ctx: &WorkerContext<'_>) -> Option<WorkItem> {
-    loop {
-        let wait = {
-            let mut queue = ctx.queue.lock().unwrap_or_else(|p| p.into_inner());
-            let front = queue.pop_front()?;
-            let now = Instant::now();
-            if front.not_before <= now {
-                return Some(front.item);
-            }
-            let wait = front.not_before - now;
-            queue.push_back(front);
-            // Only waiting items left at the front: nap until the first is due.
-            wait
-        };
-        std::thread::sleep(wait.min(BUSY_RETRY));
-    }
-}
-
-fn worker(ctx: &WorkerContext<'_>, tx: &mpsc::Sender<anyhow::Result<Event>>) -> anyhow::Result<()> {
-    let mut store = Store::open(ctx.db)
-        .with_context(|| format!("cannot open the database {}", ctx.db.display()))?;
-    while let Some(item) = next_item(ctx) {
-        let claim = store
-            .claim(
-                &item.id,
-                &item.path,
-                ctx.rubric.hash(),
-                &ctx.owner,
-                now_ms(),
-            )
-            .with_context(|| {
-                format!(
-                    "cannot claim {} in {}",
-                    item.path.display(),
-                    ctx.db.display()
-                )
-            })?;
-        let has_transcript = match claim {
-            Claim::AlreadyScored => {
-                let _ = tx.send(Ok(Event::Finished(CallOutcome::DoneElsewhere {
-                    path: item.path,
-                })));
-                continue;
-            }
-            Claim::Busy { .. } => {
-                let mut queue = ctx.queue.lock().unwrap_or_else(|p| p.into_inner());
-                queue.push_back(Queued {
-                    item,
-                    not_before: Instant::now() + BUSY_RETRY,
-                });
-                continue;
-            }
-            Claim::Acquired { has_transcript } => has_transcript,
-        };
-        let t0 = Instant::now();
-        // A panic inside a library on one recording must not take the whole batch down: it
-        // becomes that call's failure, and the other calls go on.
-        let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            score_one(ctx, &mut store, &item, has_transcript)
-        }))
-        .unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown panic");
-            Err(anyhow::anyhow!(
-                "{}: internal error (please report it): {what}",
-                item.path.display()
-            ))
-        });
-        let outcome = match attempt {
-            Ok((recorded, audio_ms, sc)) => {
-                let n = ctx.commits.fetch_add(1, Ordering::SeqCst) + 1;
-                ctx.hooks.after_commit(n);
-                match recorded {
-                    Recorded::AlreadyPresent(_) => CallOutcome::DoneElsewhere { path: item.path },
-                    Recorded::Stored(_) => CallOutcome::Scored {
-                        path: item.path,
-                        id: item.id,
-                        score: sc.score,
-                        passed: sc.passed,
-                        flagged: sc.flagged,
-                        audio_ms,
-                        transcribed: !has_transcript,
-                        seconds: t0.elapsed().as_secs_f64(),
-                    },
-                }
-            }
-            Err(e) => {
-                let error = format!("{e:#}");
-                store
-                    .record_failure(&item.id, &item.path, &error, &ctx.owner)
-                    .with_context(|| {
-                        format!(
-                            "cannot record the failure of {} in {}",
-                            item.path.display(),
-                            ctx.db.display()
-                        )
-                    })?;
-                CallOutcome::Failed {
-                    path: item.path,
-                    id: Some(item.id),
-                    error,
-                }
-            }
-        };
-        let _ = tx.send(Ok(Event::Finished(outcome)));
-    }
-    Ok(())
-}
-
-/// One call, claimed: transcript (stored, or ingest + transcribe), scorecard, one commit.
-fn score_one(
-    ctx: &WorkerContext<'_>,
-    store: &mut Store,
-    item: &WorkItem,
-    has_transcript: bool,
-) -> anyhow::Result<(Recorded, u64, callscore_core::Scorecard)> {
-    if has_transcript {
-        let transcript = store.transcript(&item.id)?.with_context(|| {
-            format!("{}: the stored transcript disappeared", item.path.display())
-        })?;
-        let scorecard = ctx.rubric.evaluate(&transcript);
-        ctx.hooks
-            .before_commit(ctx.commits.load(Ordering::SeqCst) + 1);
-        let recorded =
-            store.record_scorecards(&[(item.id.as_str(), &scorecard)], Some(&ctx.owner))?;
-        return Ok((recorded[0], transcript.duration_ms, scorecard));
-    }
-    let recording = callscore_ingest::load(&item.path, &ctx.load)?;
-    if recording.content_hash != item.id {
-        anyhow::bail!(
-            "{}: the file changed while the batch was running; score it again",
-            item.path.display()
-        );
-    }
-    let Some(transcriber) = ctx.transcriber else {
-        anyhow::bail!(
-            "{}: needs transcription but no model was loaded",
-            item.path.display()
-        );
-    };
-    let n = ctx.transcriptions.fetch_add(1, Ordering::SeqCst) + 1;
-    ctx.hooks.during_transcription(n);
-    let mut transcript = transcriber
-        .transcribe(&recording.legs)
-        .with_context(|| format!("cannot transcribe {}", item.path.display()))?;
-    transcript.meta = recording.meta.clone();
-    if transcript.model.is_empty() {
-        transcript.model = transcriber.model_name().to_string();
-    }
-    let scorecard = ctx.rubric.evaluate(&transcript);
-    ctx.hooks
-        .before_commit(ctx.commits.load(Ordering::SeqCst) + 1);
-    let call = NewCall {
-        id: &item.id,
-        source_path: &item.path,
-        duration_ms: recording.duration_ms,
-        channels: recording.source_channels,
-        sample_rate: recording.source_sample_rate,
-        format: &recording.source_format,
-        meta: &recording.meta,
-    };
-    let recorded = store.record_scored_call(&call, &transcript, &scorecard)?;
-    Ok((recorded, recording.duration_ms, scorecard))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Test hooks
 
@@ -553,14 +110,14 @@ fn score_one(
 ///   commit (work done, nothing stored);
 /// - `CALLSCORE_TEST_ABORT_DURING_TRANSCRIPTION=N`: while the N-th transcription is running.
 #[derive(Debug, Default)]
-struct TestHooks {
+pub struct TestHooks {
     after_commits: Option<usize>,
     before_commit: Option<usize>,
     during_transcription: Option<usize>,
 }
 
 impl TestHooks {
-    fn from_env() -> Self {
+    pub fn from_env() -> Self {
         let read = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse().ok());
         TestHooks {
             after_commits: read("CALLSCORE_TEST_ABORT_AFTER_COMMITS"),
@@ -568,7 +125,9 @@ impl TestHooks {
             during_transcription: read("CALLSCORE_TEST_ABORT_DURING_TRANSCRIPTION"),
         }
     }
+}
 
+impl FaultHooks for TestHooks {
     fn after_commit(&self, n: usize) {
         if self.after_commits == Some(n) {
             eprintln!("test hook: aborting after commit {n}");
@@ -600,12 +159,14 @@ impl TestHooks {
 // Progress and summary
 
 /// Progress on stderr: a bar on a terminal, plain lines otherwise (CI logs) or with --quiet.
-struct Log {
+pub struct Log {
     bar: Option<ProgressBar>,
+    /// Audio of the calls finished so far, for the bar's message.
+    audio_ms: AtomicU64,
 }
 
 impl Log {
-    fn new(quiet: bool) -> Self {
+    pub fn new(quiet: bool) -> Self {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
@@ -617,7 +178,10 @@ impl Log {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
-        Log { bar }
+        Log {
+            bar,
+            audio_ms: AtomicU64::new(0),
+        }
     }
 
     fn line(&self, text: &str) {
@@ -627,16 +191,7 @@ impl Log {
         }
     }
 
-    fn progress(&self, total: u64) -> Progress<'_> {
-        if let Some(bar) = &self.bar {
-            bar.set_length(total);
-            bar.set_position(0);
-            bar.set_message("0.00 h audio");
-        }
-        Progress { log: self }
-    }
-
-    fn finish(&self, text: &str) {
+    pub fn finish(&self, text: &str) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
@@ -644,12 +199,29 @@ impl Log {
     }
 }
 
-struct Progress<'a> {
-    log: &'a Log,
-}
+impl Observer for Log {
+    fn checking(&self, recordings: usize) {
+        self.line(&format!(
+            "checking {recordings} recordings against the database"
+        ));
+    }
 
-impl Progress<'_> {
-    fn finished(&self, outcome: &CallOutcome, done: usize, total: usize, audio_ms: u64) {
+    fn planned(&self, plan: &PlanSummary, workers: usize) {
+        self.line(&format!(
+            "{} to score ({} need transcription), {} already scored with this rubric, {} worker(s)",
+            plural(plan.to_score, "call"),
+            plan.to_transcribe,
+            plan.already_scored.len(),
+            workers
+        ));
+        if let Some(bar) = &self.bar {
+            bar.set_length(plan.to_score as u64);
+            bar.set_position(0);
+            bar.set_message("0.00 h audio");
+        }
+    }
+
+    fn finished(&self, outcome: &CallOutcome, done: usize, total: usize) {
         let name = |p: &Path| {
             p.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -661,22 +233,37 @@ impl Progress<'_> {
                 score,
                 passed,
                 flagged,
+                judged,
                 audio_ms,
                 transcribed,
                 seconds,
+                warnings,
                 ..
-            } => format!(
-                "[{done}/{total}] {}: {score:.1} {}{} ({} audio, {} in {seconds:.1} s)",
-                name(path),
-                if *passed { "passed" } else { "failed" },
-                if *flagged { ", flagged" } else { "" },
-                fmt_ms(*audio_ms),
-                if *transcribed {
-                    "transcribed and scored"
+            } => {
+                self.audio_ms.fetch_add(*audio_ms, Ordering::Relaxed);
+                let verdict = if !judged {
+                    "cannot be judged"
+                } else if *passed {
+                    "passed"
                 } else {
-                    "scored from the stored transcript"
-                },
-            ),
+                    "failed"
+                };
+                let mut line = format!(
+                    "[{done}/{total}] {}: {score:.1} {verdict}{} ({} audio, {} in {seconds:.1} s)",
+                    name(path),
+                    if *flagged { ", flagged" } else { "" },
+                    fmt_ms(*audio_ms),
+                    if *transcribed {
+                        "transcribed and scored"
+                    } else {
+                        "scored from the stored transcript"
+                    },
+                );
+                for w in warnings {
+                    line.push_str(&format!("\n      warning: {w}"));
+                }
+                line
+            }
             CallOutcome::DoneElsewhere { path } => {
                 format!(
                     "[{done}/{total}] {}: already scored by another run",
@@ -685,11 +272,12 @@ impl Progress<'_> {
             }
             CallOutcome::Failed { error, .. } => format!("[{done}/{total}] FAILED {error}"),
         };
-        match &self.log.bar {
+        match &self.bar {
             Some(bar) => {
                 bar.println(&text);
                 bar.set_position(done as u64);
-                bar.set_message(format!("{:.2} h audio", audio_ms as f64 / 3_600_000.0));
+                let audio = self.audio_ms.load(Ordering::Relaxed);
+                bar.set_message(format!("{:.2} h audio", audio as f64 / 3_600_000.0));
             }
             None => eprintln!("{text}"),
         }
@@ -706,7 +294,8 @@ struct Summary {
 }
 
 impl Summary {
-    fn new(plan: &Plan, outcomes: Vec<CallOutcome>, wall: Duration) -> Self {
+    fn new(report: &BatchReport) -> Self {
+        let plan = &report.plan;
         let mut s = Summary {
             scored: Vec::new(),
             done_elsewhere: 0,
@@ -717,17 +306,16 @@ impl Summary {
                 .collect(),
             already_scored: plan.already_scored.len(),
             duplicates: plan.duplicates.clone(),
-            wall,
+            wall: report.wall,
         };
-        for o in outcomes {
+        for o in report.outcomes.iter().cloned() {
             match o {
                 CallOutcome::Scored { .. } => s.scored.push(o),
                 CallOutcome::DoneElsewhere { .. } => s.done_elsewhere += 1,
                 CallOutcome::Failed { path, id, error } => s.failed.push((path, id, error)),
             }
         }
-        s.scored
-            .sort_by(|a, b| outcome_path(a).cmp(outcome_path(b)));
+        s.scored.sort_by(|a, b| a.path().cmp(b.path()));
         s.failed.sort();
         s
     }
@@ -793,6 +381,24 @@ impl Summary {
                 dup.display()
             ));
         }
+        let warned: Vec<(&Path, &[String])> = self
+            .scored
+            .iter()
+            .filter_map(|o| match o {
+                CallOutcome::Scored { path, warnings, .. } if !warnings.is_empty() => {
+                    Some((path.as_path(), warnings.as_slice()))
+                }
+                _ => None,
+            })
+            .collect();
+        if !warned.is_empty() {
+            out.push_str("Scored with warnings (check these recordings):\n");
+            for (path, warnings) in warned {
+                for w in warnings {
+                    out.push_str(&format!("  {}: {w}\n", path.display()));
+                }
+            }
+        }
         if !self.failed.is_empty() {
             out.push_str("Failed (a rerun tries them again):\n");
             for (path, _, error) in &self.failed {
@@ -837,19 +443,23 @@ impl Summary {
                     score,
                     passed,
                     flagged,
+                    judged,
                     audio_ms,
                     transcribed,
+                    warnings,
                     ..
                 } => Some(BatchRow {
                     path: path.display().to_string(),
                     call_id: Some(id.clone()),
                     status: "scored",
+                    judged: Some(*judged),
                     score: Some(*score),
                     passed: Some(*passed),
                     flagged: Some(*flagged),
                     duration_ms: Some(*audio_ms),
                     transcribed: *transcribed,
                     error: None,
+                    warnings: warnings.clone(),
                 }),
                 _ => None,
             })
@@ -858,12 +468,14 @@ impl Summary {
             path: path.display().to_string(),
             call_id: id.clone(),
             status: "failed",
+            judged: None,
             score: None,
             passed: None,
             flagged: None,
             duration_ms: None,
             transcribed: false,
             error: Some(error.clone()),
+            warnings: Vec::new(),
         }));
         rows
     }
@@ -901,14 +513,6 @@ impl Summary {
     }
 }
 
-fn outcome_path(o: &CallOutcome) -> &Path {
-    match o {
-        CallOutcome::Scored { path, .. }
-        | CallOutcome::DoneElsewhere { path }
-        | CallOutcome::Failed { path, .. } => path,
-    }
-}
-
 #[derive(Serialize)]
 struct BatchJson {
     scored: usize,
@@ -927,10 +531,15 @@ struct BatchRow {
     path: String,
     call_id: Option<String>,
     status: &'static str,
+    /// False: too little of the rubric applied to judge the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    judged: Option<bool>,
     score: Option<f64>,
     passed: Option<bool>,
     flagged: Option<bool>,
     duration_ms: Option<u64>,
     transcribed: bool,
     error: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }

@@ -4,6 +4,9 @@ use anyhow::Context;
 use callscore_capture::server::{record_until_signalled, EndReason};
 use callscore_capture::track::TrackConfig;
 use callscore_capture::{FinishedCall, RecorderConfig};
+use callscore_ingest::LoadOptions;
+use callscore_pipeline::{BatchOptions, CallOutcome, Pipeline, Silent};
+use callscore_rubric::Rubric;
 use clap::Args;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -69,11 +72,19 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         max_duration: Duration::from_secs(args.max_call_minutes.max(1) * 60),
         ..TrackConfig::default()
     };
-    let score = args.score.then(|| ScoreWith {
-        rubric: args.rubric.clone(),
-        db: args.db.clone(),
-        model: args.model.clone(),
-    });
+    // One pipeline for the life of the recorder: the rubric is checked now (before any call is
+    // accepted) and the model is loaded once, on the first call, not once per call.
+    let score = if args.score {
+        let rubric = Rubric::from_path(&args.rubric)
+            .with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
+        Some(ScoreWith {
+            pipeline: super::batch::pipeline(rubric, &args.model, LoadOptions::default(), 1),
+            db: args.db.clone(),
+            hooks: super::batch::TestHooks::from_env(),
+        })
+    } else {
+        None
+    };
     let out = args.out.clone();
     let stats = record_until_signalled(
         config,
@@ -101,9 +112,9 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
 }
 
 struct ScoreWith {
-    rubric: PathBuf,
+    pipeline: Pipeline,
     db: PathBuf,
-    model: ModelArgs,
+    hooks: super::batch::TestHooks,
 }
 
 fn on_finished(call: FinishedCall, score: Option<&ScoreWith>) {
@@ -124,20 +135,7 @@ fn on_finished(call: FinishedCall, score: Option<&ScoreWith>) {
                 "call ended ({why}), written"
             );
             if let Some(s) = score {
-                let args = super::score::ScoreArgs {
-                    paths: vec![written.wav.clone()],
-                    transcript: Vec::new(),
-                    rubric: s.rubric.clone(),
-                    format: super::score::OutputFormat::Table,
-                    db: s.db.clone(),
-                    jobs: Some(1),
-                    agent_channel: None,
-                    quiet: true,
-                    model: s.model.clone(),
-                };
-                if let Err(e) = super::batch::run(args) {
-                    tracing::error!("scoring {} failed: {e:#}", written.wav.display());
-                }
+                score_recorded(s, &written.wav);
             }
         }
         Ok(None) => tracing::warn!(
@@ -148,5 +146,48 @@ fn on_finished(call: FinishedCall, score: Option<&ScoreWith>) {
             call_id = call.call_id,
             "call ended ({why}) but could not be written: {e}"
         ),
+    }
+}
+
+/// Scores one recorded call with the recorder's long-lived pipeline; the outcome is logged
+/// (the recorder keeps running whatever happens to one call).
+fn score_recorded(s: &ScoreWith, wav: &std::path::Path) {
+    let report = s.pipeline.score_paths(
+        &s.db,
+        &[wav.to_path_buf()],
+        &BatchOptions { workers: 1 },
+        &Silent,
+        &s.hooks,
+    );
+    match report {
+        Err(e) => tracing::error!("scoring {} failed: {e}", wav.display()),
+        Ok(report) => {
+            for outcome in &report.outcomes {
+                match outcome {
+                    CallOutcome::Scored {
+                        score,
+                        passed,
+                        flagged,
+                        ..
+                    } => tracing::info!(
+                        score,
+                        passed,
+                        flagged,
+                        "scored {} into {}",
+                        wav.display(),
+                        s.db.display()
+                    ),
+                    CallOutcome::DoneElsewhere { .. } => {
+                        tracing::info!("{} was already scored", wav.display())
+                    }
+                    CallOutcome::Failed { error, .. } => {
+                        tracing::error!("scoring failed: {error}")
+                    }
+                }
+            }
+            for (path, error) in &report.plan.unreadable {
+                tracing::error!("scoring {} failed: {error}", path.display());
+            }
+        }
     }
 }
