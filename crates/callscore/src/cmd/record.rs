@@ -123,6 +123,7 @@ fn on_finished(call: FinishedCall, score: Option<&ScoreWith>) {
         EndReason::Inactivity => "inactivity",
         EndReason::MaxDuration => "maximum duration",
         EndReason::Shutdown => "shutdown",
+        EndReason::Recovered => "recovered from the spool after a crash",
     };
     match call.written {
         Ok(Some(written)) => {
