@@ -503,6 +503,9 @@ impl Compiler<'_> {
                         Check::TalkRatio(detectors::talk_ratio::TalkRatio::build(&mut p))
                     }
                     "overtalk" => Check::Overtalk(detectors::overtalk::Overtalk::build(&mut p)),
+                    "answered_within" => Check::AnsweredWithin(
+                        detectors::answered_within::AnsweredWithin::build(&mut p),
+                    ),
                     other => {
                         unreachable!("detector `{other}` is listed in DETECTORS but not built")
                     }

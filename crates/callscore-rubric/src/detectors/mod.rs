@@ -5,6 +5,7 @@
 //! in the same table (`min = 2`, `max = "20s"` …). [`DETECTORS`] lists them all.
 
 pub(crate) mod agent_name;
+pub(crate) mod answered_within;
 pub(crate) mod dead_air;
 pub(crate) mod further_help;
 pub(crate) mod greeting;
@@ -89,6 +90,12 @@ pub const DETECTORS: &[DetectorInfo] = &[
         speaker: SpeakerRule::BothParties,
     },
     DetectorInfo {
+        name: "answered_within",
+        params: &["max"],
+        summary: "a placed call (mystery shop) was answered within `max` of ringing",
+        speaker: SpeakerRule::Anyone,
+    },
+    DetectorInfo {
         name: "overtalk",
         params: &["max", "max_count", "min_overlap"],
         summary: "agent and caller talking at once stays within limits",
@@ -123,6 +130,7 @@ pub(crate) enum Check {
     DeadAir(dead_air::DeadAir),
     TalkRatio(talk_ratio::TalkRatio),
     Overtalk(overtalk::Overtalk),
+    AnsweredWithin(answered_within::AnsweredWithin),
 }
 
 impl Check {
@@ -137,6 +145,7 @@ impl Check {
             Check::DeadAir(_) => "dead_air",
             Check::TalkRatio(_) => "talk_ratio",
             Check::Overtalk(_) => "overtalk",
+            Check::AnsweredWithin(_) => "answered_within",
         }
     }
 
@@ -145,7 +154,7 @@ impl Check {
     pub fn needs_speakers(&self, scope: &Scope) -> bool {
         match self {
             Check::Phrases(_) | Check::Questions(_) => scope.who != Who::Any,
-            Check::DeadAir(_) => false,
+            Check::DeadAir(_) | Check::AnsweredWithin(_) => false,
             _ => true,
         }
     }
@@ -171,6 +180,7 @@ impl Check {
             Check::DeadAir(c) => c.evaluate(call, scope),
             Check::TalkRatio(c) => c.evaluate(call, scope),
             Check::Overtalk(c) => c.evaluate(call, scope),
+            Check::AnsweredWithin(c) => c.evaluate(call),
         }
     }
 }
@@ -363,6 +373,7 @@ impl<'a> Params<'a> {
         let example = match names[0] {
             "max" if self.check == "dead_air" => "max = \"20s\"",
             "max" if self.check == "overtalk" => "max = \"10s\"",
+            "max" if self.check == "answered_within" => "max = \"15s\"",
             "min" => "min = 0.3",
             _ => "",
         };
