@@ -730,7 +730,10 @@ async fn run_call(
                         sockets.send(dialog.send_to, &ack).await;
                     }
                     Incoming::Request(method, m) => {
-                        if in_dialog_request(&dialog, &sockets, &method, &m, codec, config, rtp_port_of(&sockets)).await {
+                        let rtp_port = rtp_port_of(&sockets);
+                        let far_end_bye =
+                            in_dialog_request(&dialog, &sockets, &method, &m, codec, config, rtp_port).await;
+                        if far_end_bye {
                             tracing::info!(call_id = dialog.call_id, "the far end hung up (BYE)");
                             break Ended::FarEnd;
                         }

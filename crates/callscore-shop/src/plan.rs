@@ -24,7 +24,7 @@
 //! (weekday, hour) cells drawn at random from the allowed ones, at a random minute inside the
 //! cell, so the calls vary over the day and the week rather than landing at 9:00 every Monday;
 //! scenarios follow a shuffled bag of their weights (every scenario each week, when the week
-//! has room for the bag) and numbers take turns. The generator is ChaCha8 seeded with `seed`
+//! has room for the bag) and numbers a shuffled bag of their own (each equally often). The generator is ChaCha8 seeded with `seed`
 //! and one stream per week: the same programme gives the same schedule on every machine, and
 //! adding weeks leaves the earlier weeks as they were.
 
@@ -501,9 +501,14 @@ impl Plan {
                 .flat_map(|(i, s)| std::iter::repeat_n(i, s.weight as usize))
                 .collect();
             shuffle(&mut bag, &mut rng);
+            // Numbers from a bag of their own, each equally often within the week, so which
+            // number a scenario is tried on varies rather than following the calls' order.
+            let rounds = week_slots.len().div_ceil(self.numbers.len()).max(1);
+            let mut numbers: Vec<usize> = (0..rounds).flat_map(|_| 0..self.numbers.len()).collect();
+            shuffle(&mut numbers, &mut rng);
             for (i, (at, _)) in week_slots.into_iter().enumerate() {
                 let scenario = bag[i % bag.len()];
-                let number = slots.len() % self.numbers.len();
+                let number = numbers[i];
                 slots.push(Slot {
                     id: format!(
                         "{}/{}/{}",

@@ -94,7 +94,7 @@ impl Vad {
         }
         // Re-estimated every 10 frames (200 ms): the floor moves slowly, and sorting a window
         // per frame would be waste.
-        if self.frames % 10 == 0 || self.levels.len() < 10 {
+        if self.frames.is_multiple_of(10) || self.levels.len() < 10 {
             let mut sorted: Vec<f32> = self.levels.iter().copied().collect();
             sorted.sort_by(f32::total_cmp);
             let i = ((sorted.len() - 1) as f32 * self.settings.floor_percentile) as usize;

@@ -208,7 +208,7 @@ impl AgentAudio {
             ulaw.extend(std::iter::repeat_n(silence, (gap * 8) as usize));
         }
         // Whole packets.
-        while ulaw.len() % 160 != 0 {
+        while !ulaw.len().is_multiple_of(160) {
             ulaw.push(silence);
         }
         AgentAudio { ulaw, utterances }
