@@ -271,6 +271,24 @@ impl AssembledCall {
     }
 }
 
+/// Makes sure recordings can be written into `dir`: creates it when missing, then writes (and
+/// removes) a 64 KiB probe file, so a read-only folder, a path that is a file, or a full disk is
+/// found before any call is accepted.
+pub fn ensure_writable(dir: &Path) -> Result<(), CaptureError> {
+    let problem = |reason: String| CaptureError::OutDir {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(problem("it exists and is not a folder".into()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| problem(format!("cannot create it: {e}")))?;
+    let probe = dir.join(format!(".callscore-probe-{}", std::process::id()));
+    let written = File::create(&probe).and_then(|mut f| f.write_all(&[0u8; 64 * 1024]));
+    let _ = std::fs::remove_file(&probe);
+    written.map_err(|e| problem(format!("cannot write in it: {e}")))
+}
+
 /// `DIR/.NAME.part`: hidden, and without an audio extension, so directory walks skip it.
 fn temp_name(path: &Path) -> PathBuf {
     let name = path

@@ -10,7 +10,8 @@
 //! - [`g711`], [`rtp`]: payload decoding; [`jitter`]: the reordering buffer; [`track`]: one
 //!   stream's RTP turned into a PCM timeline with DTMF events.
 //! - [`sdp`], [`siprec`], [`sip`]: signalling (offers/answers, RFC 7866 metadata, SIP messages).
-//! - [`call`]: legs of one call assembled and written atomically.
+//! - [`call`]: legs of one call assembled and written atomically; [`spool`]: what a call in
+//!   progress has received, on disk, so a killed recorder recovers it on restart.
 //! - [`server`]: the live UDP endpoint (tokio); [`pcap`]: offline import; [`pcap_writer`]: writes
 //!   captures (tests, benchmarks, fixtures).
 //! - [`uac`]: the calling side, a SIP user agent client that places one call and runs its media
@@ -27,6 +28,7 @@ pub mod sdp;
 pub mod server;
 pub mod sip;
 pub mod siprec;
+pub mod spool;
 pub mod track;
 pub mod uac;
 
@@ -45,6 +47,8 @@ pub enum CaptureError {
     },
     #[error("{path}: cannot write WAV: {source}")]
     Wav { path: PathBuf, source: hound::Error },
+    #[error("recording folder {path}: {reason}")]
+    OutDir { path: PathBuf, reason: String },
     #[error("cannot listen for SIP on {addr}: {source}")]
     BindSip {
         addr: SocketAddr,

@@ -18,6 +18,7 @@ use pcap_file::pcapng::Block;
 use pcap_file::{DataLink, PcapError};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
@@ -59,13 +60,16 @@ struct Udp {
     payload: Vec<u8>,
 }
 
-/// Reads a capture file. Errors only when the file cannot be read or is not a capture at all.
+/// Reads a capture file, streaming: the file is read in chunks and only UDP datagrams that are
+/// SIP or look like RTP are kept, so a capture far larger than memory (long traces full of other
+/// traffic) imports with memory for its calls only. Errors only when the file cannot be read, is
+/// not a capture at all, or carries no link type this reader understands.
 pub fn import(path: &Path, track: &TrackConfig) -> Result<ImportReport, CaptureError> {
-    let bytes = std::fs::read(path).map_err(|source| CaptureError::Io {
+    let file = std::fs::File::open(path).map_err(|source| CaptureError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    import_bytes(path, &bytes, track)
+    import_reader(path, file, track)
 }
 
 /// Like [`import`], from bytes already in memory; `path` only names the input in errors.
@@ -74,15 +78,27 @@ pub fn import_bytes(
     bytes: &[u8],
     track: &TrackConfig,
 ) -> Result<ImportReport, CaptureError> {
+    import_reader(path, bytes, track)
+}
+
+/// Like [`import`], from any reader; `path` only names the input in errors.
+pub fn import_reader(
+    path: &Path,
+    reader: impl Read,
+    track: &TrackConfig,
+) -> Result<ImportReport, CaptureError> {
     let mut report = ImportReport::default();
     let mut datagrams = Vec::new();
-    let magic = bytes
+    let mut input = Chunks::new(path, reader);
+    input.fill_to(4)?;
+    let magic = input
+        .available()
         .get(..4)
         .map(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
     match magic {
-        Some(0x0A0D_0D0A) => read_pcapng(path, bytes, &mut report, &mut datagrams)?,
+        Some(0x0A0D_0D0A) => read_pcapng(&mut input, &mut report, &mut datagrams)?,
         Some(0xA1B2_C3D4 | 0xD4C3_B2A1 | 0xA1B2_3C4D | 0x4D3C_B2A1) => {
-            read_pcap(path, bytes, &mut report, &mut datagrams)?
+            read_pcap(&mut input, &mut report, &mut datagrams)?
         }
         _ => {
             return Err(CaptureError::NotACapture {
@@ -95,6 +111,114 @@ pub fn import_bytes(
     Ok(report)
 }
 
+/// Bytes are read this much at a time.
+const CHUNK: usize = 1 << 20;
+/// No pcap record or pcapng block is larger than this (snap lengths are at most 256 KiB); a
+/// larger declared length means a damaged file, not a reason to allocate gigabytes.
+const MAX_RECORD: usize = 16 << 20;
+
+/// A capture read in chunks for pcap-file's slice parsers, which answer "incomplete" when a
+/// record runs past the end of what they were given: then more is read and the record parsed
+/// again. Keeps the absolute byte offset for error messages.
+struct Chunks<'p, R> {
+    path: &'p Path,
+    reader: R,
+    buf: Vec<u8>,
+    /// Start of the unparsed bytes in `buf`.
+    start: usize,
+    /// Absolute file offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+    /// A record claimed more than [`MAX_RECORD`] bytes.
+    too_large: bool,
+}
+
+impl<'p, R: Read> Chunks<'p, R> {
+    fn new(path: &'p Path, reader: R) -> Self {
+        Chunks {
+            path,
+            reader,
+            buf: Vec::new(),
+            start: 0,
+            base: 0,
+            eof: false,
+            too_large: false,
+        }
+    }
+
+    fn available(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    fn offset(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+
+    fn at_end(&mut self) -> Result<bool, CaptureError> {
+        if self.available().is_empty() && !self.eof {
+            self.more()?;
+        }
+        Ok(self.available().is_empty() && self.eof)
+    }
+
+    /// Reads another chunk (after dropping what is parsed). False at the end of the file.
+    fn more(&mut self) -> Result<bool, CaptureError> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.base += self.start as u64;
+            self.start = 0;
+        }
+        if self.buf.len() >= MAX_RECORD {
+            // Treated as the end: the record cannot be real, and what came before still counts.
+            self.too_large = true;
+            return Ok(false);
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + CHUNK, 0);
+        let n = loop {
+            match self.reader.read(&mut self.buf[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(CaptureError::Io {
+                        path: self.path.to_path_buf(),
+                        source,
+                    })
+                }
+            }
+        };
+        self.buf.truncate(old + n);
+        if n == 0 {
+            self.eof = true;
+        }
+        Ok(n > 0)
+    }
+
+    /// Why a record could not be parsed, in words.
+    fn reason(&self, e: &PcapError) -> String {
+        if self.too_large {
+            format!(
+                "a record longer than {} MiB: the file is damaged",
+                MAX_RECORD >> 20
+            )
+        } else {
+            describe(e)
+        }
+    }
+
+    fn fill_to(&mut self, n: usize) -> Result<(), CaptureError> {
+        while self.available().len() < n && self.more()? {}
+        Ok(())
+    }
+}
+
 fn describe(e: &PcapError) -> String {
     match e {
         PcapError::IncompleteBuffer => {
@@ -104,40 +228,54 @@ fn describe(e: &PcapError) -> String {
     }
 }
 
-fn read_pcap(
-    path: &Path,
-    bytes: &[u8],
+/// Keeps a datagram only when it can matter: SIP, or what looks like RTP.
+fn keep(report: &mut ImportReport, out: &mut Vec<Udp>, d: Option<Udp>) {
+    match d {
+        Some(d) if is_sip(&d.payload) || crate::rtp::looks_like_rtp(&d.payload) => out.push(d),
+        _ => report.skipped += 1,
+    }
+}
+
+fn read_pcap<R: Read>(
+    input: &mut Chunks<'_, R>,
     report: &mut ImportReport,
     out: &mut Vec<Udp>,
 ) -> Result<(), CaptureError> {
-    let (mut rest, parser) =
-        pcap_file::pcap::PcapParser::new(bytes).map_err(|e| CaptureError::NotACapture {
-            path: path.to_path_buf(),
+    let path = input.path.to_path_buf();
+    input.fill_to(24)?;
+    let (rest, parser) = pcap_file::pcap::PcapParser::new(input.available()).map_err(|e| {
+        CaptureError::NotACapture {
+            path: path.clone(),
             reason: describe(&e),
-        })?;
+        }
+    })?;
+    let header_len = input.available().len() - rest.len();
+    input.consume(header_len);
     let link = parser.header().datalink;
     if !supported(link) {
         return Err(CaptureError::LinkType {
-            path: path.to_path_buf(),
+            path,
             link_type: format!("{link:?}"),
         });
     }
-    while !rest.is_empty() {
+    while !input.at_end()? {
         let number = report.packets + 1;
-        match parser.next_packet(rest) {
-            Ok((next, packet)) => {
+        let parsed = parser.next_packet(input.available()).map(|(rest, packet)| {
+            let d = udp_of(link, &packet.data, packet.timestamp);
+            (input.available().len() - rest.len(), d)
+        });
+        match parsed {
+            Ok((used, d)) => {
                 report.packets += 1;
-                match udp_of(link, &packet.data, packet.timestamp) {
-                    Some(d) => out.push(d),
-                    None => report.skipped += 1,
-                }
-                rest = next;
+                keep(report, out, d);
+                input.consume(used);
             }
+            Err(PcapError::IncompleteBuffer) if input.more()? => {}
             Err(e) => {
                 report.broken = Some(CaptureBroken {
                     packet: number,
-                    byte_offset: (bytes.len() - rest.len()) as u64,
-                    reason: describe(&e),
+                    byte_offset: input.offset(),
+                    reason: input.reason(&e),
                 });
                 break;
             }
@@ -146,41 +284,68 @@ fn read_pcap(
     Ok(())
 }
 
-fn read_pcapng(
-    path: &Path,
-    bytes: &[u8],
+fn read_pcapng<R: Read>(
+    input: &mut Chunks<'_, R>,
     report: &mut ImportReport,
     out: &mut Vec<Udp>,
 ) -> Result<(), CaptureError> {
-    let (mut rest, mut parser) =
-        pcap_file::pcapng::PcapNgParser::new(bytes).map_err(|e| CaptureError::NotACapture {
-            path: path.to_path_buf(),
-            reason: describe(&e),
-        })?;
+    let path = input.path.to_path_buf();
+    let mut parser = loop {
+        match pcap_file::pcapng::PcapNgParser::new(input.available()) {
+            Ok((rest, parser)) => {
+                let used = input.available().len() - rest.len();
+                input.consume(used);
+                break parser;
+            }
+            Err(e) => {
+                if matches!(e, PcapError::IncompleteBuffer) && input.more()? {
+                    continue;
+                }
+                return Err(CaptureError::NotACapture {
+                    path,
+                    reason: describe(&e),
+                });
+            }
+        }
+    };
     let mut blocks = 1u64;
-    while !rest.is_empty() {
-        blocks += 1;
-        let offset = (bytes.len() - rest.len()) as u64;
-        let (next, block) = match parser.next_block(rest) {
+    // Link types of packets skipped because this reader does not understand them: a capture
+    // with nothing else is an error, as the same capture in pcap form is.
+    let mut unsupported: Vec<String> = Vec::new();
+    let mut supported_packets = 0u64;
+    while !input.at_end()? {
+        let offset = input.offset();
+        let step = parser.next_block(input.available()).map(|(rest, block)| {
+            let used = input.available().len() - rest.len();
+            (used, block)
+        });
+        let (used, block) = match step {
             Ok(x) => x,
             Err(e) => {
+                if matches!(e, PcapError::IncompleteBuffer) && input.more()? {
+                    continue;
+                }
                 report.broken = Some(CaptureBroken {
-                    packet: blocks,
+                    packet: blocks + 1,
                     byte_offset: offset,
-                    reason: format!("pcapng block {blocks}: {}", describe(&e)),
+                    reason: format!("pcapng block {}: {}", blocks + 1, input.reason(&e)),
                 });
                 break;
             }
         };
-        rest = next;
+        blocks += 1;
         let (interface_id, raw_ts, data) = match &block {
             Block::EnhancedPacket(p) => (p.interface_id, Some(p.timestamp), &p.data),
             Block::SimplePacket(p) => (0, None, &p.data),
-            _ => continue,
+            _ => {
+                input.consume(used);
+                continue;
+            }
         };
         report.packets += 1;
         let Some(interface) = parser.interfaces().get(interface_id as usize) else {
             report.skipped += 1;
+            input.consume(used);
             continue;
         };
         // pcap-file reports the raw timestamp as nanoseconds; its real unit is the interface's
@@ -193,13 +358,24 @@ fn read_pcapng(
             .map(|t| rescale(t.as_nanos() as u64, resolution.unwrap_or(6)))
             .unwrap_or_default();
         if !supported(interface.linktype) {
+            let name = format!("{:?}", interface.linktype);
+            if !unsupported.contains(&name) {
+                unsupported.push(name);
+            }
             report.skipped += 1;
+            input.consume(used);
             continue;
         }
-        match udp_of(interface.linktype, data, at) {
-            Some(d) => out.push(d),
-            None => report.skipped += 1,
-        }
+        supported_packets += 1;
+        let d = udp_of(interface.linktype, data, at);
+        keep(report, out, d);
+        input.consume(used);
+    }
+    if supported_packets == 0 && !unsupported.is_empty() {
+        return Err(CaptureError::LinkType {
+            path,
+            link_type: unsupported.join(", "),
+        });
     }
     Ok(())
 }

@@ -7,10 +7,11 @@
 //! another's. Finished calls are assembled and written on the blocking pool and announced on the
 //! channel given to [`Recorder::run`].
 
-use crate::call::{CallRecording, RecordedLeg, WrittenCall};
+use crate::call::{ensure_writable, AssembledCall, CallRecording, RecordedLeg, WrittenCall};
 use crate::sdp::{self, MediaAnswer, MediaOffer};
 use crate::sip::{self, Message, Parsed};
 use crate::siprec::{self, RecordingMetadata};
+use crate::spool::{CallSpool, StreamSpool};
 use crate::track::{PayloadMap, StreamTrack, TrackConfig, TrackResult};
 use crate::CaptureError;
 use callscore_core::{CallMeta, Speaker};
@@ -62,6 +63,8 @@ pub enum EndReason {
     Inactivity,
     MaxDuration,
     Shutdown,
+    /// Found in the spool at start-up: a recorder before this one was killed mid-call.
+    Recovered,
 }
 
 /// A call that has ended, and where it was written.
@@ -143,6 +146,8 @@ struct Stream {
     expect: watch::Sender<Expect>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<TrackResult>,
+    /// This stream's index in the call's spool, when it is spooled.
+    spooled: Option<usize>,
     last_packet_ms: Arc<AtomicU64>,
     answer: MediaAnswer,
 }
@@ -175,6 +180,8 @@ struct Call {
     siprec: bool,
     created: Instant,
     last_sip: Instant,
+    /// What the call has received, on disk, in case the recorder dies before writing it.
+    spool: Option<CallSpool>,
 }
 
 /// A bound, not yet running, recording endpoint.
@@ -194,6 +201,9 @@ impl Recorder {
                 reason: "need at least two ports, all at or above 1024".into(),
             });
         }
+        // Before listening: a recorder that cannot write must not answer calls and then throw
+        // their audio away.
+        ensure_writable(&config.out_dir)?;
         let media_ip = config.media_ip.unwrap_or(config.sip_addr.ip());
         if media_ip.is_unspecified() {
             return Err(CaptureError::PortRange {
@@ -248,7 +258,9 @@ impl Recorder {
             stats: RecorderStats::default(),
             epoch: Instant::now(),
             next_tag: 0,
+            out_dir_state: None,
         };
+        engine.recover_spooled().await;
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -347,12 +359,95 @@ struct Engine {
     stats: RecorderStats,
     epoch: Instant,
     next_tag: u64,
+    /// When the recording folder was last checked, and what the check found.
+    out_dir_state: Option<(Instant, Result<(), String>)>,
 }
+
+/// How long a check of the recording folder is trusted: one probe per INVITE would cost a
+/// write per call attempt under load; a second-old answer is fresh enough to refuse calls on.
+const OUT_DIR_RECHECK: Duration = Duration::from_secs(1);
+
+/// Attempts at writing a finished call before giving up on it (its spool is then kept).
+const WRITE_ATTEMPTS: u32 = 3;
+const WRITE_RETRY: Duration = Duration::from_secs(2);
 
 const T1: Duration = Duration::from_millis(500);
 const T2: Duration = Duration::from_secs(4);
 
 impl Engine {
+    /// Writes every call a previous recorder left in the spool, and announces each like a
+    /// finished call (reason `Recovered`), before any new call is accepted.
+    async fn recover_spooled(&mut self) {
+        let out_dir = self.config.out_dir.clone();
+        let track = self.config.track.clone();
+        let recovered = match tokio::task::spawn_blocking(move || {
+            crate::spool::recover(&out_dir, &track)
+        })
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("recovering spooled calls failed: {e}");
+                return;
+            }
+        };
+        for r in recovered {
+            let call_id = r
+                .call_id
+                .clone()
+                .unwrap_or_else(|| "(unknown Call-ID)".into());
+            match &r.written {
+                Ok(Some(w)) => {
+                    tracing::warn!(
+                        call_id,
+                        "recovered a call interrupted by a crash from {}; written as {}",
+                        r.spool.display(),
+                        w.wav.display()
+                    );
+                    self.counters.written.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(None) => {
+                    tracing::warn!(call_id, "a call interrupted by a crash had no audio yet");
+                    self.counters.without_audio.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::error!(
+                        call_id,
+                        "a call interrupted by a crash is lost: {e} (its spool is kept in {})",
+                        r.spool.display()
+                    );
+                    self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let _ = self.finished.send(FinishedCall {
+                call_id,
+                reason: EndReason::Recovered,
+                meta: r.meta,
+                duration_ms: r.duration_ms,
+                written: r.written,
+            });
+        }
+    }
+
+    /// Whether recordings can be written now (checked at most every [`OUT_DIR_RECHECK`]).
+    fn out_dir_problem(&mut self) -> Option<String> {
+        let now = Instant::now();
+        let fresh = self
+            .out_dir_state
+            .as_ref()
+            .is_some_and(|(at, _)| now.duration_since(*at) < OUT_DIR_RECHECK);
+        if !fresh {
+            let state = ensure_writable(&self.config.out_dir).map_err(|e| e.to_string());
+            if let Err(e) = &state {
+                tracing::error!("refusing calls: {e}");
+            }
+            self.out_dir_state = Some((now, state));
+        }
+        self.out_dir_state
+            .as_ref()
+            .and_then(|(_, s)| s.as_ref().err().cloned())
+    }
+
     fn snapshot(&self) -> RecorderStats {
         let mut s = self.stats;
         s.rtp_packets = self.counters.rtp_packets.load(Ordering::Relaxed);
@@ -544,6 +639,23 @@ impl Engine {
             .await;
             return;
         }
+        if let Some(problem) = self.out_dir_problem() {
+            // 503 lets the PBX or SBC send the recording elsewhere or retry later; a 200 OK here
+            // would accept audio that has nowhere to go.
+            let warning = format!(
+                "399 callscore \"cannot write recordings: {}\"",
+                problem.replace('"', "'")
+            );
+            self.reply(
+                from,
+                &invite,
+                503,
+                Some(&tag),
+                &[("Retry-After", "30".into()), ("Warning", warning)],
+            )
+            .await;
+            return;
+        }
         let Some(sockets) = self.open_ports(recordable.len()).await else {
             self.reply(
                 from,
@@ -570,6 +682,15 @@ impl Engine {
             meta.caller_name = m.name_of(Speaker::Caller);
             meta.agent = m.name_of(Speaker::Agent);
         }
+        let mut spool = match CallSpool::create(&self.config.out_dir, &meta) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                // The folder passed its check a moment ago; record anyway (the audio is kept in
+                // memory), but a crash during this call would lose it.
+                tracing::error!(call_id, "cannot spool the call: {e}");
+                None
+            }
+        };
         let mut streams = Vec::new();
         let mut sockets = sockets.into_iter();
         for offer in &offers {
@@ -586,7 +707,16 @@ impl Engine {
                     .unwrap_or(Speaker::Unknown),
                 _ => Speaker::Unknown,
             };
-            streams.push(self.start_stream(port, socket, offer, role, from.ip(), now));
+            streams.push(self.start_stream(
+                port,
+                socket,
+                offer,
+                role,
+                from.ip(),
+                now,
+                spool.as_mut(),
+                &call_id,
+            ));
         }
         let mut call = Call {
             invite,
@@ -605,6 +735,7 @@ impl Engine {
             siprec: metadata.is_some(),
             created: now,
             last_sip: now,
+            spool,
         };
         call.answer_body = self.answer_sdp(&call).into_bytes();
         call.last_invite_response = sip::response(&call.invite, 100, None, &[], None);
@@ -666,6 +797,11 @@ impl Engine {
                     source_ip: offer.address.map(|a| a.ip()),
                     payloads: offer.payloads.clone(),
                 });
+                if let (Some(spool), Some(n)) = (call.spool.as_mut(), stream.spooled) {
+                    if let Err(e) = spool.set_payloads(n, &offer.payloads) {
+                        tracing::warn!(call_id, "cannot update the call's spool: {e}");
+                    }
+                }
                 if let Some(codec) = offer.codec {
                     stream.answer = MediaAnswer::Receive {
                         port: stream.port,
@@ -676,7 +812,16 @@ impl Engine {
                 stream.label = offer.label.clone().or(stream.label.take());
             } else if let Some((port, socket)) = extra.next() {
                 let role = Speaker::Unknown;
-                let s = self.start_stream(port, socket, offer, role, from.ip(), call.created);
+                let s = self.start_stream(
+                    port,
+                    socket,
+                    offer,
+                    role,
+                    from.ip(),
+                    call.created,
+                    call.spool.as_mut(),
+                    &call_id,
+                );
                 call.streams.push(s);
             }
         }
@@ -809,6 +954,7 @@ impl Engine {
         None
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn start_stream(
         &self,
         port: u16,
@@ -817,6 +963,8 @@ impl Engine {
         role: Speaker,
         signalling_ip: IpAddr,
         call_start: Instant,
+        spool: Option<&mut CallSpool>,
+        call_id: &str,
     ) -> Stream {
         let source_ip = offer
             .address
@@ -830,6 +978,16 @@ impl Engine {
         let (stop_tx, stop_rx) = oneshot::channel();
         let last_packet_ms = Arc::new(AtomicU64::new(0));
         let track = StreamTrack::new(offer.payloads.clone(), self.config.track.clone());
+        let (spooled, stream_spool) = match spool {
+            Some(spool) => match spool.add_stream(role, &offer.payloads) {
+                Ok(s) => (Some(spool.stream_count() - 1), Some(s)),
+                Err(e) => {
+                    tracing::error!(call_id, "cannot spool a stream: {e}");
+                    (None, None)
+                }
+            },
+            None => (None, None),
+        };
         let task = tokio::spawn(receive(
             socket,
             expect_rx,
@@ -839,6 +997,8 @@ impl Engine {
             last_packet_ms.clone(),
             self.counters.clone(),
             track,
+            stream_spool,
+            call_id.to_string(),
         ));
         let codec = offer.codec.unwrap_or((0, crate::g711::G711::Ulaw));
         Stream {
@@ -848,6 +1008,7 @@ impl Engine {
             expect: expect_tx,
             stop: Some(stop_tx),
             task,
+            spooled,
             last_packet_ms,
             answer: MediaAnswer::Receive {
                 port,
@@ -948,22 +1109,26 @@ impl Engine {
                 meta: call.meta.clone(),
                 legs,
             };
-            let written = tokio::task::spawn_blocking(move || match recording.assemble() {
-                None => (Ok(None), 0, None),
-                Some(a) => (a.write(&out_dir).map(Some), a.duration_ms, Some(a.meta)),
-            })
-            .await;
-            let (written, duration_ms, meta) = match written {
-                Ok(x) => x,
-                Err(e) => (
-                    Err(CaptureError::Io {
-                        path: PathBuf::from(&call_id),
-                        source: std::io::Error::other(e.to_string()),
-                    }),
-                    0,
-                    None,
+            let (written, duration_ms, meta) = write_call(recording, &out_dir, &call_id).await;
+            match (&written, call.spool) {
+                // Written, or nothing to write: the spool has done its job.
+                (Ok(_), Some(spool)) => {
+                    let dir = spool.dir().to_path_buf();
+                    if let Err(e) = spool.remove() {
+                        tracing::warn!(call_id, "cannot remove the spool {}: {e}", dir.display());
+                    }
+                }
+                (Err(e), Some(spool)) => tracing::error!(
+                    call_id,
+                    "the call could not be written ({e}); what was received is kept in {} and \
+                     is written when the recorder next starts",
+                    spool.dir().display()
                 ),
-            };
+                (Err(e), None) => {
+                    tracing::error!(call_id, "the call could not be written and is lost: {e}")
+                }
+                (Ok(_), None) => {}
+            }
             match &written {
                 Ok(Some(_)) => counters.written.fetch_add(1, Ordering::Relaxed),
                 Ok(None) => counters.without_audio.fetch_add(1, Ordering::Relaxed),
@@ -977,6 +1142,61 @@ impl Engine {
                 written,
             });
         });
+    }
+}
+
+/// Assembles and writes a finished call on the blocking pool, trying again a few times when the
+/// disk is full or the folder is gone for a moment.
+async fn write_call(
+    recording: CallRecording,
+    out_dir: &std::path::Path,
+    call_id: &str,
+) -> (
+    Result<Option<WrittenCall>, CaptureError>,
+    u64,
+    Option<CallMeta>,
+) {
+    let assembled: Option<AssembledCall> =
+        match tokio::task::spawn_blocking(move || recording.assemble()).await {
+            Ok(a) => a,
+            Err(e) => return (Err(join_error(call_id, e)), 0, None),
+        };
+    let Some(assembled) = assembled else {
+        return (Ok(None), 0, None);
+    };
+    let assembled = Arc::new(assembled);
+    let mut attempt = 1;
+    loop {
+        let (a, dir) = (assembled.clone(), out_dir.to_path_buf());
+        let result = match tokio::task::spawn_blocking(move || a.write(&dir)).await {
+            Ok(r) => r,
+            Err(e) => Err(join_error(call_id, e)),
+        };
+        match result {
+            Ok(w) => {
+                return (
+                    Ok(Some(w)),
+                    assembled.duration_ms,
+                    Some(assembled.meta.clone()),
+                )
+            }
+            Err(e) if attempt < WRITE_ATTEMPTS => {
+                tracing::warn!(
+                    call_id,
+                    "cannot write the call (attempt {attempt} of {WRITE_ATTEMPTS}): {e}"
+                );
+                attempt += 1;
+                tokio::time::sleep(WRITE_RETRY).await;
+            }
+            Err(e) => return (Err(e), assembled.duration_ms, Some(assembled.meta.clone())),
+        }
+    }
+}
+
+fn join_error(call_id: &str, e: tokio::task::JoinError) -> CaptureError {
+    CaptureError::Io {
+        path: PathBuf::from(call_id),
+        source: std::io::Error::other(e.to_string()),
     }
 }
 
@@ -1048,6 +1268,8 @@ async fn receive(
     last_packet_ms: Arc<AtomicU64>,
     counters: Arc<Counters>,
     mut track: StreamTrack,
+    mut spool: Option<StreamSpool>,
+    call_id: String,
 ) -> TrackResult {
     let mut buf = vec![0u8; 2048];
     let mut payloads_version = expect.borrow().payloads.clone();
@@ -1070,7 +1292,13 @@ async fn receive(
             at.duration_since(epoch).as_millis() as u64,
             Ordering::Relaxed,
         );
-        track.push(at.duration_since(call_start), data);
+        let arrival = at.duration_since(call_start);
+        track.push(arrival, data);
+        if let Some(e) = spool.as_mut().and_then(|s| s.append(arrival, data)) {
+            // The audio is still kept in memory and written at the end of the call; only its
+            // protection against a crash is gone.
+            tracing::error!(call_id, "spooling stopped: {e}");
+        }
     };
     loop {
         tokio::select! {
@@ -1083,6 +1311,9 @@ async fn receive(
     }
     while let Ok((n, from)) = socket.try_recv_from(&mut buf) {
         take(&mut track, &buf[..n], from, Instant::now());
+    }
+    if let Some(e) = spool.as_mut().and_then(StreamSpool::flush) {
+        tracing::error!(call_id, "spooling stopped: {e}");
     }
     track.finish()
 }

@@ -62,6 +62,19 @@ impl PayloadMap {
         }
     }
 
+    /// The declared payload types, in number order.
+    pub fn entries(&self) -> Vec<(u8, PayloadKind)> {
+        let mut e: Vec<(u8, PayloadKind)> = self.kinds.iter().map(|(k, v)| (*k, *v)).collect();
+        e.sort_by_key(|(k, _)| *k);
+        e
+    }
+
+    /// Whether unknown dynamic payload types of 4 bytes are taken as telephone events (the
+    /// default map, for captures without SDP).
+    pub fn guesses_dynamic_events(&self) -> bool {
+        self.guess_dynamic_events
+    }
+
     pub fn kind(&self, payload_type: u8, payload: &[u8]) -> Option<PayloadKind> {
         if let Some(kind) = self.kinds.get(&payload_type) {
             return Some(*kind);

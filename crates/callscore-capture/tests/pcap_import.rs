@@ -387,3 +387,107 @@ fn reads_a_pcapng_written_by_tshark() {
     assert_eq!(a.channels[0], decode(G711::Ulaw, &agent));
     assert_eq!(a.channels[1], decode(G711::Ulaw, &caller));
 }
+
+/// A reader that hands out a few bytes at a time, as a pipe or a slow disk may.
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        // Vary the step so records split at every kind of boundary.
+        self.step = self.step % 97 + 13;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_capture_read_in_small_pieces_gives_the_same_calls_and_the_same_break() {
+    let d = rtp_stream(
+        "10.1.1.1:7000",
+        "10.1.1.2:7002",
+        5,
+        Duration::ZERO,
+        &tone(300.0, 5000.0, 8000),
+    );
+    let bytes = pcap_bytes(&d);
+    let cut = &bytes[..bytes.len() - 50];
+    let whole = import_bytes(Path::new("a.pcap"), cut, &TrackConfig::default()).unwrap();
+    let trickled = callscore_capture::pcap::import_reader(
+        Path::new("a.pcap"),
+        Trickle { data: cut, step: 1 },
+        &TrackConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(whole.packets, trickled.packets);
+    assert_eq!(whole.broken, trickled.broken);
+    assert!(trickled.broken.is_some());
+    assert_eq!(
+        whole.calls[0].clone().assemble().unwrap().channels,
+        trickled.calls[0].clone().assemble().unwrap().channels
+    );
+}
+
+#[test]
+fn a_pcapng_whose_only_link_type_is_unknown_is_an_error_like_its_pcap() {
+    // Section header, one interface of link type 147 (USER0), one enhanced packet on it.
+    let mut b = Vec::new();
+    let block = |b: &mut Vec<u8>, kind: u32, body: &[u8]| {
+        let len = 12 + body.len() as u32;
+        b.extend(kind.to_le_bytes());
+        b.extend(len.to_le_bytes());
+        b.extend(body);
+        b.extend(len.to_le_bytes());
+    };
+    let mut shb = 0x1A2B_3C4Du32.to_le_bytes().to_vec();
+    shb.extend(1u16.to_le_bytes());
+    shb.extend(0u16.to_le_bytes());
+    shb.extend((-1i64).to_le_bytes());
+    block(&mut b, 0x0A0D_0D0A, &shb);
+    let mut idb = 147u16.to_le_bytes().to_vec();
+    idb.extend(0u16.to_le_bytes());
+    idb.extend(65535u32.to_le_bytes());
+    block(&mut b, 1, &idb);
+    let mut epb = 0u32.to_le_bytes().to_vec();
+    epb.extend(0u32.to_le_bytes());
+    epb.extend(0u32.to_le_bytes());
+    epb.extend(4u32.to_le_bytes());
+    epb.extend(4u32.to_le_bytes());
+    epb.extend([1, 2, 3, 4]);
+    block(&mut b, 6, &epb);
+    let err = import_bytes(Path::new("odd.pcapng"), &b, &TrackConfig::default()).unwrap_err();
+    assert!(
+        matches!(err, CaptureError::LinkType { .. }),
+        "an error, not an empty success: {err}"
+    );
+    assert!(err.to_string().contains("odd.pcapng"), "{err}");
+}
+
+#[test]
+fn a_record_declaring_gigabytes_is_a_break_not_an_allocation() {
+    let d = rtp_stream(
+        "10.1.1.1:7000",
+        "10.1.1.2:7002",
+        5,
+        Duration::ZERO,
+        &tone(300.0, 5000.0, 800),
+    );
+    let mut bytes = pcap_bytes(&d);
+    let frame = callscore_capture::pcap_writer::ethernet_frame(&d[0]).len();
+    // Packet 3's incl_len (offset 8 in its record header) set to 3 GB, in the file's byte order.
+    let at = 24 + 2 * (16 + frame) + 8;
+    let big_endian = bytes[..4] == [0xA1, 0xB2, 0xC3, 0xD4];
+    let huge = 3_000_000_000u32;
+    bytes[at..at + 4].copy_from_slice(&if big_endian {
+        huge.to_be_bytes()
+    } else {
+        huge.to_le_bytes()
+    });
+    let report = import_bytes(Path::new("huge.pcap"), &bytes, &TrackConfig::default()).unwrap();
+    let broken = report.broken.expect("reported as broken");
+    assert_eq!(broken.packet, 3, "{broken}");
+}

@@ -167,7 +167,7 @@ impl Pipeline {
         let workers = opts.workers.clamp(1, work.len().max(1));
         if plan.to_transcribe > 0 {
             // Before any claim: a missing model must stop the batch, not fail every call.
-            self.transcriber()?;
+            self.transcription.transcriber()?;
         }
         observer.planned(&plan, workers);
         let outcomes = self.run_workers(db, work, workers, observer, hooks)?;
@@ -448,7 +448,7 @@ impl Workers<'_> {
                 warnings: Vec::new(),
             });
         }
-        let recording = self.pipeline.load(&item.path)?;
+        let recording = self.pipeline.transcription.load(&item.path)?;
         if recording.content_hash != item.id {
             return Err(PipelineError::FileChanged {
                 path: item.path.clone(),
@@ -456,7 +456,7 @@ impl Workers<'_> {
         }
         let n = self.transcriptions.fetch_add(1, Ordering::SeqCst) + 1;
         self.hooks.during_transcription(n);
-        let transcript = self.pipeline.transcribe(&recording)?;
+        let transcript = self.pipeline.transcription.transcribe(&recording)?;
         let scorecard = rubric.evaluate(&transcript);
         self.hooks
             .before_commit(self.commits.load(Ordering::SeqCst) + 1);

@@ -1,12 +1,13 @@
 //! A compiled rubric: checked once when loaded (every regex compiled, every parameter read),
 //! then evaluated against any number of transcripts without further allocation of patterns.
 
-use crate::detectors::{self, Check, Params, SpeakerRule, ALL_PARAMS};
+use crate::detectors::{self, Check, Params, SpeakerRule};
 use crate::duration::parse_duration_ms;
 use crate::error::{suggestion, Problem, ProblemKind, RubricError};
 use crate::names::Lexicon;
 use crate::phrases::{Pattern, PhraseCheck};
 use crate::scope::{Scope, Who, Window};
+use crate::spec::PARAM_NAMES;
 use crate::spec::{RawCriterion, RawRubric, CRITERION_FIELDS, RUBRIC_FIELDS, SECTION_FIELDS};
 use crate::text::Call;
 use callscore_core::{CriterionResult, Outcome, Scorecard, Transcript};
@@ -256,7 +257,7 @@ fn toml_problem(e: &toml::de::Error, src: &str, origin: &str) -> Problem {
                 .iter()
                 .chain(SECTION_FIELDS)
                 .chain(CRITERION_FIELDS)
-                .chain(ALL_PARAMS)
+                .chain(PARAM_NAMES)
                 .copied()
                 .collect()
         };
@@ -486,29 +487,9 @@ impl Compiler<'_> {
                 let who = self.detector_speaker(&rc, info.name, info.speaker);
                 let mut p =
                     Params::new(info.name, params, self.origin, self.src, check_name.span());
-                let check = match info.name {
-                    "greeting" => Check::Greeting(detectors::greeting::Greeting::build(&mut p)),
-                    "agent_name" => {
-                        Check::AgentName(detectors::agent_name::AgentName::build(&mut p))
-                    }
-                    "uses_caller_name" => Check::UsesCallerName(
-                        detectors::uses_caller_name::UsesCallerName::build(&mut p),
-                    ),
-                    "questions" => Check::Questions(detectors::questions::Questions::build(&mut p)),
-                    "further_help" => {
-                        Check::FurtherHelp(detectors::further_help::FurtherHelp::build(&mut p))
-                    }
-                    "dead_air" => Check::DeadAir(detectors::dead_air::DeadAir::build(&mut p)),
-                    "talk_ratio" => {
-                        Check::TalkRatio(detectors::talk_ratio::TalkRatio::build(&mut p))
-                    }
-                    "overtalk" => Check::Overtalk(detectors::overtalk::Overtalk::build(&mut p)),
-                    "answered_within" => Check::AnsweredWithin(
-                        detectors::answered_within::AnsweredWithin::build(&mut p),
-                    ),
-                    other => {
-                        unreachable!("detector `{other}` is listed in DETECTORS but not built")
-                    }
+                let check = Check::Detector {
+                    info,
+                    detector: (info.build)(&mut p),
                 };
                 self.problems.extend(p.finish());
                 (check, who)
@@ -545,9 +526,13 @@ impl Compiler<'_> {
         };
 
         // The greeting belongs to the opening of the call unless the rubric says otherwise.
-        let window = match (window, &check) {
-            (Window::Whole, Check::Greeting(_)) if rc.within.is_none() && rc.last.is_none() => {
-                Window::First(detectors::greeting::DEFAULT_WITHIN_MS)
+        let default_within = match &check {
+            Check::Detector { info, .. } => info.default_within_ms,
+            Check::Phrases(_) => None,
+        };
+        let window = match (window, default_within) {
+            (Window::Whole, Some(ms)) if rc.within.is_none() && rc.last.is_none() => {
+                Window::First(ms)
             }
             (w, _) => w,
         };

@@ -77,7 +77,7 @@ pub(crate) struct RawCriterion {
     pub none: Option<Spanned<Vec<Spanned<String>>>>,
     pub unless: Option<Spanned<Vec<Spanned<String>>>>,
     pub check: Option<Spanned<String>>,
-    // Detector parameters (see `detectors::ALL_PARAMS`); which apply depends on `check`.
+    // Detector parameters (every name in `PARAM_NAMES`); which apply depends on `check`.
     pub min: Option<Spanned<Value>>,
     pub max: Option<Spanned<Value>>,
     pub open_min: Option<Spanned<Value>>,
@@ -86,6 +86,17 @@ pub(crate) struct RawCriterion {
     pub company: Option<Spanned<Value>>,
     pub unknown_name: Option<Spanned<Value>>,
 }
+
+/// Every parameter name any detector takes: the criterion fields beyond the common ones.
+pub(crate) const PARAM_NAMES: &[&str] = &[
+    "min",
+    "max",
+    "open_min",
+    "max_count",
+    "min_overlap",
+    "company",
+    "unknown_name",
+];
 
 impl RawCriterion {
     /// The detector parameters that were given, by name, in a fixed order.

@@ -2,11 +2,13 @@
 //! It is deliberately thin: every piece of real work lives in a `callscore-*` crate.
 //! Data goes to stdout; logs and progress go to stderr.
 
-// The binary is where printing belongs.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+// Printing goes through `out` (never-failing stderr, stdout that ends quietly on a closed
+// pipe); the print macros themselves stay linted so nothing bypasses it.
 
 mod cmd;
+mod out;
 
+use crate::out::errln;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -56,7 +58,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Model(c) => cmd::model::run(c),
         Command::Transcribe(a) => cmd::transcribe::run(a),
-        Command::Score(a) => cmd::score::run(a),
+        Command::Score(a) => match a.mode() {
+            Ok(cmd::score::ScoreMode::Transcripts) => cmd::score_transcript::run(a),
+            Ok(cmd::score::ScoreMode::Recordings) => cmd::batch::run(a),
+            Err(e) => Err(e),
+        },
         Command::Rescore(a) => cmd::rescore::run(a),
         Command::Report(a) => cmd::report::run_report(a),
         Command::Flagged(a) => cmd::report::run_flagged(a),
@@ -69,8 +75,17 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`| head`): a normal end.
+        Err(err)
+            if matches!(
+                err.downcast_ref::<out::OutputError>(),
+                Some(out::OutputError::Closed)
+            ) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             // 2: nothing could run (bad input, bad rubric, no model).
             ExitCode::from(2)
         }
@@ -89,6 +104,9 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Its default reports a failed log write with `eprintln!`, which panics when stderr is
+        // closed or full: a lost log line must never take the work down.
+        .log_internal_errors(false)
         .with_ansi(
             std::env::var_os("NO_COLOR").is_none()
                 && std::io::IsTerminal::is_terminal(&std::io::stderr()),

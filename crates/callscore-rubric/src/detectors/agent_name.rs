@@ -79,6 +79,12 @@ impl AgentName {
     }
 }
 
+impl super::Detector for AgentName {
+    fn judge(&self, call: &Call<'_>, scope: &Scope, lex: &crate::names::Lexicon) -> Verdict {
+        self.evaluate(call, scope, lex)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

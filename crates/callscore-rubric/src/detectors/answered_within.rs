@@ -9,7 +9,7 @@
 
 use super::Params;
 use crate::duration::fmt_span;
-use crate::scope::Verdict;
+use crate::scope::{Scope, Verdict};
 use crate::text::Call;
 
 #[derive(Debug)]
@@ -50,6 +50,12 @@ impl AnsweredWithin {
                 Vec::new(),
             )
         }
+    }
+}
+
+impl super::Detector for AnsweredWithin {
+    fn judge(&self, call: &Call<'_>, _scope: &Scope, _lex: &crate::names::Lexicon) -> Verdict {
+        self.evaluate(call)
     }
 }
 

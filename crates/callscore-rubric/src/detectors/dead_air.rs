@@ -135,6 +135,12 @@ impl DeadAir {
     }
 }
 
+impl super::Detector for DeadAir {
+    fn judge(&self, call: &Call<'_>, scope: &Scope, _lex: &crate::names::Lexicon) -> Verdict {
+        self.evaluate(call, scope)
+    }
+}
+
 /// "from 0:10 (after agent: "Let me check.") to 0:37 (caller: "Hello?")"
 fn describe_gap(call: &Call<'_>, gap: &Gap) -> String {
     let side = |i: Option<usize>, last: bool| -> String {

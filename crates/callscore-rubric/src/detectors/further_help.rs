@@ -74,6 +74,12 @@ impl FurtherHelp {
     }
 }
 
+impl super::Detector for FurtherHelp {
+    fn judge(&self, call: &Call<'_>, scope: &Scope, _lex: &crate::names::Lexicon) -> Verdict {
+        self.evaluate(call, scope)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,6 +118,12 @@ impl Greeting {
     }
 }
 
+impl super::Detector for Greeting {
+    fn judge(&self, call: &Call<'_>, scope: &Scope, _lex: &crate::names::Lexicon) -> Verdict {
+        self.evaluate(call, scope)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

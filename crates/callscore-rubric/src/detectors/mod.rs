@@ -36,13 +36,35 @@ pub(crate) enum SpeakerRule {
     Anyone,
 }
 
-/// A built-in detector's name, parameters and speaker rule.
-#[derive(Debug)]
+/// A built-in behaviour detector, compiled from its criterion's parameters. Each lives in its
+/// own file with its parameters, its evaluation and its own unit cases; adding one is that file
+/// plus its entry in [`DETECTORS`] (and, for a new parameter name, its field in `spec.rs`).
+pub(crate) trait Detector: std::fmt::Debug + Send + Sync {
+    /// The verdict on one call. Called only when the call has the speakers the detector needs
+    /// (see [`SpeakerRule`]); scope (speaker and time window) is already resolved.
+    fn judge(&self, call: &Call<'_>, scope: &Scope, lex: &Lexicon) -> Verdict;
+}
+
+/// A built-in detector's name, parameters and speaker rule, and how to build it.
 pub struct DetectorInfo {
     pub name: &'static str,
     pub params: &'static [&'static str],
     pub summary: &'static str,
     pub(crate) speaker: SpeakerRule,
+    /// The time window when the criterion sets none (`within`/`last`), e.g. the greeting's
+    /// opening 30 s.
+    pub(crate) default_within_ms: Option<u64>,
+    /// Reads this detector's parameters (reporting problems into `Params`) and compiles it.
+    pub(crate) build: fn(&mut Params<'_>) -> Box<dyn Detector>,
+}
+
+impl std::fmt::Debug for DetectorInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DetectorInfo")
+            .field("name", &self.name)
+            .field("params", &self.params)
+            .finish()
+    }
 }
 
 /// Every built-in detector.
@@ -52,54 +74,72 @@ pub const DETECTORS: &[DetectorInfo] = &[
         params: &["company"],
         summary: "the agent greets the caller near the start (default: first 30 s)",
         speaker: SpeakerRule::AgentOnly,
+        default_within_ms: Some(greeting::DEFAULT_WITHIN_MS),
+        build: |p| Box::new(greeting::Greeting::build(p)),
     },
     DetectorInfo {
         name: "agent_name",
         params: &[],
         summary: "the agent introduces themself by name",
         speaker: SpeakerRule::AgentOnly,
+        default_within_ms: None,
+        build: |p| Box::new(agent_name::AgentName::build(p)),
     },
     DetectorInfo {
         name: "uses_caller_name",
         params: &["min", "unknown_name"],
         summary: "the agent says the caller's name after it became known",
         speaker: SpeakerRule::BothParties,
+        default_within_ms: None,
+        build: |p| Box::new(uses_caller_name::UsesCallerName::build(p)),
     },
     DetectorInfo {
         name: "questions",
         params: &["min", "open_min"],
         summary: "counts questions, open and closed",
         speaker: SpeakerRule::Choosable(Who::Agent),
+        default_within_ms: None,
+        build: |p| Box::new(questions::Questions::build(p)),
     },
     DetectorInfo {
         name: "further_help",
         params: &[],
         summary: "the agent offers more help before the end",
         speaker: SpeakerRule::AgentOnly,
+        default_within_ms: None,
+        build: |p| Box::new(further_help::FurtherHelp::build(p)),
     },
     DetectorInfo {
         name: "dead_air",
         params: &["max"],
         summary: "the longest stretch in which nobody speaks stays under `max`",
         speaker: SpeakerRule::Anyone,
+        default_within_ms: None,
+        build: |p| Box::new(dead_air::DeadAir::build(p)),
     },
     DetectorInfo {
         name: "talk_ratio",
         params: &["min", "max"],
         summary: "the agent's share of talk time stays within min..max",
         speaker: SpeakerRule::BothParties,
-    },
-    DetectorInfo {
-        name: "answered_within",
-        params: &["max"],
-        summary: "a placed call (mystery shop) was answered within `max` of ringing",
-        speaker: SpeakerRule::Anyone,
+        default_within_ms: None,
+        build: |p| Box::new(talk_ratio::TalkRatio::build(p)),
     },
     DetectorInfo {
         name: "overtalk",
         params: &["max", "max_count", "min_overlap"],
         summary: "agent and caller talking at once stays within limits",
         speaker: SpeakerRule::BothParties,
+        default_within_ms: None,
+        build: |p| Box::new(overtalk::Overtalk::build(p)),
+    },
+    DetectorInfo {
+        name: "answered_within",
+        params: &["max"],
+        summary: "a placed call (mystery shop) was answered within `max` of ringing",
+        speaker: SpeakerRule::Anyone,
+        default_within_ms: None,
+        build: |p| Box::new(answered_within::AnsweredWithin::build(p)),
     },
 ];
 
@@ -107,45 +147,21 @@ pub(crate) fn info(name: &str) -> Option<&'static DetectorInfo> {
     DETECTORS.iter().find(|d| d.name == name)
 }
 
-/// Every parameter name any detector takes: the criterion fields beyond the common ones.
-pub(crate) const ALL_PARAMS: &[&str] = &[
-    "min",
-    "max",
-    "open_min",
-    "max_count",
-    "min_overlap",
-    "company",
-    "unknown_name",
-];
-
-/// What a criterion checks.
+/// What a criterion checks: its phrase lists, or a built-in detector.
 #[derive(Debug)]
 pub(crate) enum Check {
     Phrases(PhraseCheck),
-    Greeting(greeting::Greeting),
-    AgentName(agent_name::AgentName),
-    UsesCallerName(uses_caller_name::UsesCallerName),
-    Questions(questions::Questions),
-    FurtherHelp(further_help::FurtherHelp),
-    DeadAir(dead_air::DeadAir),
-    TalkRatio(talk_ratio::TalkRatio),
-    Overtalk(overtalk::Overtalk),
-    AnsweredWithin(answered_within::AnsweredWithin),
+    Detector {
+        info: &'static DetectorInfo,
+        detector: Box<dyn Detector>,
+    },
 }
 
 impl Check {
     pub fn name(&self) -> &'static str {
         match self {
             Check::Phrases(_) => "phrases",
-            Check::Greeting(_) => "greeting",
-            Check::AgentName(_) => "agent_name",
-            Check::UsesCallerName(_) => "uses_caller_name",
-            Check::Questions(_) => "questions",
-            Check::FurtherHelp(_) => "further_help",
-            Check::DeadAir(_) => "dead_air",
-            Check::TalkRatio(_) => "talk_ratio",
-            Check::Overtalk(_) => "overtalk",
-            Check::AnsweredWithin(_) => "answered_within",
+            Check::Detector { info, .. } => info.name,
         }
     }
 
@@ -153,34 +169,31 @@ impl Check {
     /// judged on a transcript without speakers.
     pub fn needs_speakers(&self, scope: &Scope) -> bool {
         match self {
-            Check::Phrases(_) | Check::Questions(_) => scope.who != Who::Any,
-            Check::DeadAir(_) | Check::AnsweredWithin(_) => false,
-            _ => true,
+            Check::Phrases(_) => scope.who != Who::Any,
+            Check::Detector { info, .. } => match info.speaker {
+                SpeakerRule::Anyone => false,
+                SpeakerRule::Choosable(_) => scope.who != Who::Any,
+                SpeakerRule::AgentOnly | SpeakerRule::BothParties => true,
+            },
         }
     }
 
     pub fn evaluate(&self, call: &Call<'_>, scope: &Scope, lex: &Lexicon) -> Verdict {
         if self.needs_speakers(scope) && call.speakers_unknown() {
-            let who = match (self, scope.who) {
-                (Check::UsesCallerName(_) | Check::TalkRatio(_) | Check::Overtalk(_), _) => {
-                    "agent and caller"
-                }
-                (_, Who::Caller) => "caller",
+            let both = matches!(
+                self,
+                Check::Detector { info, .. } if info.speaker == SpeakerRule::BothParties
+            );
+            let who = match scope.who {
+                _ if both => "agent and caller",
+                Who::Caller => "caller",
                 _ => "agent",
             };
             return Verdict::speakers_unknown(who);
         }
         match self {
             Check::Phrases(c) => c.evaluate(call, scope),
-            Check::Greeting(c) => c.evaluate(call, scope),
-            Check::AgentName(c) => c.evaluate(call, scope, lex),
-            Check::UsesCallerName(c) => c.evaluate(call, scope, lex),
-            Check::Questions(c) => c.evaluate(call, scope),
-            Check::FurtherHelp(c) => c.evaluate(call, scope),
-            Check::DeadAir(c) => c.evaluate(call, scope),
-            Check::TalkRatio(c) => c.evaluate(call, scope),
-            Check::Overtalk(c) => c.evaluate(call, scope),
-            Check::AnsweredWithin(c) => c.evaluate(call),
+            Check::Detector { detector, .. } => detector.judge(call, scope, lex),
         }
     }
 }

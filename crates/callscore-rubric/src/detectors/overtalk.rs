@@ -147,6 +147,12 @@ impl Overtalk {
     }
 }
 
+impl super::Detector for Overtalk {
+    fn judge(&self, call: &Call<'_>, scope: &Scope, _lex: &crate::names::Lexicon) -> Verdict {
+        self.evaluate(call, scope)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -339,6 +339,12 @@ impl Questions {
     }
 }
 
+impl super::Detector for Questions {
+    fn judge(&self, call: &Call<'_>, scope: &Scope, _lex: &crate::names::Lexicon) -> Verdict {
+        self.evaluate(call, scope)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

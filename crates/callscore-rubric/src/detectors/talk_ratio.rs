@@ -118,6 +118,12 @@ impl TalkRatio {
     }
 }
 
+impl super::Detector for TalkRatio {
+    fn judge(&self, call: &Call<'_>, scope: &Scope, _lex: &crate::names::Lexicon) -> Verdict {
+        self.evaluate(call, scope)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -355,6 +355,12 @@ impl UsesCallerName {
     }
 }
 
+impl super::Detector for UsesCallerName {
+    fn judge(&self, call: &Call<'_>, scope: &Scope, lex: &crate::names::Lexicon) -> Verdict {
+        self.evaluate(call, scope, lex)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,17 +3,15 @@
 //! is `callscore-pipeline`; this module turns the command line into a [`Pipeline`], draws the
 //! progress, and prints the summary.
 
-use super::common::ModelArgs;
 use super::score::{OutputFormat, ScoreArgs};
+use crate::out::{err, errln};
 use anyhow::Context;
 use callscore_core::fmt_ms;
 use callscore_ingest::LoadOptions;
 use callscore_pipeline::{
-    BatchOptions, BatchReport, CallOutcome, FaultHooks, Observer, Pipeline, PipelineOptions,
-    PlanSummary,
+    BatchOptions, BatchReport, CallOutcome, FaultHooks, Observer, PlanSummary,
 };
 use callscore_rubric::Rubric;
-use callscore_transcribe::TranscribeOptions;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -29,8 +27,8 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     // The rubric before anything else: a typo in it must not cost an hour of transcription.
     let rubric = Rubric::from_path(&args.rubric)
         .with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
-    let workers = args.jobs.unwrap_or_else(cores).max(1);
-    let pipeline = pipeline(
+    let workers = args.jobs.unwrap_or_else(super::common::cores).max(1);
+    let pipeline = super::common::pipeline(
         rubric,
         &args.model,
         LoadOptions {
@@ -59,36 +57,15 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
             let mut json =
                 serde_json::to_string_pretty(&summary.json()).context("cannot encode JSON")?;
             json.push('\n');
-            print!("{json}");
+            crate::out::data(&json)?;
         }
-        OutputFormat::Csv => print!("{}", summary.csv()?),
+        OutputFormat::Csv => crate::out::data(&summary.csv()?)?,
     }
     Ok(if summary.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
-}
-
-/// The pipeline the batch commands share: the rubric, the model (resolved, and installed on
-/// first use, only when a call needs transcription) and the threads each call may use.
-pub fn pipeline(rubric: Rubric, model: &ModelArgs, load: LoadOptions, workers: usize) -> Pipeline {
-    let transcribe = TranscribeOptions {
-        threads: (cores() / workers.max(1)).max(1),
-        ..TranscribeOptions::default()
-    };
-    let model = model.clone();
-    Pipeline::new(
-        rubric,
-        Box::new(move || super::common::resolve_model(&model).map_err(|e| format!("{e:#}"))),
-        PipelineOptions { load, transcribe },
-    )
-}
-
-pub fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
 }
 
 fn plural(n: usize, what: &str) -> String {
@@ -130,14 +107,14 @@ impl TestHooks {
 impl FaultHooks for TestHooks {
     fn after_commit(&self, n: usize) {
         if self.after_commits == Some(n) {
-            eprintln!("test hook: aborting after commit {n}");
+            errln!("test hook: aborting after commit {n}");
             std::process::abort();
         }
     }
 
     fn before_commit(&self, n: usize) {
         if self.before_commit == Some(n) {
-            eprintln!("test hook: aborting before commit {n}");
+            errln!("test hook: aborting before commit {n}");
             std::process::abort();
         }
     }
@@ -148,7 +125,7 @@ impl FaultHooks for TestHooks {
             // telephone call takes far longer than this to transcribe.
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(150));
-                eprintln!("test hook: aborting during transcription {n}");
+                errln!("test hook: aborting during transcription {n}");
                 std::process::abort();
             });
         }
@@ -186,8 +163,8 @@ impl Log {
 
     fn line(&self, text: &str) {
         match &self.bar {
-            Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
+            Some(bar) => bar.println(crate::out::terminal_safe(text)),
+            None => errln!("{text}"),
         }
     }
 
@@ -195,7 +172,7 @@ impl Log {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        eprint!("{text}");
+        err!("{text}");
     }
 }
 
@@ -274,12 +251,12 @@ impl Observer for Log {
         };
         match &self.bar {
             Some(bar) => {
-                bar.println(&text);
+                bar.println(crate::out::terminal_safe(&text));
                 bar.set_position(done as u64);
                 let audio = self.audio_ms.load(Ordering::Relaxed);
                 bar.set_message(format!("{:.2} h audio", audio as f64 / 3_600_000.0));
             }
-            None => eprintln!("{text}"),
+            None => errln!("{text}"),
         }
     }
 }

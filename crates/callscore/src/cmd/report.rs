@@ -8,7 +8,7 @@ use callscore_store::{CallDetail, CallRow, Report, ReportFilter, Store};
 use clap::{Args, ValueEnum};
 use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 use serde::Serialize;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -196,18 +196,11 @@ pub fn run_show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     emit(&out)
 }
 
-/// Writes to stdout; a closed pipe (`| head`) is a normal end, not an error.
+/// Writes to stdout, with control characters in names and text from outside made visible (JSON
+/// has none left raw); a closed pipe (`| head`) is a normal end, not an error.
 fn emit(text: &str) -> anyhow::Result<ExitCode> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(e).context("cannot write to stdout")
-        }
-        _ => Ok(ExitCode::SUCCESS),
-    }
+    crate::out::text(text)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn to_json<T: Serialize>(value: &T) -> anyhow::Result<String> {

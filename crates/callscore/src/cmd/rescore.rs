@@ -3,6 +3,7 @@
 //! earlier rubric versions stay in the database; the new ones become current for reports.
 
 use super::report::DbArgs;
+use crate::out::errln;
 use anyhow::Context;
 use callscore_rubric::Rubric;
 use callscore_store::Recorded;
@@ -58,15 +59,15 @@ pub fn run(args: RescoreArgs) -> anyhow::Result<ExitCode> {
             }
         }
         if !args.quiet {
-            eprintln!("rescored {} calls", new + existing);
+            errln!("rescored {} calls", new + existing);
         }
     }
     let total = new + existing;
     if total == 0 {
-        eprintln!("No stored transcripts in {db}: score recordings first with `callscore score PATH… --db {db}`.");
+        errln!("No stored transcripts in {db}: score recordings first with `callscore score PATH… --db {db}`.");
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!(
+    errln!(
         "Rescored {total} call(s) with {} v{} (sha256 {}) in {:.1} s: {new} new scorecard(s), {existing} already stored; \
          {passed} passed, {flagged} flagged.",
         rubric.id(),
@@ -82,9 +83,9 @@ pub fn run(args: RescoreArgs) -> anyhow::Result<ExitCode> {
         .filter(|u| u.rubric_hash != rubric.hash())
         .collect();
     if !earlier.is_empty() {
-        eprintln!("Earlier scorecards are kept:");
+        errln!("Earlier scorecards are kept:");
         for u in earlier {
-            eprintln!(
+            errln!(
                 "  {} v{} (sha256 {}): {} scorecard(s), last scored {}",
                 u.rubric_id,
                 u.rubric_version,

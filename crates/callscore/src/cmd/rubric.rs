@@ -1,6 +1,7 @@
 //! `callscore rubric check|test|detectors`: validate rubrics and run rubric regression cases.
 //! The work is in `callscore_rubric` (its `testing` module runs the cases); this only prints.
 
+use crate::out::errln;
 use anyhow::Context;
 use callscore_rubric::testing::{self, RunOptions};
 use callscore_rubric::{Rubric, RubricError, DETECTORS};
@@ -49,7 +50,7 @@ pub fn run(c: RubricCommand) -> anyhow::Result<ExitCode> {
                 } else {
                     d.params.join(", ")
                 };
-                println!("{:<18} {} ({params})", d.name, d.summary);
+                crate::out::outln!("{:<18} {} ({params})", d.name, d.summary);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -60,7 +61,7 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut invalid = 0;
     for file in &a.files {
         match Rubric::from_path(file) {
-            Ok(r) => println!(
+            Ok(r) => crate::out::outln!(
                 "ok      {} ({} v{}, {} criteria)",
                 file.display(),
                 r.id(),
@@ -73,12 +74,12 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
             }
             Err(e) => {
                 invalid += 1;
-                println!("invalid {}", file.display());
-                eprintln!("{e}\n");
+                crate::out::outln!("invalid {}", file.display());
+                errln!("{e}\n");
             }
         }
     }
-    println!("{} valid, {} invalid", a.files.len() - invalid, invalid);
+    crate::out::outln!("{} valid, {} invalid", a.files.len() - invalid, invalid);
     Ok(if invalid == 0 {
         ExitCode::SUCCESS
     } else {
@@ -93,7 +94,7 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
             rubric: a.rubric.clone(),
         },
     )?;
-    print!("{}", report.render());
+    crate::out::text(&report.render())?;
     if let Some(junit) = &a.junit {
         if let Some(dir) = junit.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -101,7 +102,7 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
         }
         std::fs::write(junit, report.to_junit_xml())
             .with_context(|| format!("cannot write JUnit XML to {}", junit.display()))?;
-        eprintln!("wrote JUnit XML to {}", junit.display());
+        errln!("wrote JUnit XML to {}", junit.display());
     }
     Ok(if report.success() {
         ExitCode::SUCCESS

@@ -1,7 +1,6 @@
 use super::common::ModelArgs;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -41,13 +40,22 @@ pub struct ScoreArgs {
     pub model: ModelArgs,
 }
 
-pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
-    if !args.transcript.is_empty() {
-        if !args.paths.is_empty() {
-            anyhow::bail!("give either recordings or --transcript files, not both");
+impl ScoreArgs {
+    /// Which of the two jobs the arguments ask for.
+    pub fn mode(&self) -> anyhow::Result<ScoreMode> {
+        match (self.transcript.is_empty(), self.paths.is_empty()) {
+            (false, false) => {
+                anyhow::bail!("give either recordings or --transcript files, not both")
+            }
+            (false, true) => Ok(ScoreMode::Transcripts),
+            (true, _) => Ok(ScoreMode::Recordings),
         }
-        super::score_transcript::run(args)
-    } else {
-        super::batch::run(args)
     }
+}
+
+/// `score --transcript FILE…` (no database) or `score PATH…` (the batch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreMode {
+    Transcripts,
+    Recordings,
 }

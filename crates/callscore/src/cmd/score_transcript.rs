@@ -3,6 +3,7 @@
 //! database.
 
 use super::score::{OutputFormat, ScoreArgs};
+use crate::out::errln;
 use anyhow::Context;
 use callscore_core::Scorecard;
 use callscore_rubric::{render, transcript, Rubric};
@@ -13,10 +14,22 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     let rubric = Rubric::from_path(&args.rubric)
         .with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
     let mut cards: Vec<(String, Scorecard)> = Vec::with_capacity(args.transcript.len());
+    // A bad file is named with its reason and the others are still scored (exit 1).
+    let mut failed = 0usize;
     for path in &args.transcript {
-        let t = transcript::from_path(path)
-            .with_context(|| format!("cannot score transcript {}", path.display()))?;
-        cards.push((path.display().to_string(), rubric.evaluate(&t)));
+        match transcript::from_path(path) {
+            Ok(t) => cards.push((path.display().to_string(), rubric.evaluate(&t))),
+            Err(e) => {
+                failed += 1;
+                errln!("error: cannot score transcript {}: {e}", path.display());
+            }
+        }
+    }
+    if cards.is_empty() {
+        anyhow::bail!(
+            "none of the {} transcript file(s) could be read",
+            args.transcript.len()
+        );
     }
     match args.format {
         OutputFormat::Table => {
@@ -24,19 +37,23 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|(name, card)| render::scorecard_table(card, name))
                 .collect();
-            print!("{}", tables.join("\n"));
+            crate::out::text(&tables.join("\n"))?;
         }
         // One file: its Scorecard. Several: an array of Scorecards, in the order given.
         OutputFormat::Json if cards.len() == 1 => {
-            println!("{}", serde_json::to_string_pretty(&cards[0].1)?)
+            crate::out::data(&format!("{}\n", serde_json::to_string_pretty(&cards[0].1)?))?
         }
         OutputFormat::Json => {
             let all: Vec<&Scorecard> = cards.iter().map(|(_, c)| c).collect();
-            println!("{}", serde_json::to_string_pretty(&all)?);
+            crate::out::data(&format!("{}\n", serde_json::to_string_pretty(&all)?))?;
         }
-        OutputFormat::Csv => print!("{}", csv(&cards)),
+        OutputFormat::Csv => crate::out::data(&csv(&cards))?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// One row per criterion: transcript, rubric, score, passed, flagged, criterion, outcome,

@@ -1,4 +1,5 @@
 //! `callscore serve`: the review pages over a database.
+use crate::out::errln;
 use anyhow::Context;
 use clap::Args;
 use std::io::Write;
@@ -40,11 +41,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     drop(out);
     if args.token.is_none() {
-        eprintln!(
-            "Only this machine can open them (listening on loopback, no token). Ctrl-C stops."
-        );
+        errln!("Only this machine can open them (listening on loopback, no token). Ctrl-C stops.");
     } else {
-        eprintln!("Every request needs the token (log in once per browser). Ctrl-C stops.");
+        errln!("Every request needs the token (log in once per browser). Ctrl-C stops.");
     }
     server
         .run_until_interrupted()

@@ -153,7 +153,7 @@ impl Scorer {
         let rubric = Rubric::from_path(&args.rubric)
             .with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
         Ok(Some(Scorer {
-            pipeline: super::batch::pipeline(rubric, &args.model, LoadOptions::default(), 1),
+            pipeline: super::common::pipeline(rubric, &args.model, LoadOptions::default(), 1),
             db: args.db.clone(),
             hooks: super::batch::TestHooks::from_env(),
         }))
@@ -214,7 +214,8 @@ fn report_and_score(call: &ShopCall, scorer: Option<&Scorer>) -> bool {
     let scenario = call.meta.scenario.as_deref().unwrap_or("?");
     match &call.files {
         ShopFiles::Recording(written) => {
-            println!("{}", written.wav.display());
+            // A closed stdout must not stop the scoring of a call already placed.
+            let _ = crate::out::data(&format!("{}\n", written.wav.display()));
             tracing::info!(
                 scenario,
                 outcome = call.outcome.as_str(),
@@ -225,7 +226,7 @@ fn report_and_score(call: &ShopCall, scorer: Option<&Scorer>) -> bool {
             scorer.is_none_or(|s| s.score(&written.wav))
         }
         ShopFiles::Attempt(path) => {
-            println!("{}", path.display());
+            let _ = crate::out::data(&format!("{}\n", path.display()));
             tracing::warn!(
                 scenario,
                 outcome = call.outcome.as_str(),
@@ -259,7 +260,7 @@ fn run_plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|s| plan.status(s, now, &ledger))
             .collect::<Result<_, _>>()?;
-        print!("{}", plan.render(&slots, Some(&status)));
+        crate::out::text(&plan.render(&slots, Some(&status)))?;
         return Ok(ExitCode::SUCCESS);
     }
     let scorer = Scorer::new(&args.call)?;

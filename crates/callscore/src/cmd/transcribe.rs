@@ -1,11 +1,11 @@
 //! `callscore transcribe FILE…`: speaker-attributed transcripts on stdout.
-use super::common::{resolve_model, ModelArgs};
-use anyhow::Context;
+use super::common::ModelArgs;
+use crate::out::errln;
 use callscore_core::AgentChannel;
 use callscore_ingest::LoadOptions;
-use callscore_transcribe::{TranscribeOptions, Transcriber};
+use callscore_pipeline::PipelineOptions;
+use callscore_transcribe::TranscribeOptions;
 use clap::Args;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,52 +32,49 @@ pub struct TranscribeArgs {
 }
 
 pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
-    let model = resolve_model(&args.model)?;
-    let mut opts = TranscribeOptions::default();
+    let mut transcribe = TranscribeOptions::default();
     if let Some(t) = args.threads {
         anyhow::ensure!(t > 0, "--threads must be at least 1");
-        opts.threads = t;
+        transcribe.threads = t;
     }
-    opts.use_vad = !args.no_vad;
-    let transcriber = Transcriber::load(&model, opts)
-        .with_context(|| format!("loading model {}", model.display()))?;
-    let load_opts = LoadOptions {
-        agent_channel: args.agent_channel,
-    };
+    transcribe.use_vad = !args.no_vad;
+    let transcription = super::common::transcription(
+        &args.model,
+        PipelineOptions {
+            load: LoadOptions {
+                agent_channel: args.agent_channel,
+            },
+            transcribe,
+        },
+    );
+    // The model first: a missing model is one error, not one per file.
+    transcription.transcriber()?;
     let several = args.files.len() > 1;
     let mut failed = 0usize;
-    let stdout = std::io::stdout();
     let mut printed = 0usize;
     for path in &args.files {
-        // Ingest errors name the file themselves; transcription errors get it added.
-        let result = callscore_ingest::load(path, &load_opts)
-            .map_err(|e| e.to_string())
-            .and_then(|rec| {
-                for w in &rec.warnings {
-                    eprintln!("warning: {}: {w}", path.display());
-                }
-                let mut t = transcriber
-                    .transcribe(&rec.legs)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                t.meta = rec.meta;
-                Ok(t)
-            });
+        // Errors name the file themselves.
+        let result = transcription.load(path).and_then(|rec| {
+            for w in &rec.warnings {
+                errln!("warning: {}: {w}", path.display());
+            }
+            transcription.transcribe(&rec)
+        });
         let transcript = match result {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 failed += 1;
                 continue;
             }
         };
-        let mut out = stdout.lock();
-        let written = if args.json {
+        if args.json {
             let json = if several {
                 serde_json::to_string(&transcript)
             } else {
                 serde_json::to_string_pretty(&transcript)
             }?;
-            writeln!(out, "{json}")
+            crate::out::data(&format!("{json}\n"))?;
         } else {
             let header = if several {
                 format!(
@@ -88,16 +85,12 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
             } else {
                 String::new()
             };
-            write!(out, "{header}{}", transcript.to_text())
-        };
-        // A closed pipe (`| head`) is not an error worth a message.
-        if written.is_err() {
-            return Ok(ExitCode::SUCCESS);
+            crate::out::text(&format!("{header}{}", transcript.to_text()))?;
         }
         printed += 1;
     }
     if failed > 0 {
-        eprintln!("{failed} of {} file(s) failed", args.files.len());
+        errln!("{failed} of {} file(s) failed", args.files.len());
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,106 @@
+//! From a recording file to the transcript that is stored: ingest, then every leg transcribed
+//! with the one loaded model and merged by time, with the recording's metadata attached.
+
+use crate::PipelineError;
+use callscore_core::Transcript;
+use callscore_ingest::{LoadOptions, Recording};
+use callscore_transcribe::{TranscribeOptions, Transcriber};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// Where the Whisper model comes from: called at most once, the first time a call needs
+/// transcription (a batch of stored transcripts never loads a model). The binary's resolver may
+/// install the default model on first use.
+pub type ModelResolver = Box<dyn Fn() -> Result<PathBuf, String> + Send + Sync>;
+
+/// How recordings are read and transcribed.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineOptions {
+    pub load: LoadOptions,
+    pub transcribe: TranscribeOptions,
+}
+
+/// The transcription half of the pipeline: usable on its own (`callscore transcribe` needs no
+/// rubric and no database) and shared by every worker thread.
+pub struct Transcription {
+    resolve_model: ModelResolver,
+    transcriber: OnceLock<Transcriber>,
+    /// Serialises the first model load so two workers never load it twice.
+    loading: Mutex<()>,
+    opts: PipelineOptions,
+}
+
+impl std::fmt::Debug for Transcription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transcription")
+            .field("model_loaded", &self.transcriber.get().is_some())
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
+impl Transcription {
+    pub fn new(resolve_model: ModelResolver, opts: PipelineOptions) -> Self {
+        Transcription {
+            resolve_model,
+            transcriber: OnceLock::new(),
+            loading: Mutex::new(()),
+            opts,
+        }
+    }
+
+    /// Transcription with the given ggml model file.
+    pub fn with_model_path(model: PathBuf, opts: PipelineOptions) -> Self {
+        Self::new(Box::new(move || Ok(model.clone())), opts)
+    }
+
+    pub fn options(&self) -> &PipelineOptions {
+        &self.opts
+    }
+
+    /// The loaded model, loading it now if nothing has needed it yet.
+    pub fn transcriber(&self) -> Result<&Transcriber, PipelineError> {
+        if let Some(t) = self.transcriber.get() {
+            return Ok(t);
+        }
+        let _one_loader = self.loading.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = self.transcriber.get() {
+            return Ok(t);
+        }
+        let path = (self.resolve_model)().map_err(PipelineError::ModelUnavailable)?;
+        let loaded = Transcriber::load(&path, self.opts.transcribe.clone()).map_err(|source| {
+            PipelineError::ModelLoad {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        Ok(self.transcriber.get_or_init(|| loaded))
+    }
+
+    /// Whether the model has been loaded (for tests and diagnostics).
+    pub fn model_loaded(&self) -> bool {
+        self.transcriber.get().is_some()
+    }
+
+    /// Reads a recording with this pipeline's options.
+    pub fn load(&self, path: &Path) -> Result<Recording, PipelineError> {
+        Ok(callscore_ingest::load(path, &self.opts.load)?)
+    }
+
+    /// The transcript of a loaded recording, as it will be stored: every leg transcribed and
+    /// merged, with the recording's metadata attached.
+    pub fn transcribe(&self, recording: &Recording) -> Result<Transcript, PipelineError> {
+        let transcriber = self.transcriber()?;
+        let mut transcript = transcriber.transcribe(&recording.legs).map_err(|source| {
+            PipelineError::Transcribe {
+                path: recording.path.clone(),
+                source,
+            }
+        })?;
+        transcript.meta = recording.meta.clone();
+        if transcript.model.is_empty() {
+            transcript.model = transcriber.model_name().to_string();
+        }
+        Ok(transcript)
+    }
+}
