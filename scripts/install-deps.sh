@@ -3,7 +3,8 @@
 # Usage: scripts/install-deps.sh [build|fixtures|capture|browser]...   (default: build)
 #   build    cmake, clang, libclang-dev: whisper-rs builds whisper.cpp with cmake and bindgen.
 #   fixtures espeak-ng, sox, ffmpeg: re-rendering the synthetic call fixtures.
-#   capture  sip-tester (sipp), tshark: the SIP/RTP tests use a real SIP peer.
+#   capture  sip-tester (sipp), tshark, espeak-ng: the SIP/RTP tests use a real SIP peer, and
+#            mystery-shop calls (`callscore shop`) speak their `say` lines with espeak-ng.
 #   browser  chromium, nodejs, npm: the review page's real-browser test.
 set -euo pipefail
 
@@ -15,7 +16,7 @@ for g in "${groups[@]}"; do
   case "$g" in
     build)    want+=(cmake clang libclang-dev pkg-config) ;;
     fixtures) want+=(espeak-ng sox libsox-fmt-all ffmpeg) ;;
-    capture)  want+=(sip-tester tshark) ;;
+    capture)  want+=(sip-tester tshark espeak-ng) ;;
     browser)  want+=(chromium)
               # Node may come from elsewhere than Debian; only ask apt for it when it is absent.
               command -v npm >/dev/null 2>&1 || want+=(nodejs npm) ;;

@@ -1,4 +1,4 @@
-//! Call capture: a SIP/SIPREC recording endpoint, RTP with G.711 and DTMF, a jitter buffer, and
+//! Call capture: a SIP/SIPREC recording endpoint, a calling SIP client, RTP with G.711 and DTMF, a jitter buffer, and
 //! pcap/pcapng import. Every call becomes a WAV (stereo: agent left, caller right; mono when only
 //! one stream was offered) plus a sidecar `NAME.json` holding [`callscore_core::CallMeta`].
 //!
@@ -14,6 +14,8 @@
 //!   progress has received, on disk, so a killed recorder recovers it on restart.
 //! - [`server`]: the live UDP endpoint (tokio); [`pcap`]: offline import; [`pcap_writer`]: writes
 //!   captures (tests, benchmarks, fixtures).
+//! - [`uac`]: the calling side, a SIP user agent client that places one call and runs its media
+//!   with a [`uac::CallDriver`] deciding what to say; [`rtp_sender`]: numbering of sent packets.
 
 pub mod call;
 pub mod g711;
@@ -21,12 +23,14 @@ pub mod jitter;
 pub mod pcap;
 pub mod pcap_writer;
 pub mod rtp;
+pub mod rtp_sender;
 pub mod sdp;
 pub mod server;
 pub mod sip;
 pub mod siprec;
 pub mod spool;
 pub mod track;
+pub mod uac;
 
 pub use call::{AssembledCall, CallRecording, RecordedLeg, WrittenCall};
 pub use server::{EndReason, FinishedCall, Recorder, RecorderConfig, RecorderStats};
@@ -58,6 +62,8 @@ pub enum CaptureError {
     },
     #[error("{path}: not a pcap or pcapng capture: {reason}")]
     NotACapture { path: PathBuf, reason: String },
+    #[error("cannot place the call to {target}: {reason}")]
+    Dial { target: String, reason: String },
     #[error("{path}: link type {link_type} is not supported (Ethernet, Linux cooked SLL/SLL2, raw IP and BSD loopback are)")]
     LinkType { path: PathBuf, link_type: String },
 }

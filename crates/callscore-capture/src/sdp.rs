@@ -1,4 +1,5 @@
-//! SDP offers (RFC 4566) read with webrtc-sdp, and the recorder's answers (RFC 3264).
+//! SDP offers (RFC 4566) read with webrtc-sdp, the recorder's answers (RFC 3264), and the
+//! offers of a calling client ([`write_offer`]; its answer is read with [`parse_offer`] too).
 
 use crate::g711::G711;
 use crate::track::{PayloadKind, PayloadMap};
@@ -175,6 +176,44 @@ pub fn write_answer(
     sdp
 }
 
+/// Writes the offer of a client that sends and receives one audio stream: the G.711 codecs in
+/// the order given (payload types 0 and 8), RFC 4733 telephone-event as `telephone_event`, 20 ms
+/// packets, `sendrecv`.
+pub fn write_offer(
+    local_ip: IpAddr,
+    session_id: u64,
+    port: u16,
+    codecs: &[G711],
+    telephone_event: Option<u8>,
+) -> String {
+    let family = if local_ip.is_ipv4() { "IP4" } else { "IP6" };
+    let mut fmts: Vec<String> = codecs
+        .iter()
+        .map(|c| c.payload_type().to_string())
+        .collect();
+    if let Some(te) = telephone_event {
+        fmts.push(te.to_string());
+    }
+    let mut sdp = format!(
+        "v=0\r\no=callscore {session_id} {session_id} IN {family} {local_ip}\r\ns=callscore\r\nc=IN {family} {local_ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {}\r\n",
+        fmts.join(" ")
+    );
+    for c in codecs {
+        sdp.push_str(&format!(
+            "a=rtpmap:{} {}/8000\r\n",
+            c.payload_type(),
+            c.encoding_name()
+        ));
+    }
+    if let Some(te) = telephone_event {
+        sdp.push_str(&format!(
+            "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n"
+        ));
+    }
+    sdp.push_str("a=ptime:20\r\na=sendrecv\r\n");
+    sdp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +275,30 @@ mod tests {
         assert_eq!(back.media[0].get_port(), 20000);
         assert_eq!(back.media[1].get_port(), 0);
         assert!(text.contains("a=recvonly\r\n"));
+    }
+
+    #[test]
+    fn a_client_offer_reads_back_with_both_codecs_and_events() {
+        let text = write_offer(
+            "127.0.0.1".parse().unwrap(),
+            42,
+            40000,
+            &[G711::Ulaw, G711::Alaw],
+            Some(101),
+        );
+        let offers = parse_offer(&text).unwrap();
+        assert_eq!(offers.len(), 1);
+        assert_eq!(offers[0].address, Some("127.0.0.1:40000".parse().unwrap()));
+        assert_eq!(offers[0].formats, vec![0, 8, 101]);
+        assert_eq!(offers[0].codec, Some((0, G711::Ulaw)));
+        assert_eq!(offers[0].telephone_event, Some(101));
+        assert!(text.contains("a=sendrecv\r\n"));
+        // A peer that answers with A-law only: the answer's first codec is the one to send.
+        let answer = text.replace("RTP/AVP 0 8 101", "RTP/AVP 8 101");
+        assert_eq!(
+            parse_offer(&answer).unwrap()[0].codec,
+            Some((8, G711::Alaw))
+        );
     }
 
     #[test]

@@ -68,6 +68,16 @@ impl Message {
         self.header("Call-ID")
     }
 
+    /// Every value of a header that may repeat or hold a comma-separated list (Record-Route,
+    /// Via), in order, split at commas outside `<…>` and quotes.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| split_list(v))
+            .collect()
+    }
+
     /// The CSeq number and method.
     pub fn cseq(&self) -> Option<(u32, String)> {
         let mut it = self.header("CSeq")?.split_whitespace();
@@ -122,6 +132,95 @@ impl Message {
             .filter(|t| !t.is_empty() && !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(t)))
             .collect()
     }
+}
+
+/// Splits a header list value at commas that are outside `<…>` and double quotes.
+fn split_list(value: &str) -> Vec<String> {
+    let (mut out, mut current) = (Vec::new(), String::new());
+    let (mut angle, mut quoted) = (false, false);
+    for c in value.chars() {
+        match c {
+            '"' if !angle => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !angle && !quoted => {
+                out.push(std::mem::take(&mut current).trim().to_string());
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    out.retain(|v| !v.is_empty());
+    out
+}
+
+/// The URI of a name-addr or addr-spec header value: `"Bob" <sip:bob@host>;tag=1` gives
+/// `sip:bob@host`, `sip:bob@host;tag=1` gives `sip:bob@host`.
+pub fn uri_of(value: &str) -> &str {
+    match (value.find('<'), value.find('>')) {
+        (Some(a), Some(b)) if a < b => value[a + 1..b].trim(),
+        _ => value.split(';').next().unwrap_or(value).trim(),
+    }
+}
+
+/// Builds a request: the start line from `method` and `uri`, then `headers` in the order given,
+/// then `User-Agent`, `Content-Type` (with a body) and `Content-Length`. The method and URI are
+/// checked by rsip; the error says which one is wrong.
+pub fn request(
+    method: &str,
+    uri: &str,
+    headers: &[(&str, String)],
+    body: Option<(&str, &[u8])>,
+) -> Result<Vec<u8>, String> {
+    let method: rsip::Method = method
+        .parse()
+        .map_err(|e| format!("bad SIP method {method:?}: {e}"))?;
+    // rsip reads almost anything as a URI; a request line must not carry spaces or line breaks,
+    // and needs a scheme.
+    let scheme_ok = uri.split_once(':').is_some_and(|(s, rest)| {
+        ["sip", "sips", "tel"]
+            .iter()
+            .any(|k| s.eq_ignore_ascii_case(k))
+            && !rest.is_empty()
+    });
+    if !scheme_ok || uri.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "bad SIP URI {uri:?}: expected sip:user@host[:port] without spaces"
+        ));
+    }
+    if let Some((name, _)) = headers.iter().find(|(_, v)| v.contains(['\r', '\n'])) {
+        return Err(format!("the {name} header holds a line break"));
+    }
+    let uri = rsip::Uri::try_from(uri).map_err(|e| format!("bad SIP URI {uri:?}: {e}"))?;
+    let mut list: Vec<Header> = headers
+        .iter()
+        .map(|(n, v)| Header::Other(n.to_string(), v.clone()))
+        .collect();
+    list.push(Header::Other(
+        "User-Agent".into(),
+        concat!("callscore/", env!("CARGO_PKG_VERSION")).into(),
+    ));
+    let body_bytes = body.map(|(_, b)| b.to_vec()).unwrap_or_default();
+    if let Some((content_type, _)) = body {
+        list.push(Header::ContentType(rsip::headers::ContentType::new(
+            content_type,
+        )));
+    }
+    list.push(Header::ContentLength(rsip::headers::ContentLength::new(
+        body_bytes.len().to_string(),
+    )));
+    let request = rsip::Request {
+        method,
+        uri,
+        version: Version::V2,
+        headers: Headers::from(list),
+        body: body_bytes,
+    };
+    Ok(Vec::from(request))
 }
 
 fn full_name(name: &str) -> String {
@@ -264,16 +363,26 @@ pub fn reason_phrase(code: u16) -> &'static str {
     match code {
         100 => "Trying",
         180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
         200 => "OK",
         400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         420 => "Bad Extension",
+        480 => "Temporarily Unavailable",
         481 => "Call/Transaction Does Not Exist",
+        486 => "Busy Here",
         487 => "Request Terminated",
         488 => "Not Acceptable Here",
         500 => "Server Internal Error",
         501 => "Not Implemented",
         503 => "Service Unavailable",
+        600 => "Busy Everywhere",
+        603 => "Decline",
         _ => "Unknown",
     }
 }
@@ -429,6 +538,61 @@ mod tests {
                 String::from_utf8_lossy(g)
             );
         }
+    }
+
+    #[test]
+    fn requests_parse_back_with_their_headers_in_order() {
+        let bytes = request(
+            "INVITE",
+            "sip:reception@127.0.0.1:5080",
+            &[
+                (
+                    "Via",
+                    "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-a;rport".into(),
+                ),
+                (
+                    "From",
+                    "\"Priya Raman\" <sip:shop@127.0.0.1:5070>;tag=t1".into(),
+                ),
+                ("To", "<sip:reception@127.0.0.1:5080>".into()),
+                ("Call-ID", "abc@127.0.0.1".into()),
+                ("CSeq", "1 INVITE".into()),
+                ("Record-Route", "<sip:p1;lr>, <sip:p2;lr>".into()),
+            ],
+            Some(("application/sdp", b"v=0\r\n")),
+        )
+        .unwrap();
+        let m = message(std::str::from_utf8(&bytes).unwrap());
+        assert_eq!(m.method(), Some("INVITE"));
+        assert_eq!(
+            m.start,
+            StartLine::Request {
+                method: "INVITE".into(),
+                uri: "sip:reception@127.0.0.1:5080".into()
+            }
+        );
+        assert_eq!(m.tag_of("From").as_deref(), Some("t1"));
+        assert_eq!(m.branch().as_deref(), Some("z9hG4bK-a"));
+        assert_eq!(m.header("Content-Length"), Some("5"));
+        assert_eq!(m.body, b"v=0\r\n");
+        assert_eq!(
+            m.header_values("Record-Route"),
+            ["<sip:p1;lr>", "<sip:p2;lr>"]
+        );
+        assert!(request("INVITE", "not a uri", &[], None).is_err());
+    }
+
+    #[test]
+    fn uris_come_out_of_name_addrs() {
+        assert_eq!(
+            uri_of("\"Bob, Jr\" <sip:bob@h:5060;transport=udp>;tag=9"),
+            "sip:bob@h:5060;transport=udp"
+        );
+        assert_eq!(uri_of("sip:bob@h;tag=9"), "sip:bob@h");
+        assert_eq!(
+            split_list("\"a, b\" <sip:x>, <sip:y,z>"),
+            ["\"a, b\" <sip:x>", "<sip:y,z>"]
+        );
     }
 
     #[test]

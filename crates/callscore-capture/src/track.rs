@@ -209,6 +209,12 @@ impl StreamTrack {
         &self.stats
     }
 
+    /// The audio placed so far (8 kHz, index 0 = call-clock zero): what a live listener (a
+    /// calling client's turn-taking) can hear. Packets still held for reordering are not in it.
+    pub fn timeline(&self) -> &[i16] {
+        &self.samples
+    }
+
     /// Takes one datagram that arrived `arrival` after the call clock's zero.
     pub fn push(&mut self, arrival: Duration, datagram: &[u8]) {
         self.stats.packets += 1;

@@ -48,6 +48,8 @@ enum Command {
     ImportPcap(cmd::import_pcap::ImportPcapArgs),
     /// Serve the review pages over the stored calls.
     Serve(cmd::serve::ServeArgs),
+    /// Place a mystery-shop call from a script and score it; `shop plan` runs a programme.
+    Shop(Box<cmd::shop::ShopArgs>),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Record(a) => cmd::record::run(a),
         Command::ImportPcap(a) => cmd::import_pcap::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Shop(a) => cmd::shop::run(*a),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 //! in the same table (`min = 2`, `max = "20s"` …). [`DETECTORS`] lists them all.
 
 pub(crate) mod agent_name;
+pub(crate) mod answered_within;
 pub(crate) mod dead_air;
 pub(crate) mod further_help;
 pub(crate) mod greeting;
@@ -131,6 +132,14 @@ pub const DETECTORS: &[DetectorInfo] = &[
         speaker: SpeakerRule::BothParties,
         default_within_ms: None,
         build: |p| Box::new(overtalk::Overtalk::build(p)),
+    },
+    DetectorInfo {
+        name: "answered_within",
+        params: &["max"],
+        summary: "a placed call (mystery shop) was answered within `max` of ringing",
+        speaker: SpeakerRule::Anyone,
+        default_within_ms: None,
+        build: |p| Box::new(answered_within::AnsweredWithin::build(p)),
     },
 ];
 
@@ -377,6 +386,7 @@ impl<'a> Params<'a> {
         let example = match names[0] {
             "max" if self.check == "dead_air" => "max = \"20s\"",
             "max" if self.check == "overtalk" => "max = \"10s\"",
+            "max" if self.check == "answered_within" => "max = \"15s\"",
             "min" => "min = 0.3",
             _ => "",
         };

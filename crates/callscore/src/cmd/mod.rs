@@ -10,4 +10,5 @@ pub mod rubric;
 pub mod score;
 pub mod score_transcript;
 pub mod serve;
+pub mod shop;
 pub mod transcribe;
