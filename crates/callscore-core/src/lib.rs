@@ -165,7 +165,8 @@ pub struct CallMeta {
     /// Milliseconds from sending the INVITE until the far end answered (a placed call).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ring_ms: Option<u64>,
-    /// How a placed call ended up: `answered`, `busy`, `no_answer`, `rejected`, `failed`.
+    /// How a placed call ended up: `answered`, `hung_up` (the far end hung up mid-script),
+    /// `busy`, `no_answer`, `rejected`, `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
 }

@@ -224,6 +224,7 @@ fn a_recorder_killed_mid_call_writes_the_call_whole_on_restart() {
 /// A tmpfs too small for the call: the WAV cannot be written, the spool keeps what was received,
 /// and once space is back the next start writes the call. Mounting needs root (CI runs as root).
 #[test]
+#[allow(clippy::print_stderr)] // the skip must be visible in the test log
 fn a_disk_that_fills_during_a_call_loses_nothing() {
     if !is_root() {
         eprintln!("skipped: mounting a small tmpfs needs root (CI runs as root)");
