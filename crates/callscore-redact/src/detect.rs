@@ -166,11 +166,22 @@ struct Gap {
     pause: bool,
 }
 
+/// Whether a number may start between two digit units of a run.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Boundary {
+    /// No: spoken digits one after another.
+    None,
+    /// A written group ends ("4111 1111"), or a word that is a digit only by context.
+    Group,
+    /// The speaker paused: punctuation, a filler, the other party's interjection, a new
+    /// segment, a silence.
+    Pause,
+}
+
 struct Run {
     units: Vec<usize>,
-    /// `boundary[i]`: a number may start at `units[i]` (the speaker paused, or a written group
-    /// starts). Always true for the first unit.
-    boundary: Vec<bool>,
+    /// `boundary[i]`: what lies between `units[i - 1]` and `units[i]`; `Pause` for the first.
+    boundary: Vec<Boundary>,
 }
 
 impl Run {
@@ -308,19 +319,25 @@ impl<'a> Detector<'a> {
                 match &u.kind {
                     Kind::Digits { digits, .. } => {
                         let boundary = match last_digit {
-                            None => true,
+                            None => Boundary::Pause,
                             Some(l) => {
                                 let lu = &self.units[l];
-                                // A comma between two spoken digits is not a group
-                                // boundary: whisper writes one after nearly every digit.
-                                soft_between
+                                let multi = lu.digits().map_or(0, str::len) > 1 || digits.len() > 1;
+                                let silence = lu.end_ms > 0
+                                    && u.start_ms.saturating_sub(lu.end_ms) >= GROUP_GAP_MS;
+                                // A comma between two spoken digits is no boundary at all:
+                                // whisper writes one after nearly every digit.
+                                if soft_between
+                                    || silence
                                     || lu.pause == Pause::Strong
-                                    || lu.is_ambiguous()
-                                    || u.is_ambiguous()
-                                    || lu.digits().map_or(0, str::len) > 1
-                                    || digits.len() > 1
-                                    || (lu.end_ms > 0
-                                        && u.start_ms.saturating_sub(lu.end_ms) >= GROUP_GAP_MS)
+                                    || (lu.pause == Pause::Weak && multi)
+                                {
+                                    Boundary::Pause
+                                } else if multi || lu.is_ambiguous() || u.is_ambiguous() {
+                                    Boundary::Group
+                                } else {
+                                    Boundary::None
+                                }
                             }
                         };
                         let run = cur.get_or_insert_with(|| Run {
@@ -328,7 +345,11 @@ impl<'a> Detector<'a> {
                             boundary: Vec::new(),
                         });
                         run.units.push(i);
-                        run.boundary.push(boundary || run.boundary.is_empty());
+                        run.boundary.push(if run.boundary.is_empty() {
+                            Boundary::Pause
+                        } else {
+                            boundary
+                        });
                         last_digit = Some(i);
                         soft_between = false;
                     }
@@ -427,10 +448,14 @@ impl<'a> Detector<'a> {
                 .filter_map(|&u| self.units[u].digits())
                 .collect();
             let n = run.units.len();
-            let starts: Vec<usize> = (0..n).filter(|&i| run.boundary[i]).collect();
-            let ends: Vec<usize> = (0..n)
-                .filter(|&i| i + 1 == n || run.boundary[i + 1])
+            let starts: Vec<usize> = (0..n)
+                .filter(|&i| run.boundary[i] != Boundary::None)
                 .collect();
+            let ends: Vec<usize> = (0..n)
+                .filter(|&i| i + 1 == n || run.boundary[i + 1] != Boundary::None)
+                .collect();
+            let paused_before = |a: usize| run.boundary[a] == Boundary::Pause;
+            let paused_after = |b: usize| b + 1 == n || run.boundary[b + 1] == Boundary::Pause;
             // Candidates as (first unit, last unit, digits). Whole groups first: a number
             // starts where the speaker paused or a written group starts.
             let mut cands: Vec<(usize, usize, usize)> = Vec::new();
@@ -455,13 +480,24 @@ impl<'a> Detector<'a> {
                     }
                 }
             }
-            // Overlapping candidates are one number read one way: keep the likeliest (16
-            // digits, then 15 as American Express, then the longest), so what follows the
-            // number is left to its own class.
-            cands.sort_by_key(|&(a, _, len)| (len != 16, len != 15, std::cmp::Reverse(len), a));
+            // Overlapping candidates are one number read one way: keep the likeliest (the
+            // whole run, then 16 digits, then 15 as American Express, then the longest), so
+            // what follows the number is left to its own class. A candidate the speaker
+            // paused before and after is kept whatever it overlaps: nothing that reads as a
+            // card number on its own may stay.
+            cands.sort_by_key(|&(a, b, len)| {
+                (
+                    !(a == 0 && b + 1 == n),
+                    len != 16,
+                    len != 15,
+                    std::cmp::Reverse(len),
+                    a,
+                )
+            });
             let mut hit = vec![false; n];
-            for (a, b, _) in cands {
-                if !hit[a..=b].iter().any(|&h| h) {
+            for &(a, b, _) in &cands {
+                let spoken_alone = paused_before(a) && paused_after(b);
+                if spoken_alone || !hit[a..=b].iter().any(|&h| h) {
                     hit[a..=b].iter_mut().for_each(|h| *h = true);
                 }
             }
