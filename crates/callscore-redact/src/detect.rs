@@ -24,6 +24,30 @@ use crate::config::RedactionConfig;
 use crate::luhn::luhn_valid;
 use crate::units::{core_of, Kind, Pause, Token, Unit};
 
+/// The regular expressions detection uses, compiled once per [`crate::Redactor`].
+#[derive(Clone)]
+pub(crate) struct Patterns {
+    email: Regex,
+    national_insurance: Regex,
+}
+
+impl Patterns {
+    pub(crate) fn new() -> Patterns {
+        let compile = |p: &str| Regex::new(p).unwrap_or_else(|e| unreachable!("pattern {p}: {e}"));
+        Patterns {
+            email: compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"),
+            // Two prefix letters (D, F, I, Q, U, V never; O never second), six digits, A–D.
+            national_insurance: compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]?$"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Patterns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Patterns")
+    }
+}
+
 /// One finding: a class and the units that hold it.
 pub(crate) struct Detection {
     pub class: DataClass,
@@ -197,6 +221,7 @@ pub(crate) struct Detector<'a> {
     units: &'a [Unit],
     tokens: &'a [Token],
     cfg: &'a RedactionConfig,
+    patterns: &'a Patterns,
     lanes: BTreeMap<Speaker, Vec<usize>>,
     /// Position of each unit in its lane.
     lane_pos: Vec<usize>,
@@ -219,6 +244,7 @@ impl<'a> Detector<'a> {
         seg_speakers: &[Speaker],
         questions: &[bool],
         cfg: &'a RedactionConfig,
+        patterns: &'a Patterns,
     ) -> Self {
         let mut lanes: BTreeMap<Speaker, Vec<usize>> = BTreeMap::new();
         let mut lane_pos = vec![0; units.len()];
@@ -266,6 +292,7 @@ impl<'a> Detector<'a> {
             units,
             tokens,
             cfg,
+            patterns,
             lanes,
             lane_pos,
             seg_major_prefix,
@@ -812,8 +839,7 @@ impl<'a> Detector<'a> {
     /// Written addresses (`a.b@example.co.uk`) and spoken ones ("john dot smith at example dot
     /// com").
     fn emails(&mut self) {
-        let written = Regex::new(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-            .unwrap_or_else(|_| unreachable!("a valid pattern"));
+        let written = &self.patterns.email;
         let by_token = self.token_units();
         let mut found: Vec<Vec<usize>> = Vec::new();
         for (t, units) in by_token.iter().enumerate() {
@@ -889,8 +915,7 @@ impl<'a> Detector<'a> {
     /// Two letters, six digits and a letter A–D, in one token or spread over several
     /// ("AB 12 34 56 C", "A B one two three four five six C").
     fn national_insurance(&mut self) {
-        let pattern = Regex::new(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]?$")
-            .unwrap_or_else(|_| unreachable!("a valid pattern"));
+        let pattern = &self.patterns.national_insurance;
         const NOT_ISSUED: &[&str] = &["BG", "GB", "NK", "KN", "TN", "NT", "ZZ"];
         let code = |u: &Unit| -> Option<String> {
             match &u.kind {

@@ -8,13 +8,21 @@ use callscore_core::{Redaction, Segment, Speaker, Transcript, Word};
 
 use crate::class::DataClass;
 use crate::config::RedactionConfig;
-use crate::detect::{mark_cues, Detector};
+use crate::detect::{mark_cues, Detector, Patterns};
 use crate::units::{core_of, resolve, split_tokens, units_of, Token};
 
 /// Redacts transcripts with one configuration. Cheap to build; share it across threads.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Redactor {
     cfg: RedactionConfig,
+    patterns: Patterns,
+}
+
+impl Default for Redactor {
+    /// Card data, the default configuration.
+    fn default() -> Self {
+        Redactor::new(RedactionConfig::default())
+    }
 }
 
 /// How many items of each class one redaction found. It holds counts only, never values, so
@@ -66,7 +74,10 @@ const MAX_PASSES: usize = 8;
 
 impl Redactor {
     pub fn new(cfg: RedactionConfig) -> Self {
-        Redactor { cfg }
+        Redactor {
+            cfg,
+            patterns: Patterns::new(),
+        }
     }
 
     pub fn config(&self) -> &RedactionConfig {
@@ -199,7 +210,8 @@ impl Redactor {
         let mut units = units_of(toks);
         mark_cues(&mut units);
         let units = resolve(units);
-        let detections = Detector::new(&units, toks, speakers, questions, &self.cfg).run();
+        let detections =
+            Detector::new(&units, toks, speakers, questions, &self.cfg, &self.patterns).run();
         let mut edits: Vec<Edit> = Vec::new();
         for d in &detections {
             let mut per_seg: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
