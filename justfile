@@ -46,6 +46,7 @@ model-dev:
 # Re-render the synthetic call fixtures with espeak-ng and sox.
 fixtures: (deps "fixtures")
     python3 fixtures/render.py
+    python3 fixtures/render_pci.py
 
 # Formatting and lints.
 lint:
