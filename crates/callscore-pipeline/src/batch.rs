@@ -430,12 +430,15 @@ impl Workers<'_> {
     ) -> Result<Done, PipelineError> {
         let rubric = &self.pipeline.rubric;
         if has_transcript {
-            let transcript =
+            let mut transcript =
                 store
                     .transcript(&item.id)?
                     .ok_or_else(|| PipelineError::TranscriptGone {
                         path: item.path.clone(),
                     })?;
+            // Stored transcripts were redacted when stored; a rubric asking for more classes
+            // redacts them further before anything is evaluated.
+            self.pipeline.transcription.redact(&mut transcript);
             let scorecard = rubric.evaluate(&transcript);
             self.hooks
                 .before_commit(self.commits.load(Ordering::SeqCst) + 1);

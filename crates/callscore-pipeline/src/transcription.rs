@@ -4,6 +4,7 @@
 use crate::PipelineError;
 use callscore_core::Transcript;
 use callscore_ingest::{LoadOptions, Recording};
+use callscore_redact::{RedactionConfig, RedactionSummary, Redactor};
 use callscore_transcribe::{TranscribeOptions, Transcriber};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -18,12 +19,16 @@ pub type ModelResolver = Box<dyn Fn() -> Result<PathBuf, String> + Send + Sync>;
 pub struct PipelineOptions {
     pub load: LoadOptions,
     pub transcribe: TranscribeOptions,
+    /// Which personal data is redacted from every transcript before anything sees it (card
+    /// data by default; a rubric's `[redaction]` table can change it).
+    pub redaction: RedactionConfig,
 }
 
 /// The transcription half of the pipeline: usable on its own (`callscore transcribe` needs no
 /// rubric and no database) and shared by every worker thread.
 pub struct Transcription {
     resolve_model: ModelResolver,
+    redactor: Redactor,
     transcriber: OnceLock<Transcriber>,
     /// Serialises the first model load so two workers never load it twice.
     loading: Mutex<()>,
@@ -43,6 +48,7 @@ impl Transcription {
     pub fn new(resolve_model: ModelResolver, opts: PipelineOptions) -> Self {
         Transcription {
             resolve_model,
+            redactor: Redactor::new(opts.redaction.clone()),
             transcriber: OnceLock::new(),
             loading: Mutex::new(()),
             opts,
@@ -87,8 +93,19 @@ impl Transcription {
         Ok(callscore_ingest::load(path, &self.opts.load)?)
     }
 
+    /// Removes the personal data this pipeline redacts from `transcript` (idempotent: a
+    /// transcript redacted before changes only when the configuration asks for more).
+    pub fn redact(&self, transcript: &mut Transcript) -> RedactionSummary {
+        let summary = self.redactor.redact(transcript);
+        if !summary.is_empty() {
+            // Counts only: the values themselves must never reach a log.
+            tracing::info!("redacted {summary}");
+        }
+        summary
+    }
+
     /// The transcript of a loaded recording, as it will be stored: every leg transcribed and
-    /// merged, with the recording's metadata attached.
+    /// merged, with the recording's metadata attached and personal data redacted.
     pub fn transcribe(&self, recording: &Recording) -> Result<Transcript, PipelineError> {
         let transcriber = self.transcriber()?;
         let mut transcript = transcriber.transcribe(&recording.legs).map_err(|source| {
@@ -101,6 +118,7 @@ impl Transcription {
         if transcript.model.is_empty() {
             transcript.model = transcriber.model_name().to_string();
         }
+        self.redact(&mut transcript);
         Ok(transcript)
     }
 }

@@ -89,6 +89,8 @@ pub struct Rubric {
     pass_mark: f64,
     hash: String,
     origin: String,
+    /// The rubric file's text, for the parts other crates read from it (`[redaction]`).
+    source: String,
     sections: Vec<Section>,
     criteria: Vec<Criterion>,
     lexicon: Lexicon,
@@ -137,6 +139,12 @@ impl Rubric {
     pub fn hash(&self) -> &str {
         &self.hash
     }
+
+    /// The rubric's TOML text, exactly as compiled (its sha256 is [`Rubric::hash`]).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// Where the rubric was read from, as given when loading.
     pub fn origin(&self) -> &str {
         &self.origin
@@ -406,6 +414,7 @@ impl Compiler<'_> {
             pass_mark,
             hash: hex::encode(Sha256::digest(self.src.as_bytes())),
             origin: self.origin.to_string(),
+            source: self.src.to_string(),
             sections,
             criteria,
             lexicon: Lexicon::new(),

@@ -13,6 +13,7 @@ pub(crate) const RUBRIC_FIELDS: &[&str] = &[
     "pass_mark",
     "sections",
     "criteria",
+    "redaction",
 ];
 /// Keys of a `[[sections]]` table.
 pub(crate) const SECTION_FIELDS: &[&str] = &["id", "name", "description"];
@@ -47,6 +48,11 @@ pub(crate) struct RawRubric {
     pub sections: Vec<RawSection>,
     #[serde(default)]
     pub criteria: Vec<RawCriterion>,
+    /// Which personal data to redact from transcripts scored with this rubric. Read and
+    /// checked by callscore-redact (`RedactionConfig::from_toml` on the rubric's text); the
+    /// rubric itself only lets the table through.
+    #[allow(dead_code)]
+    pub redaction: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]

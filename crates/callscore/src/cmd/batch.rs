@@ -35,7 +35,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
             agent_channel: args.agent_channel,
         },
         workers,
-    );
+    )?;
     let hooks = TestHooks::from_env();
     let log = Log::new(args.quiet);
     let report = pipeline

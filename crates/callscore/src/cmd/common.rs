@@ -3,6 +3,7 @@ use crate::out::errln;
 use anyhow::Context;
 use callscore_ingest::LoadOptions;
 use callscore_pipeline::{Pipeline, PipelineOptions, Transcription};
+use callscore_redact::RedactionConfig;
 use callscore_rubric::Rubric;
 use callscore_transcribe::model::{self, Manifest, Pip, DEFAULT_MODEL};
 use callscore_transcribe::TranscribeOptions;
@@ -63,16 +64,37 @@ pub fn resolve_model(args: &ModelArgs) -> anyhow::Result<PathBuf> {
 }
 
 /// The pipeline the batch commands share: the rubric, the model (resolved, and installed on
-/// first use, only when a call needs transcription) and the threads each call may use.
-pub fn pipeline(rubric: Rubric, model: &ModelArgs, load: LoadOptions, workers: usize) -> Pipeline {
+/// first use, only when a call needs transcription), the threads each call may use, and the
+/// redaction the rubric's `[redaction]` table asks for (card data when it has none).
+pub fn pipeline(
+    rubric: Rubric,
+    model: &ModelArgs,
+    load: LoadOptions,
+    workers: usize,
+) -> anyhow::Result<Pipeline> {
     let transcribe = TranscribeOptions {
         threads: (cores() / workers.max(1)).max(1),
         ..TranscribeOptions::default()
     };
-    Pipeline::new(
+    let redaction = redaction_of(&rubric)?;
+    Ok(Pipeline::new(
         rubric,
-        transcription(model, PipelineOptions { load, transcribe }),
-    )
+        transcription(
+            model,
+            PipelineOptions {
+                load,
+                transcribe,
+                redaction,
+            },
+        ),
+    ))
+}
+
+/// The rubric's `[redaction]` table, or the default (card numbers, security codes, expiry
+/// dates) when it has none.
+pub fn redaction_of(rubric: &Rubric) -> anyhow::Result<RedactionConfig> {
+    RedactionConfig::from_toml(rubric.source(), rubric.origin())
+        .with_context(|| format!("cannot use the [redaction] table of {}", rubric.origin()))
 }
 
 /// Transcription with the model the command line names (resolved on first need).

@@ -13,12 +13,17 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     // The rubric is checked before any transcript is read.
     let rubric = Rubric::from_path(&args.rubric)
         .with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
+    let redactor = callscore_redact::Redactor::new(super::common::redaction_of(&rubric)?);
     let mut cards: Vec<(String, Scorecard)> = Vec::with_capacity(args.transcript.len());
     // A bad file is named with its reason and the others are still scored (exit 1).
     let mut failed = 0usize;
     for path in &args.transcript {
         match transcript::from_path(path) {
-            Ok(t) => cards.push((path.display().to_string(), rubric.evaluate(&t))),
+            Ok(mut t) => {
+                // Evidence quotes come from the transcript: they must not carry card data.
+                redactor.redact(&mut t);
+                cards.push((path.display().to_string(), rubric.evaluate(&t)))
+            }
             Err(e) => {
                 failed += 1;
                 errln!("error: cannot score transcript {}: {e}", path.display());

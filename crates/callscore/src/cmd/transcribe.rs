@@ -45,6 +45,8 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
                 agent_channel: args.agent_channel,
             },
             transcribe,
+            // Card data is redacted here too: a transcript on stdout may end up in a file.
+            redaction: Default::default(),
         },
     );
     // The model first: a missing model is one error, not one per file.
