@@ -1,5 +1,5 @@
 //! `callscore transcribe FILE…`: speaker-attributed transcripts on stdout.
-use super::common::{resolve_model, ModelArgs};
+use super::common::{resolve_model, LanguageArgs, ModelArgs};
 use anyhow::Context;
 use callscore_core::AgentChannel;
 use callscore_ingest::LoadOptions;
@@ -29,6 +29,8 @@ pub struct TranscribeArgs {
     pub no_vad: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub language: LanguageArgs,
 }
 
 pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
@@ -39,6 +41,8 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
         opts.threads = t;
     }
     opts.use_vad = !args.no_vad;
+    opts.language = args.language.language.clone();
+    let detect = opts.language == "auto";
     let transcriber = Transcriber::load(&model, opts)
         .with_context(|| format!("loading model {}", model.display()))?;
     let load_opts = LoadOptions {
@@ -79,7 +83,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
             }?;
             writeln!(out, "{json}")
         } else {
-            let header = if several {
+            let mut header = if several {
                 format!(
                     "{}# {}\n",
                     if printed > 0 { "\n" } else { "" },
@@ -88,6 +92,11 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
             } else {
                 String::new()
             };
+            // A language that was asked for is known; a detected one is news worth a line.
+            if detect {
+                let language = transcript.language.as_deref().unwrap_or("none (no speech)");
+                header.push_str(&format!("# language: {language} (detected)\n"));
+            }
             write!(out, "{header}{}", transcript.to_text())
         };
         // A closed pipe (`| head`) is not an error worth a message.
