@@ -94,11 +94,11 @@ pub(crate) fn name_at(
     expected: Option<&ZhName>,
 ) -> Option<(ZhName, Range<usize>)> {
     let rest = &text[at..];
-    if let Some(e) = expected {
-        for (form, name) in [(e.full(), e.clone()), (e.surname.clone(), e.clone())] {
-            if !form.is_empty() && rest.starts_with(&form) {
-                return Some((name, at..at + form.len()));
-            }
+    // The expected name as a whole (the surname alone could begin someone else's name).
+    if let Some(e) = expected.filter(|e| e.given.is_some()) {
+        let full = e.full();
+        if rest.starts_with(&full) {
+            return Some((e.clone(), at..at + full.len()));
         }
     }
     let mut chars: Vec<(usize, char)> = Vec::new();
@@ -230,6 +230,10 @@ mod tests {
         assert_eq!(name("想问一下"), None);
         assert_eq!(name("客户"), None);
         assert_eq!(name("王先生"), Some("王".into()));
+        // A known name is taken whole; the same surname with another given name is that name.
+        let known = ZhName::parse("王芳").unwrap();
+        assert_eq!(name_at("王芳很高兴", 0, Some(&known)).unwrap().0, known);
+        assert_eq!(name_at("王昌，请问", 0, Some(&known)).unwrap().0.full(), "王昌");
         let (n, r) = name_at("小王为您服务", 0, None).unwrap();
         assert_eq!((n.surname.as_str(), &"小王为您服务"[r]), ("王", "小王"));
     }
