@@ -233,7 +233,10 @@ mod tests {
         // A known name is taken whole; the same surname with another given name is that name.
         let known = ZhName::parse("王芳").unwrap();
         assert_eq!(name_at("王芳很高兴", 0, Some(&known)).unwrap().0, known);
-        assert_eq!(name_at("王昌，请问", 0, Some(&known)).unwrap().0.full(), "王昌");
+        assert_eq!(
+            name_at("王昌，请问", 0, Some(&known)).unwrap().0.full(),
+            "王昌"
+        );
         let (n, r) = name_at("小王为您服务", 0, None).unwrap();
         assert_eq!((n.surname.as_str(), &"小王为您服务"[r]), ("王", "小王"));
     }
