@@ -32,16 +32,19 @@ bench: (deps "build" "capture") model-release
     cargo bench -p callscore-benches
     bash benches/sip_load.sh
 
-# Install the default Whisper model (tiny.en) into the model cache; a no-op when present.
+# Install the Whisper models (tiny.en, the default, and the multilingual base) into the model
+# cache; a no-op when present.
 model: model-release
 
 model-release:
     cargo build --release -p callscore
     {{release_bin}} model install
+    {{release_bin}} model install base
 
 model-dev:
     cargo build -p callscore
     {{dev_bin}} model install
+    {{dev_bin}} model install base
 
 # Re-render the synthetic call fixtures with espeak-ng and sox.
 fixtures: (deps "fixtures")

@@ -40,8 +40,11 @@
 
 mod detectors;
 pub mod duration;
+mod edges;
 mod error;
+mod lang;
 mod names;
+mod names_zh;
 mod phrases;
 pub mod render;
 mod rubric;
@@ -53,5 +56,6 @@ pub mod transcript;
 
 pub use detectors::{DetectorInfo, DETECTORS};
 pub use error::{Problem, ProblemKind, RubricError};
+pub use lang::Language;
 pub use rubric::{Criterion, Rubric, Section, DEFAULT_PASS_MARK, DEFAULT_WEIGHT};
 pub use scope::{Who, Window};

@@ -177,7 +177,7 @@ impl PhraseCheck {
                     passes.push(format!(
                         "{} said \"{}\" at {}",
                         speaker_noun(scope),
-                        crate::text::collapse_ws(&seg.text[hit.range.clone()]),
+                        crate::text::collapse_ws(seg.said(&hit.range)),
                         fmt_ms(ev.start_ms)
                     ));
                     evidence.push(ev);
@@ -284,7 +284,7 @@ impl PhraseCheck {
             if is_excused {
                 excused.push(ev);
             } else {
-                forbidden.push((ev, seg.text[hit.range.clone()].to_string()));
+                forbidden.push((ev, seg.said(&hit.range).to_string()));
             }
         }
         (forbidden, excused)

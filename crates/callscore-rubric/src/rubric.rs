@@ -4,6 +4,7 @@
 use crate::detectors::{self, Check, Params, SpeakerRule};
 use crate::duration::parse_duration_ms;
 use crate::error::{suggestion, Problem, ProblemKind, RubricError};
+use crate::lang::Language;
 use crate::names::Lexicon;
 use crate::phrases::{Pattern, PhraseCheck};
 use crate::scope::{Scope, Who, Window};
@@ -94,6 +95,7 @@ pub struct Rubric {
     sections: Vec<Section>,
     criteria: Vec<Criterion>,
     lexicon: Lexicon,
+    language: Language,
 }
 
 impl Rubric {
@@ -115,6 +117,7 @@ impl Rubric {
             src,
             origin,
             problems: Vec::new(),
+            language: Language::default(),
         }
         .compile(raw)
     }
@@ -155,6 +158,11 @@ impl Rubric {
     pub fn criteria(&self) -> &[Criterion] {
         &self.criteria
     }
+    /// The calls' language (`language = "…"`, English by default): it picks the detectors'
+    /// cue words.
+    pub fn language(&self) -> Language {
+        self.language
+    }
 
     /// Checks a transcript against every criterion. Pure and deterministic: the same rubric
     /// and transcript give the same scorecard, byte for byte once serialised.
@@ -164,7 +172,8 @@ impl Rubric {
     /// applicable at all, the call could not be judged: score 0, not passed, and flagged.
     /// When criteria were judged but all weigh 0, the score is 100.
     pub fn evaluate(&self, transcript: &Transcript) -> Scorecard {
-        let call = Call::new(transcript);
+        let folded = crate::text::folded_texts(transcript);
+        let call = Call::with_texts(transcript, &folded);
         let mut results = Vec::with_capacity(self.criteria.len());
         for c in &self.criteria {
             let verdict = c.check.evaluate(&call, &c.scope, &self.lexicon);
@@ -298,6 +307,7 @@ struct Compiler<'a> {
     src: &'a str,
     origin: &'a str,
     problems: Vec<Problem>,
+    language: Language,
 }
 
 impl Compiler<'_> {
@@ -343,6 +353,23 @@ impl Compiler<'_> {
             Some(pm) => *pm.get_ref(),
             None => DEFAULT_PASS_MARK,
         };
+        if let Some(lang) = &raw.language {
+            match Language::parse(lang.get_ref()) {
+                Some(l) => self.language = l,
+                None => self.problem(
+                    ProblemKind::InvalidValue,
+                    lang.span(),
+                    format!(
+                        "the built-in detectors have no cues for language \"{}\"",
+                        lang.get_ref()
+                    ),
+                    Some(format!(
+                        "use one of {} (phrase checks work in any language)",
+                        Language::NAMES.join(", ")
+                    )),
+                ),
+            }
+        }
         if raw.criteria.is_empty() {
             self.problem(
                 ProblemKind::MissingField,
@@ -418,6 +445,7 @@ impl Compiler<'_> {
             sections,
             criteria,
             lexicon: Lexicon::new(),
+            language: self.language,
         })
     }
 
@@ -495,7 +523,8 @@ impl Compiler<'_> {
                 };
                 let who = self.detector_speaker(&rc, info.name, info.speaker);
                 let mut p =
-                    Params::new(info.name, params, self.origin, self.src, check_name.span());
+                    Params::new(info.name, params, self.origin, self.src, check_name.span())
+                        .in_language(self.language);
                 let check = Check::Detector {
                     info,
                     detector: (info.build)(&mut p),
@@ -650,7 +679,11 @@ impl Compiler<'_> {
         }
         let mut out = Vec::new();
         for p in list.into_inner() {
-            match Regex::new(p.get_ref()) {
+            // Compiled as the text is read: Chinese folded to simplified characters, and word
+            // edges beside CJK characters dropped (each of those is a word by itself).
+            let folded = crate::text::fold_chinese(p.get_ref());
+            let source = folded.as_deref().unwrap_or(p.get_ref());
+            match Regex::new(&crate::edges::cjk_word_edges(source)) {
                 Ok(regex) => out.push(Pattern {
                     source: p.get_ref().clone(),
                     regex,

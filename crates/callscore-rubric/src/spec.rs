@@ -11,6 +11,7 @@ pub(crate) const RUBRIC_FIELDS: &[&str] = &[
     "description",
     "version",
     "pass_mark",
+    "language",
     "sections",
     "criteria",
     "redaction",
@@ -44,6 +45,8 @@ pub(crate) struct RawRubric {
     pub description: Option<String>,
     pub version: Option<Spanned<u32>>,
     pub pass_mark: Option<Spanned<f64>>,
+    /// The calls' language, which picks the detectors' cue words ("en" by default, or "zh").
+    pub language: Option<Spanned<String>>,
     #[serde(default)]
     pub sections: Vec<RawSection>,
     #[serde(default)]

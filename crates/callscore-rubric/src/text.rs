@@ -17,7 +17,11 @@ pub(crate) struct Seg<'t> {
     pub speaker: Speaker,
     pub start_ms: u64,
     pub end_ms: u64,
+    /// The text the checks read: the transcript's, with traditional Chinese characters folded
+    /// to simplified ones (see [`fold_chinese`]). Same byte offsets as `shown`.
     pub text: &'t str,
+    /// The text as transcribed, for quotes.
+    pub shown: &'t str,
     /// `text` with ASCII letters lowercased: same byte offsets, for fast word look-ups.
     pub lower: String,
     pub words: &'t [Word],
@@ -90,19 +94,36 @@ impl<'t> Call<'t> {
         })
     }
 
+    /// A call read as transcribed, without folding (for unit tests of English text).
+    #[cfg(test)]
     pub fn new(transcript: &'t Transcript) -> Call<'t> {
+        Call::with_texts(transcript, &[])
+    }
+
+    /// A call whose segment `i` is read as `texts[i]` where that is given (the folded text from
+    /// [`folded_texts`]) and quoted as transcribed.
+    pub fn with_texts(transcript: &'t Transcript, texts: &'t [Option<String>]) -> Call<'t> {
         let mut segs: Vec<Seg<'t>> = transcript
             .segments
             .iter()
-            .map(|s| Seg {
-                speaker: s.speaker,
-                start_ms: s.start_ms,
-                // A segment that ends before it starts is a broken timestamp; treat it as instantaneous.
-                end_ms: s.end_ms.max(s.start_ms),
-                text: s.text.as_str(),
-                lower: s.text.to_ascii_lowercase(),
-                words: &s.words,
-                sentences: sentences(&s.text),
+            .enumerate()
+            .map(|(i, s)| {
+                let text = texts
+                    .get(i)
+                    .and_then(Option::as_deref)
+                    .unwrap_or(s.text.as_str());
+                Seg {
+                    speaker: s.speaker,
+                    start_ms: s.start_ms,
+                    // A segment that ends before it starts is a broken timestamp; treat it as
+                    // instantaneous.
+                    end_ms: s.end_ms.max(s.start_ms),
+                    text,
+                    shown: s.text.as_str(),
+                    lower: text.to_ascii_lowercase(),
+                    words: &s.words,
+                    sentences: sentences(text),
+                }
             })
             .collect();
         // The text is part of the key so that the order, and so the scorecard, does not depend
@@ -160,7 +181,7 @@ impl Seg<'_> {
             }
             // Words are aligned to the text in order; a word that is not found (a system whose
             // word list differs from its text) is skipped without moving the cursor.
-            let Some(pos) = self.text[cursor..].find(needle) else {
+            let Some(pos) = self.shown[cursor..].find(needle) else {
                 continue;
             };
             let (ws, we) = (cursor + pos, cursor + pos + needle.len());
@@ -239,7 +260,7 @@ impl Seg<'_> {
     fn quote(&self, matched: &Range<usize>) -> (String, Range<usize>) {
         let sentence = self.sentence_at(matched.start);
         let sentence = sentence.start.min(matched.start)..sentence.end.max(matched.end);
-        let text = &self.text[sentence.clone()];
+        let text = &self.shown[sentence.clone()];
         if text.chars().count() <= MAX_QUOTE_CHARS {
             return (collapse_ws(text), sentence);
         }
@@ -260,12 +281,73 @@ impl Seg<'_> {
         if from > 0 {
             quote.push('…');
         }
-        quote.push_str(&collapse_ws(&self.text[range.clone()]));
+        quote.push_str(&collapse_ws(&self.shown[range.clone()]));
         if to + 1 < toks.len() {
             quote.push('…');
         }
         (quote, range)
     }
+}
+
+impl Seg<'_> {
+    /// What was said in a byte range of the segment, as transcribed (for reasons and quotes).
+    pub fn said(&self, range: &Range<usize>) -> &str {
+        &self.shown[range.clone()]
+    }
+}
+
+/// `text` with traditional Chinese characters as simplified ones, or None when nothing changes.
+/// Whisper writes Mandarin in either script (base often in traditional), and rubrics may be
+/// written in either; the checks read both folded to simplified, as a search engine folds
+/// script variants in its analyzer. Character for character and three bytes for three bytes
+/// (every character of the table is three bytes in UTF-8), so byte offsets in the folded text
+/// are offsets in the original: quotes show what was transcribed. Text without CJK characters
+/// is not touched, so English costs one scan.
+pub(crate) fn fold_chinese(text: &str) -> Option<String> {
+    if text.is_ascii() || !text.chars().any(is_ideographic) {
+        return None;
+    }
+    let folded = fast2s::convert(text);
+    let aligned = folded.len() == text.len()
+        && folded
+            .char_indices()
+            .zip(text.char_indices())
+            .all(|((a, x), (b, y))| a == b && x.len_utf8() == y.len_utf8());
+    (aligned && folded != text).then_some(folded)
+}
+
+/// The folded text of every segment that has one (see [`fold_chinese`]); empty when none has.
+pub(crate) fn folded_texts(transcript: &Transcript) -> Vec<Option<String>> {
+    let texts: Vec<Option<String>> = transcript
+        .segments
+        .iter()
+        .map(|s| fold_chinese(&s.text))
+        .collect();
+    if texts.iter().all(Option::is_none) {
+        Vec::new()
+    } else {
+        texts
+    }
+}
+
+/// A pattern that finds `phrase` as whole words, case-insensitively, whatever spacing and
+/// punctuation stand between its words ("Acme Energy" finds "ACME-energy"). A word edge (`\b`)
+/// is asserted only beside a letter or digit that is not an ideograph: an ideograph is a word
+/// by itself (see [`is_ideographic`]), so there is always an edge beside it, while regex's `\b`
+/// sees none inside running Chinese text ("欢迎致电长江银行" has no `\b` before 长).
+pub(crate) fn words_pattern(phrase: &str) -> String {
+    let words: Vec<&str> = phrase
+        .split(|ch: char| !ch.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let edge = |c: Option<char>| match c {
+        Some(c) if !is_ideographic(c) => r"\b",
+        _ => "",
+    };
+    let first = words.first().and_then(|w| w.chars().next());
+    let last = words.last().and_then(|w| w.chars().last());
+    let body: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+    format!("(?i){}{}{}", edge(first), body.join(r"\W*"), edge(last))
 }
 
 /// Runs of whitespace as single spaces, trimmed: quotes read as one line.
@@ -285,39 +367,54 @@ const ABBREVIATIONS: &[&str] = &[
     "mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "etc", "no", "prof", "mt",
 ];
 
-/// Byte ranges of the sentences of `text`: split after `.`, `!`, `?` or `…` followed by
-/// whitespace, except after titles such as "Mr." Text without punctuation (common in ASR
-/// output) is one sentence.
-pub(crate) fn sentences(text: &str) -> Vec<Range<usize>> {
-    // Bytes, not chars: the terminators are ASCII or start with 0xE2 ('…'), and this runs on
-    // every segment of every call scored.
+/// Full-width sentence ends of Chinese and Japanese text: 。！？ (and the half-width 。).
+const CJK_TERMINATORS: [&[u8]; 4] = [
+    "。".as_bytes(),
+    "！".as_bytes(),
+    "？".as_bytes(),
+    "｡".as_bytes(),
+];
+
+/// The width of the sentence-ending mark at the start of `bytes`, if there is one.
+fn terminator_at(bytes: &[u8]) -> Option<(usize, bool)> {
     const ELLIPSIS: &[u8] = "…".as_bytes();
+    match bytes.first()? {
+        b'.' | b'!' | b'?' => Some((1, false)),
+        0xE2 if bytes.starts_with(ELLIPSIS) => Some((ELLIPSIS.len(), false)),
+        0xE3 | 0xEF => CJK_TERMINATORS
+            .iter()
+            .find(|t| bytes.starts_with(t))
+            .map(|t| (t.len(), true)),
+        _ => None,
+    }
+}
+
+/// Byte ranges of the sentences of `text`: split after `.`, `!`, `?` or `…` followed by
+/// whitespace (or by Chinese or Japanese text, which has no spaces), and after `。`, `！`, `？`
+/// wherever they stand, except after titles such as "Mr." Text without punctuation (common in
+/// ASR output) is one sentence.
+pub(crate) fn sentences(text: &str) -> Vec<Range<usize>> {
+    // Bytes, not chars: every terminator is ASCII or starts with 0xE2 ('…'), 0xE3 or 0xEF, and
+    // this runs on every segment of every call scored.
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let width = match bytes[i] {
-            b'.' | b'!' | b'?' => 1,
-            0xE2 if bytes[i..].starts_with(ELLIPSIS) => ELLIPSIS.len(),
-            _ => {
-                i += 1;
-                continue;
-            }
+        let Some((width, mut full_width)) = terminator_at(&bytes[i..]) else {
+            i += 1;
+            continue;
         };
         let is_dot = bytes[i] == b'.';
         let mut end = i + width;
-        // "?!", "..." and "?…" end one sentence together.
-        while end < bytes.len()
-            && (matches!(bytes[end], b'.' | b'!' | b'?') || bytes[end..].starts_with(ELLIPSIS))
-        {
-            end += if bytes[end] == 0xE2 {
-                ELLIPSIS.len()
-            } else {
-                1
-            };
+        // "?!", "..." and "?…" (and "？！", "……") end one sentence together.
+        while let Some((w, fw)) = terminator_at(&bytes[end..]) {
+            end += w;
+            full_width |= fw;
         }
-        let followed_by_space = end >= bytes.len() || bytes[end].is_ascii_whitespace();
+        let followed_by_space = end >= bytes.len()
+            || bytes[end].is_ascii_whitespace()
+            || text[end..].chars().next().is_some_and(is_ideographic);
         let after_title = is_dot && end == i + 1 && {
             let word_start = bytes[..i]
                 .iter()
@@ -327,7 +424,7 @@ pub(crate) fn sentences(text: &str) -> Vec<Range<usize>> {
                 .iter()
                 .any(|a| bytes[word_start..i].eq_ignore_ascii_case(a.as_bytes()))
         };
-        if followed_by_space && !after_title {
+        if (full_width || followed_by_space) && !after_title {
             push_trimmed(text, start..end, &mut out);
             start = end;
         }
@@ -452,12 +549,32 @@ impl<'a> TokenIter<'a> {
     }
 }
 
+impl<'a> TokenIter<'a> {
+    /// The token from local offset `s` to `e` of the range.
+    fn tok(&self, s: usize, e: usize) -> Tok<'a> {
+        Tok {
+            text: &self.text[self.base + s..self.base + e],
+            start: self.base + s,
+            end: self.base + e,
+        }
+    }
+}
+
 impl<'a> Iterator for TokenIter<'a> {
     type Item = Tok<'a>;
 
     fn next(&mut self) -> Option<Tok<'a>> {
         let mut start: Option<usize> = None;
-        while let Some((i, c)) = self.chars.next() {
+        while let Some(&(i, c)) = self.chars.peek() {
+            // An ideograph is a word by itself, whatever stands next to it: "您好" is two.
+            if is_ideographic(c) {
+                if let Some(s) = start {
+                    return Some(self.tok(s, i));
+                }
+                self.chars.next();
+                return Some(self.tok(i, i + c.len_utf8()));
+            }
+            self.chars.next();
             if c.is_alphanumeric() {
                 start.get_or_insert(i);
                 continue;
@@ -465,24 +582,39 @@ impl<'a> Iterator for TokenIter<'a> {
             // An apostrophe or hyphen joins letters on both sides ("I'm", "Mary-Jane").
             let joins = matches!(c, '\'' | '’' | '-')
                 && start.is_some()
-                && self.chars.peek().is_some_and(|&(_, n)| n.is_alphanumeric());
+                && self
+                    .chars
+                    .peek()
+                    .is_some_and(|&(_, n)| n.is_alphanumeric() && !is_ideographic(n));
             if joins {
                 continue;
             }
             if let Some(s) = start {
-                return Some(Tok {
-                    text: &self.text[self.base + s..self.base + i],
-                    start: self.base + s,
-                    end: self.base + i,
-                });
+                return Some(self.tok(s, i));
             }
         }
-        start.map(|s| Tok {
-            text: &self.text[self.base + s..self.end],
-            start: self.base + s,
-            end: self.end,
-        })
+        start.map(|s| self.tok(s, self.end - self.base))
     }
+}
+
+/// Whether `c` is a word on its own: a CJK ideograph (Chinese hanzi, Japanese kanji), or
+/// hiragana or bopomofo, which are also written without spaces. This is how search engines
+/// tokenise these scripts without a dictionary (Unicode's word-boundary rules, UAX #29, break
+/// between any two of them; Lucene's standard tokenizer emits one token each): every word edge
+/// a segmenter could find is then an edge here too, so a phrase never fails to match because a
+/// dictionary cut it differently. Katakana runs and Hangul stay whole words, as in UAX #29
+/// (Korean is written with spaces).
+pub(crate) fn is_ideographic(c: char) -> bool {
+    // Everything below U+3000 is not: one comparison for Latin text.
+    (c as u32) >= 0x3000
+        && matches!(c as u32,
+            0x3005..=0x3007 // 々 〆 〇
+            | 0x3040..=0x309F // hiragana
+            | 0x3100..=0x312F | 0x31A0..=0x31BF // bopomofo
+            | 0x3400..=0x4DBF // CJK extension A
+            | 0x4E00..=0x9FFF // CJK unified ideographs
+            | 0xF900..=0xFAFF // CJK compatibility ideographs
+            | 0x20000..=0x323AF) // CJK extensions B–H
 }
 
 /// The character just before byte `at`, skipping spaces.
@@ -625,5 +757,63 @@ mod tests {
         assert_eq!(call.segs[0].start_ms, 0);
         assert_eq!(call.duration_ms, 6_000);
         assert!(call.speakers_unknown());
+    }
+
+    #[test]
+    fn cjk_characters_are_words_by_themselves() {
+        let text = "您好，欢迎致电ABC银行！我是O'Brien-王";
+        let toks: Vec<&str> = tokens(text, 0..text.len()).iter().map(|t| t.text).collect();
+        assert_eq!(
+            toks,
+            vec![
+                "您", "好", "欢", "迎", "致", "电", "ABC", "银", "行", "我", "是", "O'Brien", "王"
+            ]
+        );
+        // Katakana runs and Hangul stay whole words.
+        let text = "コールセンター 안녕하세요";
+        let toks: Vec<&str> = tokens(text, 0..text.len()).iter().map(|t| t.text).collect();
+        assert_eq!(toks, vec!["コールセンター", "안녕하세요"]);
+    }
+
+    #[test]
+    fn chinese_sentences_end_at_full_width_marks_without_spaces() {
+        assert_eq!(
+            seg_text("您好。请问您贵姓？好的！谢谢"),
+            vec!["您好。", "请问您贵姓？", "好的！", "谢谢"]
+        );
+        assert_eq!(seg_text("您好?我是王芳."), vec!["您好?", "我是王芳."]);
+        assert_eq!(seg_text("真的吗？！好"), vec!["真的吗？！", "好"]);
+    }
+
+    #[test]
+    fn traditional_text_folds_to_simplified_with_the_same_offsets() {
+        let t = "您好,歡迎致電長江銀行";
+        let f = fold_chinese(t).unwrap();
+        assert_eq!(f, "您好,欢迎致电长江银行");
+        assert_eq!(f.len(), t.len());
+        assert_eq!(fold_chinese("Hello, Acme."), None);
+        assert_eq!(
+            fold_chinese("您好"),
+            None,
+            "already simplified: nothing to change"
+        );
+
+        // Quotes show the text as transcribed; the checks read the folded one.
+        let tr = call_with(t, vec![]);
+        let folded = folded_texts(&tr);
+        let call = Call::with_texts(&tr, &folded);
+        let seg = &call.segs[0];
+        let at = seg.text.find("欢迎").unwrap();
+        assert_eq!(seg.evidence(&(at..at + 6)).quote, t);
+        assert_eq!(seg.said(&(at..at + 6)), "歡迎");
+    }
+
+    #[test]
+    fn word_patterns_need_no_edge_beside_cjk_characters() {
+        assert_eq!(words_pattern("Acme Energy"), r"(?i)\bAcme\W*Energy\b");
+        assert_eq!(words_pattern("长江银行"), "(?i)长江银行");
+        assert_eq!(words_pattern("ABC银行"), r"(?i)\bABC银行");
+        let re = regex::Regex::new(&words_pattern("长江银行")).unwrap();
+        assert!(re.is_match("欢迎致电长江银行我是王芳"));
     }
 }

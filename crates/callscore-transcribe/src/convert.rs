@@ -24,6 +24,8 @@ pub enum Quantization {
     F16,
     /// 8-bit blocks (ggml q8_0): about half the size and faster on CPUs, with a tiny loss.
     Q8_0,
+    /// 5-bit blocks with a scale and a minimum (ggml q5_1): about a third of f16's size.
+    Q5_1,
 }
 
 impl Quantization {
@@ -31,6 +33,7 @@ impl Quantization {
         match self {
             Quantization::F16 => "f16",
             Quantization::Q8_0 => "q8_0",
+            Quantization::Q5_1 => "q5_1",
         }
     }
 }
@@ -41,8 +44,9 @@ impl std::str::FromStr for Quantization {
         match s.to_ascii_lowercase().as_str() {
             "f16" => Ok(Quantization::F16),
             "q8_0" | "q8" => Ok(Quantization::Q8_0),
+            "q5_1" => Ok(Quantization::Q5_1),
             other => Err(format!(
-                "unknown quantization '{other}' (expected f16 or q8_0)"
+                "unknown quantization '{other}' (expected f16, q8_0 or q5_1)"
             )),
         }
     }
@@ -268,9 +272,12 @@ impl Converter<'_> {
                 GgmlType::F32,
                 values.iter().flat_map(|x| x.to_le_bytes()).collect(),
             ),
-            // q8_0 blocks run along rows, so a row must be whole blocks; otherwise keep f16.
+            // Quantized blocks run along rows, so a row must be whole blocks; otherwise keep f16.
             (Kind::Weight, Quantization::Q8_0) if ne[0] % 32 == 0 => {
                 (GgmlType::Q8_0, quantize_q8_0(values))
+            }
+            (Kind::Weight, Quantization::Q5_1) if ne[0] % 32 == 0 => {
+                (GgmlType::Q5_1, quantize_q5_1(values))
             }
             _ => (
                 GgmlType::F16,
@@ -500,6 +507,7 @@ fn hparams_of(model: &Ct2Model, quant: Quantization) -> Result<Hparams, ConvertE
     let ftype = match quant {
         Quantization::F16 => 1,
         Quantization::Q8_0 => 7 + QNT_VERSION * QNT_VERSION_FACTOR,
+        Quantization::Q5_1 => 9 + QNT_VERSION * QNT_VERSION_FACTOR,
     };
     Ok(Hparams {
         n_vocab: emb[0] as i32,
@@ -532,6 +540,37 @@ pub fn quantize_q8_0(values: &[f32]) -> Vec<u8> {
     out
 }
 
+/// ggml's q5_1: blocks of 32 values as f16 `d = (max - min) / 31` and f16 `min`, then the fifth
+/// bits of the 32 quants `round((x - min) / d)` as a little-endian u32 and their low four bits
+/// two to a byte (value j in the low nibble of byte j, value j + 16 in its high nibble), as
+/// ggml's `quantize_row_q5_1_ref` lays them out.
+pub fn quantize_q5_1(values: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() / 32 * 24);
+    for block in values.chunks(32) {
+        let x = |i: usize| block.get(i).copied().unwrap_or(0.0);
+        let (min, max) = (0..32).fold((f32::MAX, f32::MIN), |(lo, hi), i| {
+            (lo.min(x(i)), hi.max(x(i)))
+        });
+        let d = (max - min) / 31.0;
+        let inv = if d != 0.0 { 1.0 / d } else { 0.0 };
+        out.extend_from_slice(&half::f16::from_f32(d).to_le_bytes());
+        out.extend_from_slice(&half::f16::from_f32(min).to_le_bytes());
+        // ggml truncates `x + 0.5` to u8, which is rounding half up for these non-negative values.
+        let q = |i: usize| ((x(i) - min) * inv + 0.5) as u8;
+        let mut qh = 0u32;
+        let mut qs = [0u8; 16];
+        for (j, byte) in qs.iter_mut().enumerate() {
+            let (lo, hi) = (q(j), q(j + 16));
+            *byte = (lo & 0x0F) | ((hi & 0x0F) << 4);
+            qh |= u32::from((lo & 0x10) >> 4) << j;
+            qh |= u32::from((hi & 0x10) >> 4) << (j + 16);
+        }
+        out.extend_from_slice(&qh.to_le_bytes());
+        out.extend_from_slice(&qs);
+    }
+    out
+}
+
 /// GPT-2's byte-level alphabet: printable Latin-1 bytes stand for themselves, the other 68
 /// bytes are shifted to U+0100 onwards so every token is printable text.
 fn gpt2_char_to_byte() -> std::collections::HashMap<char, u8> {
@@ -552,32 +591,45 @@ fn gpt2_char_to_byte() -> std::collections::HashMap<char, u8> {
     map
 }
 
-/// The tokens of vocabulary.txt up to and including `<|endoftext|>`, as raw bytes.
+/// How many tokens whisper.cpp's model files carry: GPT-2's byte-level vocabulary size. Past
+/// them, whisper.cpp adds the special tokens itself (end of text, start of transcript, the
+/// languages, the tasks, the timestamps) from `n_vocab`.
+pub const FILE_TOKENS: usize = 50_257;
+
+/// The tokens of vocabulary.txt up to and including `<|endoftext|>`, at most [`FILE_TOKENS`] of
+/// them, as raw bytes. In an English-only vocabulary `<|endoftext|>` is token 50,256, the last
+/// one kept; in a multilingual one token 50,256 is an empty token and `<|endoftext|>` comes one
+/// later, so it is left for whisper.cpp to add. Either way the file holds what whisper.cpp's own
+/// converter writes (the converted tiny.en and base are byte for byte the size of the official
+/// ggml files).
 pub fn vocabulary_bytes(vocabulary_txt: &str) -> Result<Vec<Vec<u8>>, ConvertError> {
     const END: &str = "<|endoftext|>";
+    let lines: Vec<&str> = vocabulary_txt.lines().take(FILE_TOKENS + 1).collect();
+    let end = lines.iter().position(|l| *l == END).ok_or_else(|| {
+        ConvertError::Vocabulary(format!(
+            "no '{END}' token in the first {} lines",
+            lines.len()
+        ))
+    })?;
     let map = gpt2_char_to_byte();
-    let mut tokens = Vec::new();
-    for (i, line) in vocabulary_txt.lines().enumerate() {
-        if line == END {
-            tokens.push(END.as_bytes().to_vec());
-            return Ok(tokens);
-        }
-        let bytes = line
-            .chars()
-            .map(|c| map.get(&c).copied())
-            .collect::<Option<Vec<u8>>>()
-            .ok_or_else(|| {
-                ConvertError::Vocabulary(format!(
-                    "line {} ('{line}') has a character outside GPT-2's byte alphabet",
-                    i + 1
-                ))
-            })?;
-        tokens.push(bytes);
-    }
-    Err(ConvertError::Vocabulary(format!(
-        "no '{END}' token in {} lines",
-        tokens.len()
-    )))
+    lines[..=end.min(FILE_TOKENS - 1)]
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            if *line == END {
+                return Ok(END.as_bytes().to_vec());
+            }
+            line.chars()
+                .map(|c| map.get(&c).copied())
+                .collect::<Option<Vec<u8>>>()
+                .ok_or_else(|| {
+                    ConvertError::Vocabulary(format!(
+                        "line {} ('{line}') has a character outside GPT-2's byte alphabet",
+                        i + 1
+                    ))
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -629,6 +681,57 @@ mod tests {
             }
         }
         assert_eq!(quantize_q8_0(&[0.0; 32])[2..], [0u8; 32]);
+    }
+
+    #[test]
+    fn q5_1_round_trips_within_half_a_step() {
+        let values: Vec<f32> = (0..64)
+            .map(|i| ((i * 37) % 64) as f32 / 9.0 - 3.0)
+            .collect();
+        let q = quantize_q5_1(&values);
+        assert_eq!(q.len(), 2 * 24);
+        for (b, block) in values.chunks(32).enumerate() {
+            let raw = &q[b * 24..(b + 1) * 24];
+            let d = half::f16::from_le_bytes([raw[0], raw[1]]).to_f32();
+            let m = half::f16::from_le_bytes([raw[2], raw[3]]).to_f32();
+            let qh = u32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]);
+            for (i, &x) in block.iter().enumerate() {
+                let nibble = if i < 16 {
+                    raw[8 + i] & 0x0F
+                } else {
+                    raw[8 + i - 16] >> 4
+                };
+                let quant = nibble | (((qh >> i) & 1) as u8) << 4;
+                let back = quant as f32 * d + m;
+                assert!((back - x).abs() <= d * 0.51 + 1e-2, "{x} -> {back}");
+            }
+        }
+        // A constant block: no step, every quant 0, the value in the minimum.
+        let flat = quantize_q5_1(&[0.5; 32]);
+        assert_eq!(half::f16::from_le_bytes([flat[2], flat[3]]).to_f32(), 0.5);
+        assert_eq!(flat[4..], [0u8; 20]);
+    }
+
+    #[test]
+    fn multilingual_vocabulary_stops_before_its_end_of_text() {
+        // English-only: token 50,256 is <|endoftext|> and is the last one kept.
+        let mut english: Vec<String> = (0..FILE_TOKENS - 1).map(|i| format!("t{i}")).collect();
+        english.extend(["<|endoftext|>".into(), "<|startoftranscript|>".into()]);
+        let toks = vocabulary_bytes(&english.join("\n")).unwrap();
+        assert_eq!(toks.len(), FILE_TOKENS);
+        assert_eq!(toks[FILE_TOKENS - 1], b"<|endoftext|>");
+        // Multilingual: token 50,256 is empty and <|endoftext|> (50,257) is whisper.cpp's to add.
+        let mut multi: Vec<String> = (0..FILE_TOKENS - 1).map(|i| format!("t{i}")).collect();
+        multi.extend([
+            String::new(),
+            "<|endoftext|>".into(),
+            "<|startoftranscript|>".into(),
+            "<|en|>".into(),
+        ]);
+        let toks = vocabulary_bytes(&multi.join("\n")).unwrap();
+        assert_eq!(toks.len(), FILE_TOKENS);
+        assert_eq!(toks[FILE_TOKENS - 1], b"");
+        assert_eq!(toks[FILE_TOKENS - 2], b"t50255");
     }
 
     /// A miniature Whisper in CTranslate2 layout (state 32, 1 layer each, 4 tokens), with
@@ -865,15 +968,22 @@ mod tests {
     }
 
     #[test]
-    fn q8_0_conversion_quantizes_matrices_only() {
-        let mut out = Vec::new();
-        convert(&mini_whisper(0.0), MINI_VOCAB, Quantization::Q8_0, &mut out).unwrap();
-        let info = GgmlModelInfo::read(std::io::Cursor::new(&out)).unwrap();
-        info.validate().unwrap();
-        let ty = |name: &str| info.tensors.iter().find(|t| t.name == name).unwrap().ty;
-        assert_eq!(ty("encoder.blocks.0.mlp.0.weight"), GgmlType::Q8_0);
-        assert_eq!(ty("encoder.conv2.weight"), GgmlType::F16);
-        assert_eq!(ty("encoder.blocks.0.mlp.0.bias"), GgmlType::F32);
+    fn quantized_conversion_quantizes_matrices_only() {
+        for (quant, ty_q) in [
+            (Quantization::Q8_0, GgmlType::Q8_0),
+            (Quantization::Q5_1, GgmlType::Q5_1),
+        ] {
+            let mut out = Vec::new();
+            convert(&mini_whisper(0.0), MINI_VOCAB, quant, &mut out).unwrap();
+            let info = GgmlModelInfo::read(std::io::Cursor::new(&out)).unwrap();
+            info.validate().unwrap();
+            assert_eq!(info.hparams.weight_type(), Some(ty_q));
+            let ty = |name: &str| info.tensors.iter().find(|t| t.name == name).unwrap().ty;
+            assert_eq!(ty("encoder.blocks.0.mlp.0.weight"), ty_q);
+            assert_eq!(ty("decoder.token_embedding.weight"), ty_q);
+            assert_eq!(ty("encoder.conv2.weight"), GgmlType::F16);
+            assert_eq!(ty("encoder.blocks.0.mlp.0.bias"), GgmlType::F32);
+        }
     }
 
     #[test]

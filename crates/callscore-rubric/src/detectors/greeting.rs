@@ -3,9 +3,11 @@
 //! A greeting is "hello", "hi", "good morning/afternoon/evening", "thank you for calling",
 //! "welcome to …" or "you've reached …". With `company = "Acme"` (or a list of names), the
 //! agent must also name the company in the same window. The window defaults to the first 30 s
-//! (`within` overrides it).
+//! (`within` overrides it). In a Chinese rubric (`language = "zh"`) greetings are also
+//! 您好 / 你好 / 早上好…, 欢迎致电 / 欢迎来电, 感谢(您的)来电, and 喂.
 
 use super::Params;
+use crate::lang::Language;
 use crate::phrases::hits;
 use crate::scope::{Scope, Verdict, Who};
 use crate::text::Call;
@@ -16,6 +18,9 @@ use regex::Regex;
 pub(crate) const DEFAULT_WITHIN_MS: u64 = 30_000;
 
 const GREETING: &str = r"(?i)\b(good (morning|afternoon|evening|day)|hello|hi|hiya|hey|howdy|greetings|welcome( to)?|thanks? (you )?(so much )?for (calling|contacting|ringing|phoning|holding|choosing)|you('ve| have) reached)\b";
+
+/// Mandarin greetings on a service line.
+const GREETING_ZH: &str = r"您好|你好|早上好|上午好|中午好|下午好|晚上好|欢迎(致电|来电|您?拨打|光临|使用)|(感谢|谢谢)(您的?)?(来电|致电|拨打)|喂";
 
 #[derive(Debug)]
 pub(crate) struct Greeting {
@@ -31,18 +36,19 @@ impl Greeting {
             .into_iter()
             .filter(|c| !c.trim().is_empty())
             .map(|c| {
-                let words: Vec<String> = c
-                    .split(|ch: char| !ch.is_alphanumeric())
-                    .filter(|w| !w.is_empty())
-                    .map(regex::escape)
-                    .collect();
-                let re = Regex::new(&format!(r"(?i)\b{}\b", words.join(r"\W*")))
+                let folded = crate::text::fold_chinese(&c).unwrap_or_else(|| c.clone());
+                let re = Regex::new(&crate::text::words_pattern(&folded))
                     .expect("escaped words form a valid pattern");
                 (c, re)
             })
             .collect();
+        let greeting = match p.language {
+            Language::English => GREETING.to_string(),
+            // Agents on Chinese lines greet in English too ("Hello, 长江银行").
+            Language::Chinese => format!("{GREETING_ZH}|{GREETING}"),
+        };
         Greeting {
-            greeting: Regex::new(GREETING).expect("built-in pattern is valid"),
+            greeting: Regex::new(&greeting).expect("built-in pattern is valid"),
             company,
         }
     }
@@ -220,5 +226,23 @@ mod tests {
             greeting(None).evaluate(&Call::new(&tr), &FIRST_30).outcome,
             Outcome::Fail
         );
+    }
+
+    #[test]
+    fn mandarin_greetings_and_company_in_a_chinese_rubric() {
+        let build = |lang| {
+            let values = vec![(
+                "company",
+                Spanned::new(0..0, Value::String("长江银行".into())),
+            )];
+            let mut p = Params::new("greeting", values, "t", "", 0..0).in_language(lang);
+            Greeting::build(&mut p)
+        };
+        let tr = t(&[(A, 0.0, 3.0, "您好欢迎致电长江银行我是王芳")]);
+        let v = build(Language::Chinese).evaluate(&Call::new(&tr), &FIRST_30);
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.reason);
+        // An English rubric keeps its English greetings only.
+        let v = build(Language::English).evaluate(&Call::new(&tr), &FIRST_30);
+        assert_eq!(v.outcome, Outcome::Fail, "{}", v.reason);
     }
 }

@@ -16,6 +16,7 @@ pub(crate) mod uses_caller_name;
 
 use crate::duration::parse_duration_ms;
 use crate::error::{suggestion, Problem, ProblemKind};
+use crate::lang::Language;
 use crate::names::Lexicon;
 use crate::phrases::PhraseCheck;
 use crate::scope::{Scope, Verdict, Who};
@@ -208,6 +209,8 @@ pub(crate) struct Params<'a> {
     /// Where to point when a required parameter is missing: the `check = …` value.
     check_span: Range<usize>,
     pub problems: Vec<Problem>,
+    /// The rubric's language: which cue words the detector uses.
+    pub language: Language,
 }
 
 impl<'a> Params<'a> {
@@ -225,7 +228,14 @@ impl<'a> Params<'a> {
             src,
             check_span,
             problems: Vec::new(),
+            language: Language::default(),
         }
+    }
+
+    /// The same parameters, for a rubric in `language`.
+    pub fn in_language(mut self, language: Language) -> Self {
+        self.language = language;
+        self
     }
 
     fn take(&mut self, name: &str) -> Option<Spanned<Value>> {

@@ -11,10 +11,18 @@
 //! Open questions are those that cannot be answered yes or no: wh-questions and requests
 //! ("could you tell me what happened" is open); the rest are closed.
 //! Parameters: `min` (questions needed, default 1), `open_min` (open ones needed, default 0).
+//!
+//! In a Chinese rubric (`language = "zh"`) a sentence in Chinese is a question when it ends
+//! with ？ or ?, ends with the particle 吗 or 呢, asks "A-not-A" (是不是, 有没有, 能不能, 可不可以…)
+//! or 是否, or opens with the polite 请问. Without one of those, a question word alone does not
+//! make a question: "有什么问题随时联系我们" is a statement. Open questions hold a question word
+//! (什么, 怎么, 为什么, 哪, 谁, 多少, 几, 如何…, not after 没 or 不: "没什么" is not a question).
 
 use super::Params;
+use crate::lang::Language;
 use crate::scope::{Scope, Verdict};
 use crate::text::{tokens, Call, Seg, Tok, TokenIter};
+use regex::Regex;
 use std::ops::Range;
 
 /// Most questions quoted as evidence; the reason gives the full count.
@@ -281,17 +289,63 @@ fn clause_kind(clause: &[Tok<'_>]) -> Option<QuestionKind> {
     is_request.then_some(QuestionKind::Open)
 }
 
+/// Mandarin: what makes a sentence a question without a question mark.
+const QUESTION_ZH: &str = r"[吗呢][\s…。!！]*$|是不是|有没有|能不能|可不可以|会不会|要不要|对不对|好不好|行不行|是否|对吧|请问";
+/// Mandarin question words: a question holding one asks for more than yes or no.
+const OPEN_ZH: &str = r"(^|[^没不])(什么|怎么|怎样|为什么|为何|哪|谁|多少|几(点|号|天|个|位|年|月|次|岁|张)|如何|何时|啥)";
+
+/// Whether a sentence of Chinese text is a question, and which kind.
+fn zh_question(cues: &(Regex, Regex), text: &str) -> Option<QuestionKind> {
+    let t = text.trim_end();
+    let marked = t.ends_with(['？', '?']);
+    if !marked && !cues.0.is_match(t) {
+        return None;
+    }
+    Some(if cues.1.is_match(t) {
+        QuestionKind::Open
+    } else {
+        QuestionKind::Closed
+    })
+}
+
 #[derive(Debug)]
 pub(crate) struct Questions {
     min: u32,
     open_min: u32,
+    /// Mandarin question cues and question words, in a Chinese rubric.
+    zh: Option<(Regex, Regex)>,
 }
 
 impl Questions {
     pub fn build(p: &mut Params<'_>) -> Questions {
         let min = p.count("min").unwrap_or(1);
         let open_min = p.count("open_min").unwrap_or(0);
-        Questions { min, open_min }
+        let zh = (p.language == Language::Chinese).then(|| {
+            (
+                Regex::new(QUESTION_ZH).expect("built-in pattern is valid"),
+                Regex::new(OPEN_ZH).expect("built-in pattern is valid"),
+            )
+        });
+        Questions { min, open_min, zh }
+    }
+
+    /// The questions of one sentence: by the Chinese rules when it is Chinese text in a
+    /// Chinese rubric, else by the English ones.
+    fn questions(
+        &self,
+        seg: &Seg<'_>,
+        sentence: &Range<usize>,
+    ) -> Vec<(QuestionKind, Range<usize>)> {
+        if let Some(cues) = &self.zh {
+            let text = &seg.text[sentence.clone()];
+            if text.chars().any(crate::text::is_ideographic) {
+                return zh_question(cues, text)
+                    .map(|k| (k, sentence.clone()))
+                    .into_iter()
+                    .collect();
+            }
+        }
+        questions_in(seg, sentence)
     }
 
     pub fn evaluate(&self, call: &Call<'_>, scope: &Scope) -> Verdict {
@@ -299,7 +353,7 @@ impl Questions {
         let (mut open, mut closed) = (0u32, 0u32);
         for (_, seg) in scope.segs(call) {
             for sentence in &seg.sentences {
-                for (kind, quoted) in questions_in(seg, sentence) {
+                for (kind, quoted) in self.questions(seg, sentence) {
                     if !scope.includes_match(call, seg, &quoted) {
                         continue;
                     }
@@ -425,7 +479,11 @@ mod tests {
     }
 
     fn questions(min: u32, open_min: u32) -> Questions {
-        Questions { min, open_min }
+        Questions {
+            min,
+            open_min,
+            zh: None,
+        }
     }
 
     const AGENT: Scope = Scope {
@@ -465,5 +523,26 @@ mod tests {
         );
         let v = questions(1, 1).evaluate(&Call::new(&tr), &AGENT);
         assert!(v.reason.contains("at least 1 open needed"), "{}", v.reason);
+    }
+
+    #[test]
+    fn mandarin_questions_in_a_chinese_rubric() {
+        let mut p = Params::new("questions", vec![], "t", "", 0..0).in_language(Language::Chinese);
+        let q = Questions::build(&mut p);
+        let count = |line: &str| {
+            let v = q.evaluate(&Call::new(&t(&[(A, 0.0, 3.0, line)])), &AGENT);
+            v.reason
+        };
+        assert!(count("请问您贵姓？").contains("1 question (0 open, 1 closed)"));
+        assert!(count("请问有什么可以帮您").contains("1 question (1 open, 0 closed)"));
+        assert!(count("您是不是已经收到了").contains("(0 open, 1 closed)"));
+        assert!(count("您的卡什么时候丢的？").contains("(1 open, 0 closed)"));
+        assert!(count("有什么问题随时联系我们。").contains("0 questions"));
+        assert!(
+            count("没什么问题吧？").contains("(0 open, 1 closed)"),
+            "没什么 is not a question word"
+        );
+        // English sentences in a Chinese rubric keep the English rules.
+        assert!(count("Can you confirm your postcode").contains("1 question"));
     }
 }

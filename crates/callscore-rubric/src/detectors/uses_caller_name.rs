@@ -14,12 +14,20 @@
 //! ("Mr Turner"), with the other name, or set off by commas ("Thank you, will."). "Sir" and
 //! "madam" are not the name. When the name never becomes known the criterion is not applicable
 //! (`unknown_name = "na"`, the default) or fails (`unknown_name = "fail"`).
+//!
+//! In a Chinese rubric (`language = "zh"`) a Chinese name becomes known from the metadata
+//! ("王小明"), from the caller ("我叫王小明", "我姓王", "免贵姓王"), or in answer to the agent
+//! asking ("请问您贵姓?", "怎么称呼您?" → "姓王" / "王小明"); the agent passes by saying the full
+//! name, a two-character given name, or the surname with a form of address (王先生, 王女士,
+//! 王小姐…): see [`crate::names_zh`].
 
 use super::questions::classify;
 use super::Params;
+use crate::lang::Language;
 use crate::names::{
     is_name_use, name_at, self_introductions, Cue, Lexicon, PersonName, INTRO_CUES,
 };
+use crate::names_zh::{self, ZhName};
 use crate::phrases::hits;
 use crate::scope::{Scope, Verdict, Who};
 use crate::text::{tokens, Call};
@@ -89,8 +97,45 @@ fn strip_possessive(word: &str) -> &str {
         .unwrap_or(word)
 }
 
+/// Mandarin requests for the caller's name.
+const NAME_REQUEST_ZH: &str =
+    r"贵姓|怎么称呼|如何称呼|尊姓大名|(叫|是)什么名字|(您|你)的(全名|姓名|名字)|姓什么";
+/// Words before the name in an answer ("嗯，好的，我叫…").
+const ANSWER_LEAD_INS_ZH: &str = r"^(?:[嗯哦啊好的是对行没问题,，、\s]|可以)*(?:我叫|我是|叫|是)?";
+
+/// The Mandarin cues, in a Chinese rubric.
+#[derive(Debug)]
+struct ZhCues {
+    request: Regex,
+    intro: Regex,
+    surname: Regex,
+    lead_in: Regex,
+}
+
+/// A Chinese name that became known, as [`Known`] for other names.
+#[derive(Debug, Clone)]
+struct KnownZh {
+    name: ZhName,
+    at_ms: u64,
+    said: Option<Evidence>,
+}
+
+impl KnownZh {
+    fn how(&self) -> String {
+        let name = self.name.full();
+        match &self.said {
+            None => format!("the caller's name '{name}' is in the call's metadata"),
+            Some(ev) => format!(
+                "caller gave their name ('{name}') at {}",
+                fmt_ms(ev.start_ms)
+            ),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct UsesCallerName {
+    zh: Option<ZhCues>,
     pub(crate) min: u32,
     pub(crate) fail_when_unknown: bool,
     name_request: Regex,
@@ -131,7 +176,14 @@ impl UsesCallerName {
             p.invalid("`min` of check `uses_caller_name` must be at least 1".into());
         }
         let fail_when_unknown = p.choice("unknown_name", &["na", "fail"], "na") == "fail";
+        let zh = (p.language == Language::Chinese).then(|| ZhCues {
+            request: Regex::new(NAME_REQUEST_ZH).expect("built-in pattern is valid"),
+            intro: Regex::new(&names_zh::intro_cues_zh()[0]).expect("built-in pattern is valid"),
+            surname: Regex::new(names_zh::SURNAME_CUES_ZH).expect("built-in pattern is valid"),
+            lead_in: Regex::new(ANSWER_LEAD_INS_ZH).expect("built-in pattern is valid"),
+        });
         UsesCallerName {
+            zh,
             min: min.max(1),
             fail_when_unknown,
             name_request: Regex::new(NAME_REQUEST).expect("built-in pattern is valid"),
@@ -239,7 +291,124 @@ impl UsesCallerName {
         })
     }
 
+    /// Chinese names that became known, in the order they did.
+    fn known_names_zh(&self, call: &Call<'_>, zh: &ZhCues) -> Vec<KnownZh> {
+        let mut known = Vec::new();
+        let expected = call.meta.caller_name.as_deref().and_then(ZhName::parse);
+        if let Some(name) = &expected {
+            known.push(KnownZh {
+                name: name.clone(),
+                at_ms: 0,
+                said: None,
+            });
+        }
+        let push = |seg: &crate::text::Seg<'_>,
+                    found: Option<(ZhName, std::ops::Range<usize>)>,
+                    known: &mut Vec<KnownZh>| {
+            if let Some((name, range)) = found {
+                known.push(KnownZh {
+                    name,
+                    at_ms: seg.time_of(&range).0,
+                    said: Some(seg.evidence(&range)),
+                });
+            }
+        };
+        for (i, seg) in call.segs.iter().enumerate() {
+            match seg.speaker {
+                Speaker::Caller => {
+                    for m in zh.surname.find_iter(seg.text) {
+                        push(seg, names_zh::surname_at(seg.text, m.end()), &mut known);
+                    }
+                    for m in zh.intro.find_iter(seg.text) {
+                        push(
+                            seg,
+                            names_zh::name_at(seg.text, m.end(), expected.as_ref()),
+                            &mut known,
+                        );
+                    }
+                }
+                Speaker::Agent => {
+                    for m in zh.request.find_iter(seg.text) {
+                        let asked_at = seg.time_of(&m.range()).0;
+                        let answer = call.segs.iter().skip(i + 1).find(|s| {
+                            s.speaker == Speaker::Caller
+                                && s.start_ms >= asked_at
+                                && s.start_ms <= asked_at + ANSWER_WITHIN_MS
+                        });
+                        let Some(answer) = answer else { continue };
+                        let Some(first) = answer.sentences.first() else {
+                            continue;
+                        };
+                        let text = &answer.text[first.clone()];
+                        // "姓王" / "免贵姓王" gives the surname; otherwise the name leads the answer.
+                        let found = match zh.surname.find(text).filter(|m| m.start() <= 9) {
+                            Some(m) => names_zh::surname_at(answer.text, first.start + m.end()),
+                            None => {
+                                let skip = zh.lead_in.find(text).map_or(0, |m| m.end());
+                                names_zh::name_at(
+                                    answer.text,
+                                    first.start + skip,
+                                    expected.as_ref(),
+                                )
+                            }
+                        };
+                        push(answer, found, &mut known);
+                    }
+                }
+                Speaker::Unknown => {}
+            }
+        }
+        known.sort_by_key(|k| k.at_ms);
+        known
+    }
+
+    fn evaluate_zh(&self, call: &Call<'_>, scope: &Scope, known: &[KnownZh]) -> Verdict {
+        let agent = Scope {
+            who: Who::Agent,
+            ..*scope
+        };
+        let mut mentions: Vec<(Evidence, String)> = Vec::new();
+        for (_, seg) in agent.segs(call) {
+            let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+            for k in known {
+                for range in names_zh::addresses(seg.text, &k.name) {
+                    let (s, e) = seg.time_of(&range);
+                    let after =
+                        k.at_ms == 0 || (e > k.at_ms && (seg.words.is_empty() || s >= k.at_ms));
+                    if after
+                        && agent.includes_match(call, seg, &range)
+                        && !ranges
+                            .iter()
+                            .any(|r| r.start < range.end && range.start < r.end)
+                    {
+                        ranges.push(range);
+                    }
+                }
+            }
+            ranges.sort_by_key(|r| r.start);
+            for range in ranges {
+                mentions.push((seg.evidence(&range), seg.said(&range).to_string()));
+            }
+        }
+        let first = &known[0];
+        let source: Vec<Evidence> = first.said.iter().cloned().collect();
+        self.verdict(
+            &first.how(),
+            &first.name.either(),
+            source,
+            mentions,
+            None,
+            scope,
+        )
+    }
+
     pub fn evaluate(&self, call: &Call<'_>, scope: &Scope, lex: &Lexicon) -> Verdict {
+        if let Some(zh) = &self.zh {
+            let known = self.known_names_zh(call, zh);
+            if !known.is_empty() {
+                return self.evaluate_zh(call, scope, &known);
+            }
+        }
         let known = self.known_names(call, lex);
         let Some(first_known) = known.first() else {
             let reason = "the caller's name never became known: not in the call's metadata, not said by the caller, and not given in answer to the agent";
@@ -307,6 +476,26 @@ impl UsesCallerName {
         }
 
         let source: Vec<Evidence> = first_known.said.iter().cloned().collect();
+        self.verdict(
+            &first_known.how(),
+            &first_known.name.either(),
+            source,
+            mentions,
+            honorific,
+            scope,
+        )
+    }
+
+    /// The verdict from how the name became known and the agent's mentions of it.
+    fn verdict(
+        &self,
+        how: &str,
+        names: &str,
+        source: Vec<Evidence>,
+        mentions: Vec<(Evidence, String)>,
+        honorific: Option<(String, u64)>,
+        scope: &Scope,
+    ) -> Verdict {
         if mentions.len() as u32 >= self.min {
             let (first_ev, first_word) = &mentions[0];
             let times = if mentions.len() > 1 {
@@ -323,24 +512,21 @@ impl UsesCallerName {
             );
             return Verdict::pass(
                 format!(
-                    "{}; agent said '{first_word}' at {}{times}",
-                    first_known.how(),
+                    "{how}; agent said '{first_word}' at {}{times}",
                     fmt_ms(first_ev.start_ms)
                 ),
                 evidence,
             );
         }
-
-        let names = first_known.name.either();
         let mut reason = if mentions.is_empty() {
-            match &first_known.said {
-                Some(_) => format!("{}; agent never said {names} after that", first_known.how()),
-                None => format!("{}; agent never said {names}", first_known.how()),
+            if source.is_empty() {
+                format!("{how}; agent never said {names}")
+            } else {
+                format!("{how}; agent never said {names} after that")
             }
         } else {
             format!(
-                "{}; agent said it {} time(s){}, at least {} needed",
-                first_known.how(),
+                "{how}; agent said it {} time(s){}, at least {} needed",
                 mentions.len(),
                 scope.window.describe(),
                 self.min
@@ -508,5 +694,35 @@ mod tests {
             w(19_000, 20_000, "Okay."),
         ];
         assert_eq!(judge(&tr).outcome, Outcome::Fail);
+    }
+
+    fn judge_zh(tr: &Transcript) -> Verdict {
+        let mut p =
+            Params::new("uses_caller_name", vec![], "t", "", 0..0).in_language(Language::Chinese);
+        UsesCallerName::build(&mut p).evaluate(&Call::new(tr), &WHOLE, &Lexicon::new())
+    }
+
+    #[test]
+    fn mandarin_surname_answer_and_polite_address() {
+        let tr = t(&[
+            (A, 0.0, 3.0, "请问您怎么称呼？"),
+            (C, 3.5, 5.0, "嗯，姓欧阳。"),
+            (A, 5.5, 8.0, "欧阳先生，您好。"),
+        ]);
+        let v = judge_zh(&tr);
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.reason);
+        assert!(v.reason.contains("'欧阳先生' at 0:05"), "{}", v.reason);
+    }
+
+    #[test]
+    fn mandarin_name_said_before_it_was_known_does_not_count() {
+        let tr = t(&[
+            (A, 0.0, 3.0, "王先生是吧？"),
+            (C, 3.5, 6.0, "不是，我叫张伟。"),
+            (A, 6.5, 8.0, "好的，先生。"),
+        ]);
+        let v = judge_zh(&tr);
+        assert_eq!(v.outcome, Outcome::Fail, "{}", v.reason);
+        assert!(v.reason.contains("'张伟' or '张先生/女士'"), "{}", v.reason);
     }
 }

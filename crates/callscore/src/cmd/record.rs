@@ -51,6 +51,8 @@ pub struct RecordArgs {
     pub db: PathBuf,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub language: super::common::LanguageArgs,
 }
 
 fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
@@ -78,7 +80,13 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         let rubric = Rubric::from_path(&args.rubric)
             .with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
         Some(ScoreWith {
-            pipeline: super::common::pipeline(rubric, &args.model, LoadOptions::default(), 1)?,
+            pipeline: super::common::pipeline(
+                rubric,
+                &args.model,
+                &args.language,
+                LoadOptions::default(),
+                1,
+            )?,
             db: args.db.clone(),
             hooks: super::batch::TestHooks::from_env(),
         })

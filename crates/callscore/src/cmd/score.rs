@@ -1,4 +1,4 @@
-use super::common::ModelArgs;
+use super::common::{LanguageArgs, ModelArgs};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -38,6 +38,8 @@ pub struct ScoreArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub language: LanguageArgs,
 }
 
 impl ScoreArgs {

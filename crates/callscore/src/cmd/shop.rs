@@ -153,7 +153,13 @@ impl Scorer {
         let rubric = Rubric::from_path(&args.rubric)
             .with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
         Ok(Some(Scorer {
-            pipeline: super::common::pipeline(rubric, &args.model, LoadOptions::default(), 1)?,
+            pipeline: super::common::pipeline(
+                rubric,
+                &args.model,
+                &super::common::LanguageArgs::default(),
+                LoadOptions::default(),
+                1,
+            )?,
             db: args.db.clone(),
             hooks: super::batch::TestHooks::from_env(),
         }))

@@ -1,5 +1,5 @@
 //! `callscore transcribe FILE…`: speaker-attributed transcripts on stdout.
-use super::common::ModelArgs;
+use super::common::{LanguageArgs, ModelArgs};
 use crate::out::errln;
 use callscore_core::AgentChannel;
 use callscore_ingest::LoadOptions;
@@ -29,6 +29,8 @@ pub struct TranscribeArgs {
     pub no_vad: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub language: LanguageArgs,
 }
 
 pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
@@ -38,6 +40,8 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
         transcribe.threads = t;
     }
     transcribe.use_vad = !args.no_vad;
+    transcribe.language = args.language.language.clone();
+    let detect = transcribe.language == "auto";
     let transcription = super::common::transcription(
         &args.model,
         PipelineOptions {
@@ -49,7 +53,8 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
             redaction: Default::default(),
         },
     );
-    // The model first: a missing model is one error, not one per file.
+    // The model first: a missing model (or one that cannot do the language) is one error,
+    // not one per file.
     transcription.transcriber()?;
     let several = args.files.len() > 1;
     let mut failed = 0usize;
@@ -78,7 +83,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
             }?;
             crate::out::data(&format!("{json}\n"))?;
         } else {
-            let header = if several {
+            let mut header = if several {
                 format!(
                     "{}# {}\n",
                     if printed > 0 { "\n" } else { "" },
@@ -87,6 +92,11 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
             } else {
                 String::new()
             };
+            // A language that was asked for is known; a detected one is news worth a line.
+            if detect {
+                let language = transcript.language.as_deref().unwrap_or("none (no speech)");
+                header.push_str(&format!("# language: {language} (detected)\n"));
+            }
             crate::out::text(&format!("{header}{}", transcript.to_text()))?;
         }
         printed += 1;
