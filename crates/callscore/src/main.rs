@@ -46,6 +46,8 @@ enum Command {
     Record(cmd::record::RecordArgs),
     /// Import calls from pcap/pcapng captures of SIP and RTP.
     ImportPcap(cmd::import_pcap::ImportPcapArgs),
+    /// Write a call's recording with its redacted spans (card numbers…) muted.
+    ExportAudio(cmd::export_audio::ExportAudioArgs),
     /// Serve the review pages over the stored calls.
     Serve(cmd::serve::ServeArgs),
     /// Place a mystery-shop call from a script and score it; `shop plan` runs a programme.
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Record(a) => cmd::record::run(a),
         Command::ImportPcap(a) => cmd::import_pcap::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::ExportAudio(a) => cmd::export_audio::run(a),
         Command::Shop(a) => cmd::shop::run(*a),
     };
     match result {

@@ -1,6 +1,7 @@
 //! One module per subcommand; each owns its clap arguments and its `run`.
 pub mod batch;
 pub mod common;
+pub mod export_audio;
 pub mod import_pcap;
 pub mod model;
 pub mod record;
