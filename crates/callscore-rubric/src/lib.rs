@@ -43,6 +43,7 @@ pub mod duration;
 mod error;
 mod names;
 mod phrases;
+mod read;
 pub mod render;
 mod rubric;
 mod scope;

@@ -10,7 +10,6 @@ use crate::scope::{Scope, Who, Window};
 use crate::spec::{RawCriterion, RawRubric, CRITERION_FIELDS, RUBRIC_FIELDS, SECTION_FIELDS};
 use crate::text::Call;
 use callscore_core::{CriterionResult, Outcome, Scorecard, Transcript};
-use regex::Regex;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -96,10 +95,13 @@ pub struct Rubric {
 impl Rubric {
     /// Reads and compiles a rubric file. Errors name the file, line and column.
     pub fn from_path(path: &Path) -> Result<Rubric, RubricError> {
-        let src = std::fs::read_to_string(path).map_err(|source| RubricError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let src =
+            crate::read::read_capped(path, crate::read::MAX_RUBRIC_BYTES).map_err(|source| {
+                RubricError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         Rubric::from_toml_str(&src, &path.display().to_string())
     }
 
@@ -112,6 +114,7 @@ impl Rubric {
             src,
             origin,
             problems: Vec::new(),
+            phrases: 0,
         }
         .compile(raw)
     }
@@ -289,6 +292,8 @@ struct Compiler<'a> {
     src: &'a str,
     origin: &'a str,
     problems: Vec<Problem>,
+    /// Phrases compiled so far, against [`crate::phrases::MAX_PHRASES`].
+    phrases: usize,
 }
 
 impl Compiler<'_> {
@@ -653,7 +658,22 @@ impl Compiler<'_> {
         }
         let mut out = Vec::new();
         for p in list.into_inner() {
-            match Regex::new(p.get_ref()) {
+            self.phrases += 1;
+            if self.phrases > crate::phrases::MAX_PHRASES {
+                if self.phrases == crate::phrases::MAX_PHRASES + 1 {
+                    self.problem(
+                        ProblemKind::InvalidValue,
+                        p.span(),
+                        format!(
+                            "too many phrases: a rubric may hold {} regular expressions in all",
+                            crate::phrases::MAX_PHRASES
+                        ),
+                        Some("join related phrases into one alternation, `(a|b|c)`".into()),
+                    );
+                }
+                continue;
+            }
+            match crate::phrases::compile_phrase(p.get_ref()) {
                 Ok(regex) => out.push(Pattern {
                     source: p.get_ref().clone(),
                     regex,
