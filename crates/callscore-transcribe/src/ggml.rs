@@ -159,7 +159,10 @@ impl GgmlType {
     /// Bytes that `n` elements take, or None when `n` is not a whole number of blocks.
     pub fn bytes_for(self, n: usize) -> Option<usize> {
         let (per_block, bytes) = self.block();
-        (n % per_block == 0).then(|| n / per_block * bytes)
+        if n % per_block != 0 {
+            return None;
+        }
+        (n / per_block).checked_mul(bytes)
     }
 }
 
@@ -382,12 +385,18 @@ impl GgmlModelInfo {
                 name: name.clone(),
                 code,
             })?;
-            let n_bytes = ty
-                .bytes_for(ne.iter().product())
-                .ok_or_else(|| GgmlError::Blocks {
+            // Checked: four dimensions of up to 2^28 overflow.
+            let elements = ne
+                .iter()
+                .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+                .ok_or_else(|| GgmlError::Tensor {
                     name: name.clone(),
-                    ty,
-                })? as u64;
+                    problem: format!("dimensions {ne:?} are too large to be real (corrupt file?)"),
+                })?;
+            let n_bytes = ty.bytes_for(elements).ok_or_else(|| GgmlError::Blocks {
+                name: name.clone(),
+                ty,
+            })? as u64;
             let offset = rd.pos;
             rd.skip(n_bytes, &format!("the data of tensor '{name}'"))?;
             tensors.push(TensorInfo {
