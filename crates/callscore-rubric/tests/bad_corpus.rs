@@ -23,10 +23,17 @@ fn transcripts() {
     corpus::check("transcript", true, |path| {
         let t = transcript::from_path(path).map_err(|e| e.to_string())?;
         // A sane result: in call order, the duration covers every segment, and it scores.
-        assert!(t.segments.windows(2).all(|w| w[0].start_ms <= w[1].start_ms));
+        assert!(t
+            .segments
+            .windows(2)
+            .all(|w| w[0].start_ms <= w[1].start_ms));
         assert!(t.segments.iter().all(|s| s.end_ms <= t.duration_ms));
         let card = default.evaluate(&t);
         assert!((0.0..=100.0).contains(&card.score), "{}", card.score);
-        Ok(vec![format!("{} segments, score {}", t.segments.len(), card.score)])
+        Ok(vec![format!(
+            "{} segments, score {}",
+            t.segments.len(),
+            card.score
+        )])
     });
 }
