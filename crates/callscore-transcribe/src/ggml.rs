@@ -420,6 +420,16 @@ impl GgmlModelInfo {
     /// Checks the tensors against what whisper.cpp's loader will ask for: every tensor present
     /// once, with the shape and type the hparams imply, and nothing else.
     pub fn validate(&self) -> Result<(), GgmlError> {
+        // Every layer has tensors of its own, so a file holding fewer tensors than layers is
+        // wrong before the expected list is built: hparams of a million layers in a 100-byte
+        // file took minutes and gigabytes to list. This bounds the work by the file's size.
+        let layers = i64::from(self.hparams.n_audio_layer) + i64::from(self.hparams.n_text_layer);
+        if layers > self.tensors.len() as i64 {
+            return Err(GgmlError::Implausible {
+                what: "layer count (more layers than tensors in the file)",
+                value: layers,
+            });
+        }
         let expected = expected_tensors(&self.hparams)?;
         if self.n_mel != self.hparams.n_mels as usize {
             return Err(GgmlError::Implausible {
