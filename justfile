@@ -51,10 +51,41 @@ fixtures: (deps "fixtures")
     python3 fixtures/render.py
     python3 fixtures/render_pci.py
 
-# Formatting and lints.
-lint:
+# cargo-deny checks licences, bans and sources; its advisory check runs only where the RustSec
+# database is already on the machine (it is fetched from outside the package registries, which
+# these machines cannot reach).
+# Formatting, clippy -D warnings, and the supply-chain check (cargo-deny).
+lint: (deps "build")
     cargo fmt --all -- --check
+    cargo fmt --manifest-path fuzz/Cargo.toml -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked
+    cargo deny check licenses bans sources
+    db="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs"; \
+    if [ -n "$(ls -A "$db" 2>/dev/null)" ]; then cargo deny --offline check advisories; \
+    else echo "cargo deny: advisories skipped (no RustSec database in $db; it cannot be fetched here)"; fi
+
+# Not part of `just test`. Crashes land in fuzz/artifacts/TARGET/ (and fail the recipe).
+# -malloc_limit_mb is above -rss_limit_mb because symphonia allocates a packet buffer of whatever
+# size an MP4 sample table declares (up to 4 GiB, zero-filled lazily, so no memory is used when
+# the read then fails; fixtures/bad/fuzz_mp4_huge_sample.m4a); real memory use is still capped.
+# cargo-fuzz needs nightly compiler flags: the nightly toolchain when installed, else the stable
+# one with RUSTC_BOOTSTRAP=1 (for the fuzz build only).
+# Fuzz every parser of outside input (fuzz/, libFuzzer) for a fixed number of executions each.
+fuzz runs="20000" *targets="": (deps "build")
+    command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+    python3 fuzz/seed.py
+    if rustup run nightly rustc --version >/dev/null 2>&1; then fuzz="cargo +nightly fuzz"; \
+    else fuzz="env RUSTC_BOOTSTRAP=1 cargo fuzz"; fi; \
+    cd fuzz && mkdir -p logs && targets="{{targets}}"; [ -n "$targets" ] || targets="$($fuzz list)"; \
+    for t in $targets; do \
+      echo "== $t: {{runs}} executions"; \
+      if ! $fuzz run -O "$t" "corpus/$t" -- -runs={{runs}} -max_len=65536 -rss_limit_mb=2048 \
+          -malloc_limit_mb=8192 -timeout=30 -print_final_stats=1 > "logs/$t.log" 2>&1; then \
+        tail -n 40 "logs/$t.log"; echo "fuzz target $t failed: see fuzz/artifacts/$t/"; exit 1; \
+      fi; \
+      grep -E "^stat::(number_of_executed_units|peak_rss_mb)|^Done" "logs/$t.log" || true; \
+    done
 
 # Install missing system packages (apt-get) for the given groups.
 deps +groups="build":

@@ -377,6 +377,17 @@ fn read_pcapng<R: Read>(
             link_type: unsupported.join(", "),
         });
     }
+    // As for pcap: a capture none of whose interfaces can be read is an error, not an empty
+    // import (one unreadable interface among readable ones is only skipped packets).
+    let interfaces = parser.interfaces();
+    if let Some(first) = interfaces.first() {
+        if interfaces.iter().all(|i| !supported(i.linktype)) {
+            return Err(CaptureError::LinkType {
+                path: path.to_path_buf(),
+                link_type: format!("{:?}", first.linktype),
+            });
+        }
+    }
     Ok(())
 }
 

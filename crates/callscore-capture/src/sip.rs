@@ -331,7 +331,9 @@ fn check(mut message: Message) -> Parsed {
 /// A lenient reading of a request's start line and headers, used only to answer requests rsip
 /// refuses. Needs `METHOD SP URI SP SIP/2.0` and `Name: value` lines.
 fn scan(datagram: &[u8]) -> Option<Message> {
-    let text = std::str::from_utf8(datagram).ok()?;
+    // Lossy: a request with a Latin-1 display name is still a request, and gets its 400.
+    let text = String::from_utf8_lossy(datagram);
+    let text = text.as_ref();
     let (head, body) = text
         .split_once("\r\n\r\n")
         .or_else(|| text.split_once("\n\n"))

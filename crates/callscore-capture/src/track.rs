@@ -254,8 +254,16 @@ impl StreamTrack {
                 .try_into()
                 .ok()
         });
+        let at = start.unwrap_or(arrival);
+        // Like audio, nothing past the longest call is kept: a digit "hours later" (a timestamp
+        // jump, a corrupt capture) would otherwise stretch an audio-less call to that length.
+        let limit = to_samples(self.config.max_duration);
+        if at.saturating_add(u64::from(ev.duration)) > limit {
+            self.stats.beyond_max_duration += 1;
+            return;
+        }
         let entry = self.events.entry(key).or_insert(EventState {
-            at: start.unwrap_or(arrival),
+            at,
             duration: 0,
             event: ev.event,
         });

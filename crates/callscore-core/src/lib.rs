@@ -3,6 +3,10 @@
 //! **Architecture invariant:** this crate knows nothing about audio, files, models or databases.
 //! It holds plain data with stable serde representations; the JSON written by
 //! `callscore transcribe --json` and read by `callscore score --transcript` is [`Transcript`].
+//! The one piece of input handling here, [`limits::read_to_string_limited`], reads from a reader
+//! it is handed and opens nothing.
+
+pub mod limits;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

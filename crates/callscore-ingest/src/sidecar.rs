@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use callscore_core::limits::{read_to_string_limited, LimitedReadError, MAX_SIDECAR_BYTES};
 use callscore_core::CallMeta;
 
 use crate::error::IngestError;
@@ -16,10 +17,22 @@ pub fn sidecar_path(audio_path: &Path) -> PathBuf {
 /// error naming the sidecar file and, through serde, the field, line and column.
 pub fn load_sidecar(audio_path: &Path) -> Result<Option<CallMeta>, IngestError> {
     let path = sidecar_path(audio_path);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
+    let file = match std::fs::File::open(&path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(IngestError::Io { path, source }),
+    };
+    // Read with a cap: a sidecar is a few fields, and `/dev/zero` or a FIFO named like one
+    // must not be read until memory runs out.
+    let text = match read_to_string_limited(file, MAX_SIDECAR_BYTES) {
+        Ok(text) => text,
+        Err(LimitedReadError::Io(source)) => return Err(IngestError::Io { path, source }),
+        Err(other) => {
+            return Err(IngestError::Sidecar {
+                path,
+                reason: other.to_string(),
+            })
+        }
     };
     parse_sidecar(&text, &path).map(Some)
 }
@@ -66,6 +79,25 @@ mod tests {
         let err = parse_sidecar(r#"{"agent_channel":"middle"}"#, Path::new("a.json")).unwrap_err();
         assert!(matches!(err, IngestError::Sidecar { .. }));
         assert!(err.to_string().contains("middle"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_endless_sidecar_is_refused_after_a_bounded_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("call.json")).unwrap();
+        let err = load_sidecar(&dir.path().join("call.wav")).unwrap_err();
+        assert_eq!(err.kind(), "sidecar", "{err}");
+        assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
+        assert!(err.to_string().contains("call.json"), "{err}");
+    }
+
+    #[test]
+    fn a_sidecar_that_is_not_utf8_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("call.json"), b"{\"agent\": \"Jos\xe9\"}").unwrap();
+        let err = load_sidecar(&dir.path().join("call.wav")).unwrap_err();
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
     }
 
     #[test]

@@ -46,6 +46,7 @@ mod lang;
 mod names;
 mod names_zh;
 mod phrases;
+mod read;
 pub mod render;
 mod rubric;
 mod scope;

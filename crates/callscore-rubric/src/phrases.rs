@@ -113,6 +113,28 @@ pub(crate) struct PhraseCheck {
     none_union: Option<Regex>,
 }
 
+/// Compiled size allowed for one phrase. regex's default (10 MiB each, plus a 2 MiB lazy-DFA
+/// cache per thread) lets a rubric of a few thousand short patterns like `\w{500}` take
+/// gigabytes; a real phrase, Unicode classes and case folding included, compiles to a few
+/// dozen KiB.
+const PHRASE_SIZE_LIMIT: usize = 256 * 1024;
+/// Phrases (regular expressions) in one rubric. With the size limit this bounds what a rubric's
+/// regexes can take at about 0.5 GiB even when every one is built to the limit; real rubrics hold
+/// a few dozen phrases of a few KiB each.
+pub(crate) const MAX_PHRASES: usize = 2000;
+/// Lazy-DFA cache for one phrase (and for one union).
+const PHRASE_DFA_LIMIT: usize = 256 * 1024;
+/// A union is only a speed-up; past this it is not built and phrases are searched one by one.
+const UNION_SIZE_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Compiles one rubric phrase under the size limits above.
+pub(crate) fn compile_phrase(source: &str) -> Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(source)
+        .size_limit(PHRASE_SIZE_LIMIT)
+        .dfa_size_limit(PHRASE_DFA_LIMIT)
+        .build()
+}
+
 /// `(?:a)|(?:b)|…` — each pattern's flags stay inside its group. None when there is one
 /// pattern (nothing to gain) or the union is too large for the regex size limit.
 fn union(patterns: &[Pattern]) -> Option<Regex> {
@@ -124,7 +146,11 @@ fn union(patterns: &[Pattern]) -> Option<Regex> {
         .map(|p| format!("(?:{})", p.source))
         .collect::<Vec<_>>()
         .join("|");
-    Regex::new(&joined).ok()
+    regex::RegexBuilder::new(&joined)
+        .size_limit(UNION_SIZE_LIMIT)
+        .dfa_size_limit(PHRASE_DFA_LIMIT)
+        .build()
+        .ok()
 }
 
 impl PhraseCheck {

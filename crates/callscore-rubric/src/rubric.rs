@@ -12,7 +12,6 @@ use crate::spec::PARAM_NAMES;
 use crate::spec::{RawCriterion, RawRubric, CRITERION_FIELDS, RUBRIC_FIELDS, SECTION_FIELDS};
 use crate::text::Call;
 use callscore_core::{CriterionResult, Outcome, Scorecard, Transcript};
-use regex::Regex;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -101,10 +100,13 @@ pub struct Rubric {
 impl Rubric {
     /// Reads and compiles a rubric file. Errors name the file, line and column.
     pub fn from_path(path: &Path) -> Result<Rubric, RubricError> {
-        let src = std::fs::read_to_string(path).map_err(|source| RubricError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let src =
+            crate::read::read_capped(path, crate::read::MAX_RUBRIC_BYTES).map_err(|source| {
+                RubricError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         Rubric::from_toml_str(&src, &path.display().to_string())
     }
 
@@ -118,6 +120,7 @@ impl Rubric {
             origin,
             problems: Vec::new(),
             language: Language::default(),
+            phrases: 0,
         }
         .compile(raw)
     }
@@ -308,6 +311,8 @@ struct Compiler<'a> {
     origin: &'a str,
     problems: Vec<Problem>,
     language: Language,
+    /// Phrases compiled so far, against [`crate::phrases::MAX_PHRASES`].
+    phrases: usize,
 }
 
 impl Compiler<'_> {
@@ -679,11 +684,26 @@ impl Compiler<'_> {
         }
         let mut out = Vec::new();
         for p in list.into_inner() {
+            self.phrases += 1;
+            if self.phrases > crate::phrases::MAX_PHRASES {
+                if self.phrases == crate::phrases::MAX_PHRASES + 1 {
+                    self.problem(
+                        ProblemKind::InvalidValue,
+                        p.span(),
+                        format!(
+                            "too many phrases: a rubric may hold {} regular expressions in all",
+                            crate::phrases::MAX_PHRASES
+                        ),
+                        Some("join related phrases into one alternation, `(a|b|c)`".into()),
+                    );
+                }
+                continue;
+            }
             // Compiled as the text is read: Chinese folded to simplified characters, and word
             // edges beside CJK characters dropped (each of those is a word by itself).
             let folded = crate::text::fold_chinese(p.get_ref());
             let source = folded.as_deref().unwrap_or(p.get_ref());
-            match Regex::new(&crate::edges::cjk_word_edges(source)) {
+            match crate::phrases::compile_phrase(&crate::edges::cjk_word_edges(source)) {
                 Ok(regex) => out.push(Pattern {
                     source: p.get_ref().clone(),
                     regex,

@@ -319,10 +319,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), TestError> {
         match path.extension().and_then(|e| e.to_str()) {
             Some("toml") => out.push(path),
             Some("json") => {
-                let text = std::fs::read_to_string(&path).map_err(|source| TestError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
+                let text = crate::read::read_capped(&path, crate::read::MAX_TRANSCRIPT_BYTES)
+                    .map_err(|source| TestError::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
                 // A JSON file is a case when it says what it expects; otherwise it is data.
                 let is_case = serde_json::from_str::<serde_json::Value>(&text)
                     .map_or(true, |v| v.get("expect").is_some());
@@ -465,7 +466,7 @@ pub fn run_case(path: &Path, opts: &RunOptions, rubrics: &mut RubricCache) -> Ca
 }
 
 fn read_case(path: &Path) -> Result<CaseFile, String> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::read::read_capped(path, crate::read::MAX_TRANSCRIPT_BYTES)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let value: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?

@@ -32,10 +32,13 @@ pub enum TranscriptError {
 
 /// Reads a transcript file.
 pub fn from_path(path: &Path) -> Result<Transcript, TranscriptError> {
-    let src = std::fs::read_to_string(path).map_err(|source| TranscriptError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let src =
+        crate::read::read_capped(path, crate::read::MAX_TRANSCRIPT_BYTES).map_err(|source| {
+            TranscriptError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     from_json_str(&src, &path.display().to_string())
 }
 

@@ -118,6 +118,8 @@ pub enum Ct2Error {
         expected: usize,
         actual: usize,
     },
+    #[error("variable '{name}': shape {shape:?} is too large to be real (corrupt file?)")]
+    Overflow { name: String, shape: Vec<usize> },
     #[error("name at byte {at} is not UTF-8")]
     Name { at: usize },
     #[error("{extra} bytes of unexpected data after the last alias")]
@@ -190,7 +192,13 @@ impl Ct2Model {
                 code,
             })?;
             let n_bytes = c.u32(&format!("the byte count of '{name}'"))? as usize;
-            let expected = shape.iter().product::<usize>() * dtype.size();
+            // Checked: a corrupt shape (rank up to 255, dimensions up to 2^32) overflows.
+            let Some(expected) = shape
+                .iter()
+                .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d))
+            else {
+                return Err(Ct2Error::Overflow { name, shape });
+            };
             if expected != n_bytes {
                 return Err(Ct2Error::Size {
                     name,

@@ -159,7 +159,10 @@ impl GgmlType {
     /// Bytes that `n` elements take, or None when `n` is not a whole number of blocks.
     pub fn bytes_for(self, n: usize) -> Option<usize> {
         let (per_block, bytes) = self.block();
-        (n % per_block == 0).then(|| n / per_block * bytes)
+        if n % per_block != 0 {
+            return None;
+        }
+        (n / per_block).checked_mul(bytes)
     }
 }
 
@@ -382,12 +385,18 @@ impl GgmlModelInfo {
                 name: name.clone(),
                 code,
             })?;
-            let n_bytes = ty
-                .bytes_for(ne.iter().product())
-                .ok_or_else(|| GgmlError::Blocks {
+            // Checked: four dimensions of up to 2^28 overflow.
+            let elements = ne
+                .iter()
+                .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+                .ok_or_else(|| GgmlError::Tensor {
                     name: name.clone(),
-                    ty,
-                })? as u64;
+                    problem: format!("dimensions {ne:?} are too large to be real (corrupt file?)"),
+                })?;
+            let n_bytes = ty.bytes_for(elements).ok_or_else(|| GgmlError::Blocks {
+                name: name.clone(),
+                ty,
+            })? as u64;
             let offset = rd.pos;
             rd.skip(n_bytes, &format!("the data of tensor '{name}'"))?;
             tensors.push(TensorInfo {
@@ -411,6 +420,16 @@ impl GgmlModelInfo {
     /// Checks the tensors against what whisper.cpp's loader will ask for: every tensor present
     /// once, with the shape and type the hparams imply, and nothing else.
     pub fn validate(&self) -> Result<(), GgmlError> {
+        // Every layer has tensors of its own, so a file holding fewer tensors than layers is
+        // wrong before the expected list is built: hparams of a million layers in a 100-byte
+        // file took minutes and gigabytes to list. This bounds the work by the file's size.
+        let layers = i64::from(self.hparams.n_audio_layer) + i64::from(self.hparams.n_text_layer);
+        if layers > self.tensors.len() as i64 {
+            return Err(GgmlError::Implausible {
+                what: "layer count (more layers than tensors in the file)",
+                value: layers,
+            });
+        }
         let expected = expected_tensors(&self.hparams)?;
         if self.n_mel != self.hparams.n_mels as usize {
             return Err(GgmlError::Implausible {

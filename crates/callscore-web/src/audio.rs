@@ -2,9 +2,19 @@
 //! without downloading the whole file.
 //!
 //! The file is the one the database holds for that call id; nothing in the request names a
-//! path. Ranges, `Accept-Ranges`, 206 and 416 answers, `Last-Modified` and `HEAD` come from
-//! tower-http's `ServeFile`, which implements RFC 9110's byte ranges (one range per request;
-//! a multi-range request gets 416, which players never send).
+//! path. A call's id *is* the sha256 of its recording, so the file is served only when its
+//! bytes still hash to the id: a recording replaced, edited or swapped for a symlink to
+//! something else after scoring is refused with 409, never served in its place.
+//!
+//! Hashing a long recording on every range request (a player sends several while seeking)
+//! would be slow, so a verified file is remembered by its identity on disk (device, inode,
+//! size, modification and change times): a later request opens the path, and when the opened
+//! file's identity is the verified one it is served without hashing again. The change time
+//! cannot be set by a user, so an edit in place is noticed even if the modification time is
+//! put back. Every response is read from the very handle whose identity (and hash) was checked,
+//! so nothing swapped in between the check and the read can be served. That is why ranges are
+//! answered here rather than by tower-http's `ServeFile`, which opens the path again itself;
+//! the `Range` header is still parsed by `http-range-header`, the parser `ServeFile` uses.
 
 use crate::db::with_store;
 use crate::pages::PageError;
@@ -12,10 +22,16 @@ use crate::SharedState;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::header::{self, HeaderValue};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::{Path as FsPath, PathBuf};
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
+use std::sync::Mutex;
+use std::time::SystemTime;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// Call ids are sha256 hex; anything else (`..`, slashes, dots) is not looked up at all.
 pub(crate) fn is_call_id(id: &str) -> bool {
@@ -27,20 +43,156 @@ pub(crate) fn is_call_id(id: &str) -> bool {
 
 /// Where a stored source path is now. Batches store the path as they were given it; a
 /// relative one is tried from the server's working directory, then beside the database.
+/// Anything at the path counts (what it is, and whether it is the recording, is
+/// [`open_verified`]'s to say).
 pub(crate) fn resolve_recording(source_path: &str, db_dir: Option<&FsPath>) -> Option<PathBuf> {
     let stored = PathBuf::from(source_path);
-    if stored.is_file() {
+    if stored.exists() {
         return Some(stored);
     }
     if stored.is_relative() {
         if let Some(dir) = db_dir {
             let beside = dir.join(&stored);
-            if beside.is_file() {
+            if beside.exists() {
                 return Some(beside);
             }
         }
     }
     None
+}
+
+/// A file's identity on disk: when it is unchanged, so are its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileIdentity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+    changed_ns: i128,
+}
+
+impl FileIdentity {
+    fn of(meta: &std::fs::Metadata) -> FileIdentity {
+        #[cfg(unix)]
+        let (dev, ino, changed_ns) = {
+            use std::os::unix::fs::MetadataExt;
+            (
+                meta.dev(),
+                meta.ino(),
+                i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            )
+        };
+        #[cfg(not(unix))]
+        let (dev, ino, changed_ns) = (0, 0, 0);
+        FileIdentity {
+            dev,
+            ino,
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            changed_ns,
+        }
+    }
+}
+
+/// Verified files by call id, with whether their bytes hashed to the id. A mismatch is kept too,
+/// so a replaced file is not hashed again on every request.
+#[derive(Default)]
+pub(crate) struct Verified {
+    files: Mutex<HashMap<String, (FileIdentity, bool)>>,
+}
+
+/// Entries kept; past this the memory is simply cleared (re-verifying costs one hash each).
+const VERIFIED_ENTRIES: usize = 4096;
+
+impl Verified {
+    fn lookup(&self, id: &str, identity: &FileIdentity) -> Option<bool> {
+        let files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        files
+            .get(id)
+            .filter(|(known, _)| known == identity)
+            .map(|(_, ok)| *ok)
+    }
+
+    fn remember(&self, id: &str, identity: FileIdentity, ok: bool) {
+        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        if files.len() >= VERIFIED_ENTRIES && !files.contains_key(id) {
+            files.clear();
+        }
+        files.insert(id.to_string(), (identity, ok));
+    }
+}
+
+/// Why a stored recording cannot be served.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// Nothing is at the stored path any more.
+    Missing,
+    /// Something is there, but not the recording that was scored.
+    Replaced(&'static str),
+    Io(io::Error),
+}
+
+/// Opens a recording without blocking on a FIFO swapped in for it.
+fn open_for_reading(path: &FsPath) -> io::Result<File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A FIFO would block the open until a writer came; for a regular file it changes nothing.
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    opts.open(path)
+}
+
+fn sha256_hex(file: &File) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut reader = file;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Opens the recording at `path` and checks that it is the one whose sha256 is `id` (hashing
+/// only when its identity on disk is not already verified). Returns the checked handle, read
+/// from the start, and its length.
+pub(crate) fn open_verified(
+    verified: &Verified,
+    id: &str,
+    path: &FsPath,
+) -> Result<(File, u64), Refusal> {
+    let file = match open_for_reading(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Refusal::Missing),
+        Err(e) => return Err(Refusal::Io(e)),
+    };
+    let meta = file.metadata().map_err(Refusal::Io)?;
+    if !meta.is_file() {
+        return Err(Refusal::Replaced("it is not a regular file"));
+    }
+    let identity = FileIdentity::of(&meta);
+    let ok = match verified.lookup(id, &identity) {
+        Some(ok) => ok,
+        None => {
+            let ok = sha256_hex(&file)
+                .map_err(Refusal::Io)?
+                .eq_ignore_ascii_case(id);
+            verified.remember(id, identity, ok);
+            ok
+        }
+    };
+    if !ok {
+        return Err(Refusal::Replaced(
+            "its contents are not the recording that was scored (their sha256 is not the call's id)",
+        ));
+    }
+    Ok((file, meta.len()))
 }
 
 pub(crate) async fn audio(
@@ -60,33 +212,120 @@ pub(crate) async fn audio(
         Ok((call.source_path, call.file_name))
     })
     .await?;
-    let Some(path) =
-        tokio::task::spawn_blocking(move || resolve_recording(&source, db_dir.as_deref()))
-            .await
-            .map_err(|e| PageError::Internal(format!("looking for a recording failed: {e}")))?
-    else {
-        return Err(PageError::NotFound(format!(
+    let moved = || {
+        PageError::NotFound(format!(
             "The recording of call {file_name} is no longer where it was scored from; \
              put it back or rescore it from its new place."
-        )));
+        ))
     };
-    let served = ServeFile::new(&path).oneshot(req).await.map_err(|e| {
-        PageError::Internal(format!("cannot read recording {}: {e}", path.display()))
-    })?;
-    let (mut parts, body) = served.into_parts();
+    let checking = state.clone();
+    let checked_id = id.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        let path = resolve_recording(&source, db_dir.as_deref()).ok_or(Refusal::Missing)?;
+        open_verified(&checking.verified, &checked_id, &path)
+    })
+    .await
+    .map_err(|e| PageError::Internal(format!("looking for a recording failed: {e}")))?;
+    let (file, len) = match opened {
+        Ok(opened) => opened,
+        Err(Refusal::Missing) => return Err(moved()),
+        Err(Refusal::Replaced(why)) => {
+            return Err(PageError::Conflict(format!(
+                "The file now at the place call {file_name} was scored from is not its recording: \
+                 {why}. It is not served; put the original recording back, or score the new file."
+            )))
+        }
+        Err(Refusal::Io(e)) => {
+            return Err(PageError::Internal(format!(
+                "cannot read the recording of call {file_name}: {e}"
+            )))
+        }
+    };
+    // Taken out first: the request's body is not `Sync`, so the request cannot be held across
+    // the reads below.
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .map(|v| v.to_str().map(str::to_string));
+    drop(req);
+    let mut resp = ranged_response(range, file, len, &file_name).await?;
+    let headers = resp.headers_mut();
     // Recordings are personal data: the browser may keep them for seeking, nobody else.
-    parts.headers.insert(
+    headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-cache"),
     );
+    // The id is the content's hash: a strong validator for free.
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{id}\"")) {
+        headers.insert(header::ETAG, v);
+    }
     let disposition = format!(
         "inline; filename=\"{}\"",
-        file_name.replace(['"', '\\', '\r', '\n'], "_")
+        file_name.replace(|c: char| c == '"' || c == '\\' || c.is_control(), "_")
     );
     if let Ok(v) = HeaderValue::from_str(&disposition) {
-        parts.headers.insert(header::CONTENT_DISPOSITION, v);
+        headers.insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(Response::from_parts(parts, Body::new(body)).into_response())
+    Ok(resp)
+}
+
+/// The whole file (200) or the one byte range asked for (206); 416 for a range that cannot be
+/// satisfied or parsed, and for several ranges (players never ask for more than one).
+async fn ranged_response(
+    range: Option<Result<String, header::ToStrError>>,
+    file: File,
+    len: u64,
+    file_name: &str,
+) -> Result<Response, PageError> {
+    let unsatisfiable = || {
+        let mut resp = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+        resp
+    };
+    let range = match range {
+        None => None,
+        Some(value) => {
+            let Ok(text) = value else {
+                return Ok(unsatisfiable());
+            };
+            match http_range_header::parse_range_header(&text).and_then(|r| r.validate(len)) {
+                Ok(ranges) if ranges.len() == 1 => Some(ranges[0].clone()),
+                _ => return Ok(unsatisfiable()),
+            }
+        }
+    };
+    let (start, count) = match &range {
+        Some(r) => (*r.start(), r.end() - r.start() + 1),
+        None => (0, len),
+    };
+    let modified = file.metadata().ok().and_then(|m| m.modified().ok());
+    let mut file = tokio::fs::File::from_std(file);
+    file.seek(io::SeekFrom::Start(start))
+        .await
+        .map_err(|e| PageError::Internal(format!("cannot read the recording {file_name}: {e}")))?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(count), 64 * 1024);
+    let mut resp = Response::new(Body::from_stream(stream));
+    let headers = resp.headers_mut();
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    let mime = mime_guess::from_path(file_name).first_or_octet_stream();
+    if let Ok(v) = HeaderValue::from_str(mime.as_ref()) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    if let Some(modified) = modified {
+        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
+            headers.insert(header::LAST_MODIFIED, v);
+        }
+    }
+    if let Some(r) = range {
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{len}", r.start(), r.end())) {
+            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]

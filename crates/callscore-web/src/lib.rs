@@ -20,12 +20,15 @@ mod db;
 mod pages;
 mod review;
 mod security;
+mod server;
 
 use axum::routing::{get, post};
 use axum::Router;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+pub use server::{serve_with_limits, Limits};
 
 pub use security::{COOKIE_AUTH, COOKIE_REVIEWER, COOKIE_SESSION};
 
@@ -38,6 +41,11 @@ pub enum WebError {
     TokenRequired { addr: SocketAddr },
     #[error("the access token is empty; give a token of at least 16 characters")]
     EmptyToken,
+    #[error(
+        "the access token starts or ends with white space, which a browser's login form or an \
+         Authorization header would never send back; remove the spaces (check how it was quoted)"
+    )]
+    TokenWhitespace,
     #[error(
         "the access token is {len} characters long; use at least 16 (e.g. `openssl rand -hex 16`)"
     )]
@@ -58,7 +66,8 @@ pub enum WebError {
     },
 }
 
-/// What the server needs to know.
+/// What the server needs to know. [`ServeConfig::new`] checks the token; [`Server::bind`] and
+/// [`router`] check it again for configs built field by field.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     /// The callscore database (it must exist).
@@ -68,17 +77,36 @@ pub struct ServeConfig {
     pub token: Option<String>,
 }
 
+impl ServeConfig {
+    /// A config over `db`, refusing a token that is empty, too short, or padded with white space
+    /// (a token read from a file or an environment variable often carries a newline).
+    pub fn new(db: PathBuf, token: Option<String>) -> Result<ServeConfig, WebError> {
+        if let Some(t) = &token {
+            check_token(t)?;
+        }
+        Ok(ServeConfig { db, token })
+    }
+}
+
+fn check_token(t: &str) -> Result<(), WebError> {
+    if t.trim().is_empty() {
+        return Err(WebError::EmptyToken);
+    }
+    if t.trim() != t {
+        return Err(WebError::TokenWhitespace);
+    }
+    let len = t.chars().count();
+    if len < 16 {
+        return Err(WebError::ShortToken { len });
+    }
+    Ok(())
+}
+
 /// Refuses a non-loopback listen address without a token, and tokens too short to resist
-/// guessing.
+/// guessing or padded with white space.
 pub fn check_listen(addr: SocketAddr, token: Option<&str>) -> Result<(), WebError> {
     match token {
-        Some(t) if t.trim().is_empty() => return Err(WebError::EmptyToken),
-        Some(t) if t.chars().count() < 16 => {
-            return Err(WebError::ShortToken {
-                len: t.chars().count(),
-            })
-        }
-        Some(_) => {}
+        Some(t) => check_token(t)?,
         None if !addr.ip().is_loopback() => return Err(WebError::TokenRequired { addr }),
         None => {}
     }
@@ -89,13 +117,22 @@ pub fn check_listen(addr: SocketAddr, token: Option<&str>) -> Result<(), WebErro
 /// path fails here, not on the first request) and adds the pages' indexes when missing.
 pub fn router(config: ServeConfig) -> Result<Router, WebError> {
     if let Some(token) = &config.token {
+        // Length is check_listen's concern (tests build routers with short tokens); a token
+        // that can never match is refused everywhere.
         if token.trim().is_empty() {
             return Err(WebError::EmptyToken);
+        }
+        if token.trim() != token {
+            return Err(WebError::TokenWhitespace);
         }
     }
     let pool = db::Pool::open(config.db.clone())?;
     let keys = security::Keys::generate(config.token.as_deref())?;
-    let state = Arc::new(AppState { pool, keys });
+    let state = Arc::new(AppState {
+        pool,
+        keys,
+        verified: audio::Verified::default(),
+    });
     let app = Router::new()
         .route("/", get(pages::queue::flagged))
         .route("/calls", get(pages::queue::all_calls))
@@ -117,20 +154,14 @@ pub fn router(config: ServeConfig) -> Result<Router, WebError> {
     Ok(app)
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then finishes the requests in flight.
+/// Serves `app` on `listener` with the default [`Limits`] until `shutdown` resolves, then lets
+/// the requests in flight finish (within [`Limits::shutdown_grace`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), WebError> {
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| "?".into());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| WebError::Serve { addr, source })
+    serve_with_limits(listener, app, Limits::default(), shutdown).await
 }
 
 /// A bound server with its own runtime, for a synchronous caller (the `callscore` binary).
@@ -139,6 +170,7 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     app: Router,
     addr: SocketAddr,
+    limits: Limits,
 }
 
 impl Server {
@@ -171,7 +203,14 @@ impl Server {
             listener,
             app,
             addr,
+            limits: Limits::default(),
         })
+    }
+
+    /// Replaces the default timeouts and connection cap.
+    pub fn with_limits(mut self, limits: Limits) -> Server {
+        self.limits = limits;
+        self
     }
 
     /// The address actually bound (port 0 picks a free one).
@@ -179,15 +218,21 @@ impl Server {
         self.addr
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish.
+    /// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish (within the
+    /// shutdown grace period).
     pub fn run_until_interrupted(self) -> Result<(), WebError> {
         let Server {
             runtime,
             listener,
             app,
+            limits,
             ..
         } = self;
-        runtime.block_on(serve(listener, app, interrupted()))
+        let result = runtime.block_on(serve_with_limits(listener, app, limits, interrupted()));
+        // Blocking tasks still running (a slow query for a connection cut at the deadline) must
+        // not hold the process up either.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+        result
     }
 }
 
@@ -219,6 +264,8 @@ async fn interrupted() {
 pub(crate) struct AppState {
     pub pool: db::Pool,
     pub keys: security::Keys,
+    /// Recordings whose bytes were checked against their call id.
+    pub verified: audio::Verified,
 }
 
 pub(crate) type SharedState = Arc<AppState>;
@@ -247,6 +294,41 @@ mod tests {
         assert!(matches!(
             check_listen(local, Some("   ")),
             Err(WebError::EmptyToken)
+        ));
+    }
+
+    #[test]
+    fn a_token_padded_with_white_space_is_refused_everywhere() {
+        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        for padded in [
+            " 0123456789abcdef",
+            "0123456789abcdef ",
+            "0123456789abcdef\n",
+            "\t0123456789abcdef",
+        ] {
+            assert!(
+                matches!(
+                    check_listen(local, Some(padded)),
+                    Err(WebError::TokenWhitespace)
+                ),
+                "{padded:?}"
+            );
+            let err = ServeConfig::new(PathBuf::from("x.db"), Some(padded.into())).unwrap_err();
+            assert!(err.to_string().contains("white space"), "{err}");
+            let err = router(ServeConfig {
+                db: PathBuf::from("no-such.db"),
+                token: Some(padded.into()),
+            })
+            .unwrap_err();
+            assert!(matches!(err, WebError::TokenWhitespace), "{err}");
+        }
+        // Spaces inside are part of the token.
+        assert!(
+            ServeConfig::new(PathBuf::from("x.db"), Some("0123 4567 89ab cdef".into())).is_ok()
+        );
+        assert!(matches!(
+            ServeConfig::new(PathBuf::from("x.db"), Some("short".into())),
+            Err(WebError::ShortToken { len: 5 })
         ));
     }
 }

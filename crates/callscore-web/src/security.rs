@@ -243,11 +243,7 @@ pub(crate) async fn guard(State(state): State<SharedState>, req: Request, next: 
     };
 
     if keys.token_required() && !bearer_ok && !cookie_ok && !is_public_path(req.uri().path()) {
-        let next_path = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.to_string())
-            .unwrap_or_else(|| "/".into());
+        let next_path = local_path(req.uri().path_and_query().map(|p| p.as_str()));
         let mut resp = pages::login::page(&session, &next_path, None).into_response();
         *resp.status_mut() = StatusCode::UNAUTHORIZED;
         resp.headers_mut().insert(
@@ -325,7 +321,7 @@ pub(crate) async fn login_page(
     Extension(session): Extension<Session>,
     query: axum::extract::Query<NextParam>,
 ) -> Response {
-    pages::login::page(&session, query.next.as_deref().unwrap_or("/"), None).into_response()
+    pages::login::page(&session, &local_path(query.next.as_deref()), None).into_response()
 }
 
 #[derive(Deserialize)]
@@ -339,14 +335,50 @@ pub(crate) struct LoginForm {
     next: Option<String>,
 }
 
-/// Only same-site paths: `//host` and `/\host` are other sites to a browser.
-fn local_path(next: Option<&str>) -> String {
+/// Longest `next` kept; a real one is a path and query of this site's own pages.
+const MAX_NEXT_LEN: usize = 2048;
+
+/// Where to go after logging in: `next` when it is a path on this site, else `/`.
+///
+/// Browsers read `//host`, `/\host` and `\\host` as another site, drop tabs and newlines from
+/// URLs before parsing them (so `/<TAB>/host` is `//host`), and some servers and proxies decode
+/// `%2F` and `%5C` before routing. So only printable ASCII is kept (which also keeps CR/LF out of
+/// the `Location` header), and the path must start with exactly one `/` and hold no backslash
+/// or control character, both as given and with its percent-escapes decoded (repeatedly, for
+/// double encoding).
+pub(crate) fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") => {
-            p.to_string()
-        }
+        Some(p) if is_local_path(p) => p.to_string(),
         _ => "/".to_string(),
     }
+}
+
+fn is_local_path(p: &str) -> bool {
+    if p.len() > MAX_NEXT_LEN || !p.bytes().all(|b| b.is_ascii_graphic()) {
+        return false;
+    }
+    let mut text = p.to_string();
+    // Each round undoes one level of encoding; a path encoded more deeply than this is not one
+    // of ours.
+    for _ in 0..4 {
+        let path = text.split(['?', '#']).next().unwrap_or("");
+        let bytes = path.as_bytes();
+        if bytes.first() != Some(&b'/')
+            || bytes.get(1) == Some(&b'/')
+            || bytes.contains(&b'\\')
+            || bytes.iter().any(|b| b.is_ascii_control())
+        {
+            return false;
+        }
+        let decoded = percent_encoding::percent_decode_str(&text)
+            .decode_utf8_lossy()
+            .into_owned();
+        if decoded == text {
+            return true;
+        }
+        text = decoded;
+    }
+    false
 }
 
 pub(crate) async fn login(
@@ -441,10 +473,47 @@ mod tests {
 
     #[test]
     fn redirects_stay_on_this_site() {
-        assert_eq!(local_path(Some("/calls?page=2")), "/calls?page=2");
-        assert_eq!(local_path(Some("//evil.example/")), "/");
-        assert_eq!(local_path(Some("/\\evil.example")), "/");
-        assert_eq!(local_path(Some("https://evil.example")), "/");
+        for kept in [
+            "/",
+            "/calls?page=2",
+            "/calls?agent=Gary%20Smith&sort=score",
+            "/calls/abcdef0123456789/audio",
+            "/agents/Mar%C3%ADa",
+            // Only the path decides where the browser goes; a query may hold anything.
+            "/calls?next=//x",
+        ] {
+            assert_eq!(local_path(Some(kept)), kept, "{kept}");
+        }
+        for other_site in [
+            "//evil.example/",
+            "///evil.example/",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "\\/evil.example",
+            "https://evil.example",
+            "http:evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+            "/%2F%2Fevil.example",
+            "/%2fevil.example",
+            "%2F%2Fevil.example",
+            "/%5Cevil.example",
+            "/%5cevil.example",
+            "/%252F%252Fevil.example",
+            "/%25252F%25252Fevil.example",
+            "/%2525252F%2525252Fevil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/calls\r\nSet-Cookie: x=1",
+            "/calls%0D%0ASet-Cookie:%20x=1",
+            "/calls%00",
+            "/ /evil.example",
+            "/caf\u{e9}",
+        ] {
+            assert_eq!(local_path(Some(other_site)), "/", "{other_site:?}");
+        }
+        assert_eq!(local_path(Some(&format!("/{}", "a".repeat(3000)))), "/");
         assert_eq!(local_path(None), "/");
     }
 }

@@ -129,3 +129,112 @@ async fn a_moved_recording_is_404_with_a_reason() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert!(reply.text().contains("moved-away.wav"), "{}", reply.text());
 }
+
+/// The call id is the sha256 of the recording: anything else at the stored path is refused.
+#[tokio::test]
+async fn only_the_recording_whose_hash_is_the_call_id_is_served() {
+    let db = build();
+    let app = app(&db, None);
+    let uri = format!("/calls/{RUDE_ID}/audio");
+    let original = std::fs::read(&db.wav).unwrap();
+    assert_eq!(fetch(&app, &uri).await.status, StatusCode::OK);
+
+    // Replaced by another file of the same size (a later recording written over it).
+    let aside = db.dir.path().join("rude.wav.orig");
+    std::fs::rename(&db.wav, &aside).unwrap();
+    let mut other = original.clone();
+    other[100] ^= 0x55;
+    std::fs::write(&db.wav, &other).unwrap();
+    let reply = send(&app, ranged(&uri, "bytes=0-99")).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert!(reply.text().contains("rude.wav"), "{}", reply.text());
+    assert!(reply.text().contains("sha256"), "{}", reply.text());
+    assert_ne!(reply.body.get(..4), Some(&b"RIFF"[..]), "no audio bytes");
+
+    // Put back, it is served again.
+    std::fs::rename(&aside, &db.wav).unwrap();
+    let reply = send(&app, ranged(&uri, "bytes=0-99")).await;
+    assert_eq!(reply.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(reply.body, original[..100]);
+
+    // Edited in place after it was verified, with its modification time put back: the change
+    // time still moves, so it is checked again and refused.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&db.wav)
+        .unwrap();
+    let mtime = file.metadata().unwrap().modified().unwrap();
+    use std::os::unix::fs::FileExt;
+    file.write_at(&[0x7f; 16], 2000).unwrap();
+    file.set_modified(mtime).unwrap();
+    drop(file);
+    assert_eq!(
+        send(&app, ranged(&uri, "bytes=0-99")).await.status,
+        StatusCode::CONFLICT
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_symlink_swapped_in_after_scoring_is_not_followed_to_other_content() {
+    let db = build();
+    let app = app(&db, None);
+    let uri = format!("/calls/{RUDE_ID}/audio");
+    std::fs::write(db.dir.path().join("secret.txt"), "root:x:0:0").unwrap();
+    std::fs::remove_file(&db.wav).unwrap();
+    std::os::unix::fs::symlink(db.dir.path().join("secret.txt"), &db.wav).unwrap();
+    let reply = fetch(&app, &uri).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert!(!reply.text().contains("root:"), "leaked");
+
+    // Devices and FIFOs are refused without reading them (reading /dev/zero never ends, and
+    // opening a FIFO would wait for a writer).
+    std::fs::remove_file(&db.wav).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &db.wav).unwrap();
+    let reply = fetch(&app, &uri).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert!(
+        reply.text().contains("not a regular file"),
+        "{}",
+        reply.text()
+    );
+    std::fs::remove_file(&db.wav).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&db.wav).status();
+    if made.is_ok_and(|s| s.success()) {
+        let reply = fetch(&app, &uri).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT);
+    }
+
+    // A symlink to the very recording (moved elsewhere) is the same bytes: served.
+    std::fs::remove_file(&db.wav).unwrap();
+    let moved = db.dir.path().join("archive.wav");
+    write_wav(&moved);
+    std::os::unix::fs::symlink(&moved, &db.wav).unwrap();
+    assert_eq!(fetch(&app, &uri).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn audio_carries_a_strong_validator_and_serves_head() {
+    let db = build();
+    let app = app(&db, None);
+    let uri = format!("/calls/{RUDE_ID}/audio");
+    let head = send(
+        &app,
+        Request::head(&uri)
+            .header(header::HOST, "localhost:8080")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(head.status, StatusCode::OK);
+    let n = std::fs::metadata(&db.wav).unwrap().len();
+    assert_eq!(
+        head.header(header::CONTENT_LENGTH),
+        Some(n.to_string().as_str())
+    );
+    assert_eq!(
+        head.header(header::ETAG),
+        Some(format!("\"{RUDE_ID}\"").as_str())
+    );
+    assert!(head.header(header::LAST_MODIFIED).is_some());
+}

@@ -174,6 +174,35 @@ async fn login_redirects_stay_on_this_site() {
         first.cookie(callscore_web::COOKIE_SESSION).unwrap(),
         first.csrf(),
     );
+    // Each is another site to a browser, or to a server that decodes before routing, or a
+    // header injection (CR/LF gave a 500 once: the redirect could not be built).
+    for next in [
+        "//evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "https://evil.example/",
+        "/%2F%2Fevil.example",
+        "/%2f/evil.example",
+        "/%5Cevil.example",
+        "/%255C%255Cevil.example",
+        "/\t/evil.example",
+        "/calls\r\nSet-Cookie: planted=1",
+        "/calls%0d%0aSet-Cookie:%20planted=1",
+    ] {
+        let reply = send(
+            &app,
+            post_form(
+                "/login",
+                &cookie,
+                &[("csrf", &csrf), ("token", TOKEN), ("next", next)],
+            ),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(reply.header(header::LOCATION), Some("/"), "{next:?}");
+        assert!(reply.cookie("planted").is_none(), "{next:?}");
+    }
+    // A path of this site is kept.
     let reply = send(
         &app,
         post_form(
@@ -182,12 +211,22 @@ async fn login_redirects_stay_on_this_site() {
             &[
                 ("csrf", &csrf),
                 ("token", TOKEN),
-                ("next", "//evil.example/"),
+                ("next", "/calls?agent=Gary&page=2"),
             ],
         ),
     )
     .await;
-    assert_eq!(reply.header(header::LOCATION), Some("/"));
+    assert_eq!(
+        reply.header(header::LOCATION),
+        Some("/calls?agent=Gary&page=2")
+    );
+    // The login form never carries a foreign `next` either.
+    let page = fetch(&app, "/login?next=%2F%2Fevil.example").await;
+    assert!(
+        page.text().contains(r#"name="next" value="/""#),
+        "{}",
+        page.text()
+    );
 }
 
 #[tokio::test]

@@ -22,6 +22,8 @@ pub(crate) enum PageError {
     NotFound(String),
     BadRequest(String),
     Forbidden(String),
+    /// The request is fine but what it asks for is not in a state to be given (409).
+    Conflict(String),
     Store(StoreError),
     Internal(String),
 }
@@ -46,6 +48,7 @@ impl IntoResponse for PageError {
             PageError::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m),
             PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Cannot do that", m),
             PageError::Forbidden(m) => (StatusCode::FORBIDDEN, "Refused", m),
+            PageError::Conflict(m) => (StatusCode::CONFLICT, "Recording changed", m),
             PageError::Store(e) => {
                 tracing::error!("review pages: {e}");
                 (

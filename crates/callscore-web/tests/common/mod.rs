@@ -53,8 +53,8 @@ speaker = "agent"
 none = ['(?i)\b(calm down|not my problem|whatever)\b']
 "#;
 
-pub const RUDE_ID: &str = "1111111111111111111111111111111111111111111111111111111111111111";
-pub const GOOD_ID: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+pub const RUDE_ID: &str = "08c0f1bf1e253f5aed3a968729e1bc49153a3839d31f4a5c9bad0857e636f646";
+pub const GOOD_ID: &str = "0814a7485f745e85a7c63334bc317ac9cbe30a5618c8e31385da6a44c24ccd5b";
 pub const MEH_ID: &str = "3333333333333333333333333333333333333333333333333333333333333333";
 
 /// The rude call's transcript holds markup in the caller's words: it must come out as text.
@@ -90,8 +90,10 @@ pub struct TestDb {
     pub wav: PathBuf,
 }
 
-/// A 3-second 8 kHz stereo 16-bit WAV: a tone on the left (agent), silence on the right.
-pub fn write_wav(path: &Path) {
+/// A 3-second 8 kHz stereo 16-bit WAV: a triangle tone with the given period (in samples) on
+/// the left (agent), silence on the right. Integer arithmetic only, so the bytes (and so the
+/// call ids, which are their sha256) are the same on every machine.
+pub fn write_wav_tone(path: &Path, period: i32) {
     let spec = hound::WavSpec {
         channels: 2,
         sample_rate: 8_000,
@@ -100,12 +102,25 @@ pub fn write_wav(path: &Path) {
     };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..(8_000 * 3) {
-        let t = i as f32 / 8_000.0;
-        w.write_sample(((t * 440.0 * std::f32::consts::TAU).sin() * 8_000.0) as i16)
+        let phase = i % period;
+        let half = period / 2;
+        let tri = if phase < half { phase } else { period - phase };
+        w.write_sample(((tri * 16_000 / half) - 8_000) as i16)
             .unwrap();
         w.write_sample(0i16).unwrap();
     }
     w.finalize().unwrap();
+}
+
+/// The rude call's recording.
+pub fn write_wav(path: &Path) {
+    write_wav_tone(path, 18);
+}
+
+/// The sha256 of a file, lowercase hex: what a call id is.
+pub fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
 }
 
 pub fn build() -> TestDb {
@@ -113,7 +128,18 @@ pub fn build() -> TestDb {
     let db = dir.path().join("calls.db");
     let wav = dir.path().join("rude.wav");
     write_wav(&wav);
-    std::fs::copy(&wav, dir.path().join("good.wav")).unwrap();
+    write_wav_tone(&dir.path().join("good.wav"), 12);
+    // Ids are the recordings' hashes, as a batch stores them: the audio route checks that.
+    assert_eq!(
+        sha256_hex(&wav),
+        RUDE_ID,
+        "rude.wav's bytes changed: update RUDE_ID"
+    );
+    assert_eq!(
+        sha256_hex(&dir.path().join("good.wav")),
+        GOOD_ID,
+        "good.wav's bytes changed: update GOOD_ID"
+    );
     let rubric = Rubric::from_toml_str(RUBRIC, "test.toml").unwrap();
     let mut store = Store::open(&db).unwrap();
     let calls: [(&str, &str, &str, &str, &str); 3] = [
