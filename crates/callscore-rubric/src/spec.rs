@@ -11,6 +11,7 @@ pub(crate) const RUBRIC_FIELDS: &[&str] = &[
     "description",
     "version",
     "pass_mark",
+    "min_judged",
     "sections",
     "criteria",
 ];
@@ -43,6 +44,8 @@ pub(crate) struct RawRubric {
     pub description: Option<String>,
     pub version: Option<Spanned<u32>>,
     pub pass_mark: Option<Spanned<f64>>,
+    /// Share (0–1) of the rubric's total weight that must be applicable for a verdict.
+    pub min_judged: Option<Spanned<f64>>,
     #[serde(default)]
     pub sections: Vec<RawSection>,
     #[serde(default)]
