@@ -137,8 +137,9 @@ struct Piece {
     confidence: f32,
 }
 
-/// Each word's voice: the voice heard most under it (share of its speech frames × their mean
-/// posterior is its confidence). A word with no speech under it (loose timestamps) takes the
+/// Each word's voice: the voice heard most under it. Its confidence is the share of the word's
+/// speech frames that voice holds × their mean posterior × the square root of the share of the
+/// word's span they cover (a word timed mostly outside the voice's speech is less sure). A word with no speech under it (loose timestamps) takes the
 /// voice of the nearest word that has one, at half that word's confidence.
 fn word_voices(words: &[Word], d: &Diarization) -> Vec<Option<(usize, f32)>> {
     let mut v: Vec<Option<(usize, f32)>> = words
@@ -147,7 +148,7 @@ fn word_voices(words: &[Word], d: &Diarization) -> Vec<Option<(usize, f32)>> {
             let end = w.end_ms.max(w.start_ms + 1);
             d.voice_in(w.start_ms, end)
                 .or_else(|| d.voice_in(w.start_ms.saturating_sub(150), end + 150))
-                .map(|(s, share, post)| (s, share * post))
+                .map(|(s, share, post, coverage)| (s, share * post * coverage.sqrt()))
         })
         .collect();
     for i in 0..v.len() {
@@ -182,6 +183,7 @@ fn split_by_voice(t: &Transcript, d: &Diarization) -> Vec<Piece> {
             seg.words.clone()
         };
         let voices = word_voices(&words, d);
+        let first_piece = out.len();
         let mut current: Option<(Option<usize>, Vec<Word>, f64, f64)> = None;
         let flush = |cur: Option<(Option<usize>, Vec<Word>, f64, f64)>, out: &mut Vec<Piece>| {
             if let Some((voice, ws, csum, wsum)) = cur {
@@ -205,8 +207,85 @@ fn split_by_voice(t: &Transcript, d: &Diarization) -> Vec<Piece> {
             }
         }
         flush(current, &mut out);
+        let mine = out.split_off(first_piece);
+        out.extend(mend_boundary_words(seg, mine));
     }
     out
+}
+
+/// Whether a text ends a sentence.
+fn ends_sentence(text: &str) -> bool {
+    text.trim_end().ends_with(['.', '?', '!'])
+}
+
+/// Most words per piece that [`mend_boundary_words`] may move.
+const BOUNDARY_WORDS: usize = 2;
+
+/// Whisper's word times are loose at the edges of speech: the last word of a turn often runs
+/// into the pause after it (where no voice is heard, so its confidence is low), and the first
+/// word of a reply is often timed inside the other speaker's last syllables. So a piece of one
+/// or two words that is unsure, or that does not end a sentence, joins the neighbouring piece
+/// of its segment it reads with: the piece before when that one does not end a sentence ("I
+/// don't understand | why."), else the piece after ("It's | 3, 1, 10"). A confident piece that
+/// ends a sentence ("Yes.") stays where the voices put it.
+fn mend_boundary_words(seg: &Segment, mut pieces: Vec<Piece>) -> Vec<Piece> {
+    let mut i = 0;
+    while pieces.len() > 1 && i < pieces.len() {
+        let p = &pieces[i];
+        let words = p.segment.text.split_whitespace().count();
+        let unsure = p.confidence < MIN_VOICE_CONFIDENCE;
+        let fragment = !ends_sentence(&p.segment.text);
+        let target = if words > BOUNDARY_WORDS || !(unsure || fragment) {
+            None
+        } else if i > 0 && !ends_sentence(&pieces[i - 1].segment.text) {
+            Some(i - 1)
+        } else if i + 1 < pieces.len() {
+            Some(i + 1)
+        } else if unsure {
+            Some(i - 1)
+        } else {
+            // A confident fragment that ends the segment after a full sentence: its own voice.
+            None
+        };
+        let Some(target) = target else {
+            i += 1;
+            continue;
+        };
+        let moved = pieces.remove(i);
+        let (before, into) = if target < i {
+            (false, target)
+        } else {
+            (true, target - 1)
+        };
+        let host = &mut pieces[into];
+        let (voice, confidence) = (host.voice, host.confidence);
+        *host = piece(seg, voice, words_or_text(&moved, host, before), confidence);
+        // The merged piece may itself be short now; look at it again from where it stands.
+        i = into;
+    }
+    pieces
+}
+
+/// The words of two joined pieces in spoken order (a piece without word times contributes
+/// one word spanning it).
+fn words_or_text(moved: &Piece, host: &Piece, moved_first: bool) -> Vec<Word> {
+    let as_words = |p: &Piece| {
+        if p.segment.words.is_empty() {
+            vec![Word {
+                start_ms: p.segment.start_ms,
+                end_ms: p.segment.end_ms,
+                text: p.segment.text.clone(),
+            }]
+        } else {
+            p.segment.words.clone()
+        }
+    };
+    let (a, b) = if moved_first {
+        (as_words(moved), as_words(host))
+    } else {
+        (as_words(host), as_words(moved))
+    };
+    a.into_iter().chain(b).collect()
 }
 
 fn piece(seg: &Segment, voice: Option<usize>, words: Vec<Word>, confidence: f32) -> Piece {
@@ -275,8 +354,9 @@ fn says_name(text: &str, name: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// A self-introduction with a given name: "my name is X", "this is X", "I'm X", "X speaking",
-/// "it's X", "speaking with X".
+/// A self-introduction with a given name: "my name is X", "this is X", "I'm X", "it's X",
+/// "you're speaking with X", "X speaking", "X here", "X calling (from…)". Not "am I speaking
+/// with X?", which asks for the other party.
 fn introduces(text: &str, name: &str) -> bool {
     let name = name.trim();
     if name.is_empty() {
@@ -284,7 +364,7 @@ fn introduces(text: &str, name: &str) -> bool {
     }
     let n = regex::escape(name);
     Regex::new(&format!(
-        r"(?i)\b(my name is|my name's|this is|i'?m|i am|it'?s|speaking (with|to)|you'?re through to) {n}\b|\b{n} (speaking|here)\b"
+        r"(?i)\b(my name is|my name's|this is|i'?m|i am|it'?s|you'?re speaking (with|to)|you'?re through to) {n}\b|\b{n} (speaking|here|calling)\b"
     ))
     .map(|r| r.is_match(text))
     .unwrap_or(false)
@@ -659,6 +739,50 @@ mod tests {
     }
 
     #[test]
+    fn loose_words_at_turn_edges_join_the_sentence_they_belong_to() {
+        // "why." runs into the pause after the caller's line (no voice under it); "It's" is
+        // timed inside the agent's last syllables but opens the caller's answer.
+        let t = Transcript {
+            segments: vec![
+                seg(0, 3000, "I don't understand why."),
+                seg(3000, 6000, "It's three one ten"),
+            ],
+            ..Default::default()
+        };
+        let d = diarization(&[(1, 0, 2200), (0, 2800, 3700), (1, 3800, 6000)], 0.95);
+        let pieces = split_by_voice(&t, &d);
+        let texts: Vec<(Option<usize>, &str)> = pieces
+            .iter()
+            .map(|p| (p.voice, p.segment.text.as_str()))
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                (Some(1), "I don't understand why."),
+                (Some(1), "It's three one ten")
+            ]
+        );
+        // A confident one-word reply inside a run-on segment stays with its own voice.
+        let t = Transcript {
+            segments: vec![seg(0, 4000, "Is that right? Yes. Okay then")],
+            ..Default::default()
+        };
+        let d = diarization(&[(0, 0, 1950), (1, 2000, 2950), (0, 3000, 4000)], 0.95);
+        let texts: Vec<(Option<usize>, String)> = split_by_voice(&t, &d)
+            .into_iter()
+            .map(|p| (p.voice, p.segment.text))
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                (Some(0), "Is that right?".to_string()),
+                (Some(1), "Yes.".to_string()),
+                (Some(0), "Okay then".to_string())
+            ]
+        );
+    }
+
+    #[test]
     fn introductions_need_an_introducing_phrase() {
         assert!(introduces(
             "hello, my name is Sarah, how can I help",
@@ -666,6 +790,12 @@ mod tests {
         ));
         assert!(introduces("Good morning, Sarah speaking.", "sarah"));
         assert!(!introduces("Hi Sarah, my bill is wrong", "Sarah"));
+        assert!(introduces(
+            "Hello, Daniel calling from Riverside Energy",
+            "Daniel"
+        ));
+        assert!(introduces("you're speaking with Daniel", "Daniel"));
+        assert!(!introduces("Am I speaking with Sophie?", "Sophie"));
         assert!(!introduces("Sarahs", "Sarah"));
         assert!(says_name("Hi Sarah, my bill", "Sarah"));
     }

@@ -67,9 +67,10 @@ impl Diarization {
         t
     }
 
-    /// The voice heard most in `start_ms..end_ms`, with the share of the span's speech frames
-    /// it holds and their mean posterior; `None` when no frame there is speech.
-    pub fn voice_in(&self, start_ms: u64, end_ms: u64) -> Option<(usize, f32, f32)> {
+    /// The voice heard most in `start_ms..end_ms`: `(voice, share, posterior, coverage)` — the
+    /// share of the span's speech frames it holds, their mean posterior, and the share of the
+    /// whole span those frames cover. `None` when no frame there is speech.
+    pub fn voice_in(&self, start_ms: u64, end_ms: u64) -> Option<(usize, f32, f32, f32)> {
         let a = (start_ms / FRAME_MS) as usize;
         let b = (end_ms.div_ceil(FRAME_MS) as usize)
             .max(a + 1)
@@ -92,6 +93,7 @@ impl Diarization {
             best,
             count[best] as f32 / total as f32,
             post[best] / count[best] as f32,
+            count[best] as f32 / (b - a) as f32,
         ))
     }
 }

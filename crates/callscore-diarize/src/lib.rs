@@ -107,3 +107,34 @@ impl Diarizer {
         diarize::diarize(samples, &self.embedding, &self.opts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diarizer_is_shared_by_worker_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Diarizer>();
+        shareable::<Diarization>();
+    }
+
+    #[test]
+    fn a_missing_encoder_says_how_to_install_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Diarizer::load(dir.path()).unwrap_err();
+        assert!(matches!(err, DiarizeError::NotInstalled { .. }));
+        assert!(
+            err.to_string()
+                .contains("callscore model install speaker-encoder"),
+            "{err}"
+        );
+        let bad = dir.path().join("pretrained.pt");
+        std::fs::write(&bad, b"not a checkpoint").unwrap();
+        let err = Diarizer::from_checkpoint(&bad).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&bad.display().to_string()),
+            "{err}"
+        );
+    }
+}

@@ -70,14 +70,26 @@ fn diarization_error_rate_on_the_mono_mixes() {
     assert!(overall <= 0.15);
 }
 
+/// Where the mono transcript's verdicts differ from the stereo call's because whisper heard the
+/// mixed channel differently from the separate legs (not because of diarization: the same
+/// verdict comes from the mono transcript with the reference speakers, checked below). The
+/// test fails on any other disagreement.
+const ASR_DIFFERENCES: &[(&str, &str, &str)] = &[
+    ("good_call", "further_help", "the stereo agent leg mis-hears the offer of help that the mix carries (\"anything else I can help you with\")"),
+    ("noisy_line", "caller_name", "\"Sophie\" is lost in the noise of the agent leg but heard in the mix"),
+    ("noisy_line", "further_help", "\"anything else\" is mis-heard in the mix (noise of both legs together)"),
+    ("noisy_line", "closing", "\"Have a good day\" is heard as \"Good day\" in the mix"),
+];
+
 /// Words attributed to the right speaker, and verdicts against the stereo scorecard, on a
-/// call with overlapping speech (good_call, 16-bit) and the noisy line (mu-law).
+/// call with overlapping speech (good_call, 16-bit) and the noisy outbound line (mu-law).
 #[test]
 fn words_and_verdicts_match_the_stereo_call() {
     let dir = tempfile::tempdir().unwrap();
     let rubric = rubric();
     let (mut right, mut words) = (0usize, 0usize);
-    let (mut agree, mut criteria) = (0usize, 0usize);
+    let (mut agree_stereo, mut agree_oracle, mut criteria) = (0usize, 0usize, 0usize);
+    let mut unexpected = Vec::new();
     for (call, enc) in [
         ("good_call", Encoding::Pcm16),
         ("noisy_line", Encoding::MuLaw),
@@ -100,34 +112,58 @@ fn words_and_verdicts_match_the_stereo_call() {
         right += r;
         words += n;
 
-        let stereo = {
-            let rec = load(&fixture(&format!("calls/{call}.wav")));
-            transcribe(&rec)
-        };
+        let stereo = transcribe(&load(&fixture(&format!("calls/{call}.wav"))));
         let want = rubric.evaluate(&stereo);
+        let perfect = rubric.evaluate(&oracle(&mono, &tl));
         let got = rubric.evaluate(&a.transcript);
         assert!(got.judged, "{call}: {:?}", got.flag_reasons);
-        for (w, g) in want.results.iter().zip(&got.results) {
+        for ((w, p), g) in want.results.iter().zip(&perfect.results).zip(&got.results) {
             criteria += 1;
-            if w.outcome == g.outcome {
-                agree += 1;
-            } else {
+            agree_oracle += usize::from(p.outcome == g.outcome);
+            if p.outcome != g.outcome {
                 eprintln!(
-                    "{call}: `{}` stereo {} ({}) vs mono {} ({})",
-                    w.criterion_id, w.outcome, w.reason, g.outcome, g.reason
+                    "{call}: `{}` with reference speakers {} ({}) vs diarized {} ({})",
+                    p.criterion_id, p.outcome, p.reason, g.outcome, g.reason
                 );
+            }
+            if w.outcome == g.outcome {
+                agree_stereo += 1;
+                continue;
+            }
+            let known = ASR_DIFFERENCES
+                .iter()
+                .any(|(c, id, _)| *c == call && *id == w.criterion_id);
+            eprintln!(
+                "{call}: `{}` stereo {} ({}) vs mono {} ({}){}",
+                w.criterion_id,
+                w.outcome,
+                w.reason,
+                g.outcome,
+                g.reason,
+                if known { " [known ASR difference]" } else { "" }
+            );
+            if !known || p.outcome != g.outcome {
+                unexpected.push(format!("{call}: {}", w.criterion_id));
             }
         }
     }
     let word_share = right as f64 / words as f64;
-    let verdict_share = agree as f64 / criteria as f64;
     eprintln!(
-        "words: {right}/{words} = {:.1}%; verdicts: {agree}/{criteria} = {:.1}%",
+        "words: {right}/{words} = {:.1}%; verdicts vs stereo: {agree_stereo}/{criteria} = {:.1}%; \
+         vs the mono transcript with reference speakers: {agree_oracle}/{criteria} = {:.1}%",
         word_share * 100.0,
-        verdict_share * 100.0
+        agree_stereo as f64 * 100.0 / criteria as f64,
+        agree_oracle as f64 * 100.0 / criteria as f64
     );
     assert!(word_share >= 0.95, "{word_share}");
-    assert!(verdict_share >= 0.95, "{verdict_share}");
+    assert!(
+        agree_oracle as f64 >= 0.95 * criteria as f64,
+        "diarization changed verdicts"
+    );
+    assert!(
+        unexpected.is_empty(),
+        "verdicts differ from the stereo call beyond the known ASR differences: {unexpected:?}"
+    );
 }
 
 /// The demo's mono call: without diarization it cannot be judged (only dead air applies);

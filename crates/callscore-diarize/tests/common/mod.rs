@@ -253,3 +253,37 @@ pub fn word_accuracy(t: &Transcript, tl: &Timeline) -> (usize, usize) {
     }
     (right, total)
 }
+
+/// The same transcript with every word given its reference speaker (segments split where it
+/// changes): what a perfect diarizer would give, to tell diarization errors from ASR ones.
+pub fn oracle(t: &Transcript, tl: &Timeline) -> Transcript {
+    let mut out = t.clone();
+    out.segments.clear();
+    for s in &t.segments {
+        for w in &s.words {
+            let who = true_speaker(tl, w.start_ms, w.end_ms).unwrap_or(Speaker::Unknown);
+            match out.segments.last_mut() {
+                Some(last)
+                    if last.speaker == who
+                        && last.end_ms <= w.start_ms + 2000
+                        && last.start_ms >= s.start_ms =>
+                {
+                    last.end_ms = w.end_ms;
+                    last.text.push(' ');
+                    last.text.push_str(&w.text);
+                    last.words.push(w.clone());
+                }
+                _ => out.segments.push(callscore_core::Segment {
+                    speaker: who,
+                    start_ms: w.start_ms,
+                    end_ms: w.end_ms,
+                    text: w.text.clone(),
+                    words: vec![w.clone()],
+                    speaker_confidence: None,
+                }),
+            }
+        }
+    }
+    out.normalise();
+    out
+}
