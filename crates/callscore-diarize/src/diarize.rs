@@ -290,6 +290,8 @@ fn windows_over(speech: &[bool], opts: &DiarizeOptions) -> Vec<Window> {
 
 /// Mean and standard deviation of each cepstral coefficient over a window's speech frames,
 /// standardised across the call's windows (so every dimension weighs the same).
+// Frame indices address the speech mask and the spectra together.
+#[allow(clippy::needless_range_loop)]
 fn spectral_embeddings(spectra: &Spectra, speech: &[bool], windows: &[Window]) -> Vec<Vec<f32>> {
     let mut raw: Vec<Vec<f32>> = windows
         .iter()
@@ -528,15 +530,9 @@ mod tests {
     #[test]
     fn turns_join_short_pauses_of_one_voice_only() {
         let mut frames = vec![None; 400];
-        for f in 0..100 {
-            frames[f] = Some((0, 0.9));
-        }
-        for f in 130..200 {
-            frames[f] = Some((0, 0.7)); // a 300 ms pause: same turn
-        }
-        for f in 240..300 {
-            frames[f] = Some((1, 0.8)); // the other voice
-        }
+        frames[0..100].fill(Some((0, 0.9)));
+        frames[130..200].fill(Some((0, 0.7))); // a 300 ms pause: same turn
+        frames[240..300].fill(Some((1, 0.8))); // the other voice
         let t = turns_of(&frames, 600);
         assert_eq!(t.len(), 2);
         assert_eq!((t[0].start_ms, t[0].end_ms), (0, 2000));

@@ -128,6 +128,8 @@ impl VoiceEncoder {
         per_batch.into_iter().flatten().collect()
     }
 
+    // Window indices address rows of several batch matrices and `first` together.
+    #[allow(clippy::needless_range_loop)]
     fn embed_batch(&self, spectra: &Spectra, windows: &[(usize, usize)]) -> Vec<Vec<f32>> {
         let b = windows.len();
         let lens: Vec<usize> = windows

@@ -211,6 +211,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::single_range_in_vec_init)] // one region: the whole clip
     fn speech_gain_raises_quiet_speech_only() {
         let quiet = tone(500.0, 1.0, 0.01);
         let g = speech_gain(&quiet, &[0..quiet.len()]);
