@@ -14,10 +14,11 @@ const REASON_LINES: usize = 3;
 /// Renders a scorecard as a table for a terminal. `title` names what was scored (a file).
 pub fn scorecard_table(card: &Scorecard, title: &str) -> String {
     let mut out = String::new();
-    let verdict = match (card.passed, card.flagged) {
-        (true, false) => "PASSED",
-        (true, true) => "PASSED, flagged",
-        (false, _) => "FAILED, flagged",
+    let verdict = match (card.judged, card.passed, card.flagged) {
+        (false, _, _) => "CANNOT BE JUDGED, flagged",
+        (true, true, false) => "PASSED",
+        (true, true, true) => "PASSED, flagged",
+        (true, false, _) => "FAILED, flagged",
     };
     out.push_str(&format!("{title}\n"));
     out.push_str(&format!(

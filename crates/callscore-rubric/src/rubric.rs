@@ -21,6 +21,9 @@ use toml::Spanned;
 pub const DEFAULT_WEIGHT: f64 = 10.0;
 /// Pass mark of a rubric that gives none, in percent of applicable points.
 pub const DEFAULT_PASS_MARK: f64 = 80.0;
+/// `min_judged` of a rubric that gives none: any applicable criterion is enough for a verdict
+/// (the behaviour before the option existed).
+pub const DEFAULT_MIN_JUDGED: f64 = 0.0;
 
 /// A named group of criteria, for reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +90,7 @@ pub struct Rubric {
     description: String,
     version: u32,
     pass_mark: f64,
+    min_judged: f64,
     hash: String,
     origin: String,
     /// The rubric file's text, for the parts other crates read from it (`[redaction]`).
@@ -141,6 +145,11 @@ impl Rubric {
     pub fn pass_mark(&self) -> f64 {
         self.pass_mark
     }
+    /// Share (0–1) of the rubric's total weight that must be applicable to a call for it to
+    /// be judged at all; below it the scorecard says "cannot be judged".
+    pub fn min_judged(&self) -> f64 {
+        self.min_judged
+    }
     /// sha256 (hex) of the rubric's source text.
     pub fn hash(&self) -> &str {
         &self.hash
@@ -173,7 +182,10 @@ impl Rubric {
     /// Score is the percent of the points of applicable criteria that were earned, rounded
     /// to two decimals. Not-applicable criteria leave the denominator. When no criterion is
     /// applicable at all, the call could not be judged: score 0, not passed, and flagged.
-    /// When criteria were judged but all weigh 0, the score is 100.
+    /// When criteria were judged but all weigh 0, the score is 100. When the applicable
+    /// criteria carry less than `min_judged` of the rubric's weight, the call "cannot be
+    /// judged" either: `judged` is false, it is not passed and it is flagged with that reason,
+    /// while `score` still reports the few criteria that applied.
     pub fn evaluate(&self, transcript: &Transcript) -> Scorecard {
         let folded = crate::text::folded_texts(transcript);
         let call = Call::with_texts(transcript, &folded);
@@ -203,8 +215,10 @@ impl Rubric {
     fn scorecard(&self, results: Vec<CriterionResult>) -> Scorecard {
         let earned: f64 = results.iter().map(|r| r.points).sum();
         let possible: f64 = results.iter().map(|r| r.max_points).sum();
-        let judged = results.iter().any(|r| r.outcome != Outcome::NotApplicable);
-        let score = match (judged, possible > 0.0) {
+        let any_applicable = results.iter().any(|r| r.outcome != Outcome::NotApplicable);
+        let share = self.applicable_share(&results);
+        let judged = any_applicable && share + 1e-9 >= self.min_judged;
+        let score = match (any_applicable, possible > 0.0) {
             (false, _) => 0.0,
             (true, false) => 100.0,
             (true, true) => round2(earned / possible * 100.0).clamp(0.0, 100.0),
@@ -222,9 +236,11 @@ impl Rubric {
                 r.criterion_id, r.reason
             ));
         }
-        if !judged {
+        if !any_applicable {
             flag_reasons
                 .push("no criterion could be judged on this call (all not applicable)".to_string());
+        } else if !judged {
+            flag_reasons.push(self.too_little_judged(&results, share));
         } else if score < self.pass_mark {
             flag_reasons.push(format!(
                 "score {} is below the pass mark {}",
@@ -245,9 +261,52 @@ impl Rubric {
             passed,
             flagged: !flag_reasons.is_empty(),
             flag_reasons,
-            judged: true,
+            judged,
             results,
         }
+    }
+
+    /// The share (0–1) of the rubric's total weight whose criteria were applicable. A rubric
+    /// whose weights are all 0 counts criteria instead, so `min_judged` still means something.
+    fn applicable_share(&self, results: &[CriterionResult]) -> f64 {
+        let total: f64 = self.criteria.iter().map(|c| c.weight).sum();
+        let applicable = |r: &&CriterionResult| r.outcome != Outcome::NotApplicable;
+        if total > 0.0 {
+            let judged: f64 = self
+                .criteria
+                .iter()
+                .zip(results)
+                .filter(|(_, r)| applicable(r))
+                .map(|(c, _)| c.weight)
+                .sum();
+            judged / total
+        } else if results.is_empty() {
+            0.0
+        } else {
+            results.iter().filter(applicable).count() as f64 / results.len() as f64
+        }
+    }
+
+    /// The flag reason of a call below `min_judged`: how much applied, and why the rest did not
+    /// (the first not-applicable criteria and their reasons), so a reviewer sees what to fix.
+    fn too_little_judged(&self, results: &[CriterionResult], share: f64) -> String {
+        let na: Vec<&CriterionResult> = results
+            .iter()
+            .filter(|r| r.outcome == Outcome::NotApplicable)
+            .collect();
+        let mut reason = format!(
+            "cannot be judged: only {}% of the rubric's weight applies to this call (min_judged {}%); {} criteria are n/a",
+            fmt_num(round2(share * 100.0)),
+            fmt_num(round2(self.min_judged * 100.0)),
+            na.len()
+        );
+        if let Some(first) = na.first() {
+            reason.push_str(&format!(
+                ", e.g. `{}`: {}",
+                first.criterion_id, first.reason
+            ));
+        }
+        reason
     }
 }
 
@@ -375,6 +434,28 @@ impl Compiler<'_> {
                 ),
             }
         }
+        let min_judged = match &raw.min_judged {
+            Some(mj) if !mj.get_ref().is_finite() || !(0.0..=1.0).contains(mj.get_ref()) => {
+                let v = *mj.get_ref();
+                let hint = if v > 1.0 && v <= 100.0 {
+                    format!(
+                        "it is a share of the rubric's weight, not a percent: did you mean {}?",
+                        fmt_num(v / 100.0)
+                    )
+                } else {
+                    "0.6 means: at least 60% of the rubric's weight must apply to a call, else it cannot be judged".into()
+                };
+                self.problem(
+                    ProblemKind::OutOfRange,
+                    mj.span(),
+                    format!("`min_judged` must be between 0 and 1 (a share), not {v}"),
+                    Some(hint),
+                );
+                DEFAULT_MIN_JUDGED
+            }
+            Some(mj) => *mj.get_ref(),
+            None => DEFAULT_MIN_JUDGED,
+        };
         if raw.criteria.is_empty() {
             self.problem(
                 ProblemKind::MissingField,
@@ -444,6 +525,7 @@ impl Compiler<'_> {
             description: raw.description.unwrap_or_default(),
             version: raw.version.map_or(1, |v| v.into_inner()),
             pass_mark,
+            min_judged,
             hash: hex::encode(Sha256::digest(self.src.as_bytes())),
             origin: self.origin.to_string(),
             source: self.src.to_string(),
@@ -735,4 +817,96 @@ impl Compiler<'_> {
 
 fn line_of(src: &str, at: usize) -> usize {
     src[..at.min(src.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callscore_core::{Segment, Speaker};
+
+    /// Three criteria: a greeting (agent only, weight 30), a phrase anyone may say (weight 50)
+    /// and dead air (weight 20).
+    fn rubric(min_judged: &str) -> Rubric {
+        let src = format!(
+            "id = \"r\"\npass_mark = 50\n{min_judged}\n\
+             [[criteria]]\nid = \"greeting\"\nweight = 30\ncheck = \"greeting\"\n\
+             [[criteria]]\nid = \"account\"\nweight = 50\nany = ['(?i)account']\n\
+             [[criteria]]\nid = \"dead_air\"\nweight = 20\ncheck = \"dead_air\"\nmax = \"25s\"\n"
+        );
+        Rubric::from_toml_str(&src, "r.toml").unwrap()
+    }
+
+    fn transcript(speaker: Speaker) -> Transcript {
+        let seg = |start_ms, end_ms, text: &str| Segment {
+            speaker,
+            start_ms,
+            end_ms,
+            text: text.into(),
+            ..Default::default()
+        };
+        Transcript {
+            duration_ms: 12_000,
+            segments: vec![
+                seg(0, 4_000, "Hello, thank you for calling."),
+                seg(4_500, 9_000, "It's about my account."),
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn below_min_judged_the_call_cannot_be_judged() {
+        // Unknown speakers: the greeting (30 of 100) is n/a, 70% applies.
+        let card = rubric("min_judged = 0.75").evaluate(&transcript(Speaker::Unknown));
+        assert_eq!(card.results[0].outcome, Outcome::NotApplicable);
+        assert!(!card.judged && !card.passed && card.flagged, "{card:#?}");
+        assert_eq!(card.score, 100.0, "the score still reports what applied");
+        assert_eq!(card.flag_reasons.len(), 1, "{:?}", card.flag_reasons);
+        let reason = &card.flag_reasons[0];
+        assert!(
+            reason.starts_with("cannot be judged: only 70% of the rubric's weight applies to this call (min_judged 75%); 1 criteria are n/a, e.g. `greeting`: "),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn at_or_above_min_judged_the_call_is_judged() {
+        for mj in ["min_judged = 0.7", "min_judged = 0.5", ""] {
+            let card = rubric(mj).evaluate(&transcript(Speaker::Unknown));
+            assert!(
+                card.judged && card.passed && !card.flagged,
+                "{mj}: {card:#?}"
+            );
+        }
+        // With speakers every criterion applies: judged even at min_judged = 1.
+        let card = rubric("min_judged = 1").evaluate(&transcript(Speaker::Agent));
+        assert!(card.judged && card.passed, "{card:#?}");
+    }
+
+    #[test]
+    fn nothing_applicable_is_not_judged_whatever_min_judged_says() {
+        let src = "id = \"r\"\n[[criteria]]\nid = \"greeting\"\ncheck = \"greeting\"\n";
+        let r = Rubric::from_toml_str(src, "r.toml").unwrap();
+        let card = r.evaluate(&transcript(Speaker::Unknown));
+        assert!(!card.judged && !card.passed && card.flagged);
+        assert_eq!(card.score, 0.0);
+        assert!(card.flag_reasons[0].starts_with("no criterion could be judged"));
+    }
+
+    #[test]
+    fn zero_weight_rubrics_count_criteria() {
+        let src = "id = \"r\"\nmin_judged = 0.6\n\
+                   [[criteria]]\nid = \"greeting\"\nweight = 0\ncheck = \"greeting\"\n\
+                   [[criteria]]\nid = \"account\"\nweight = 0\nany = ['(?i)account']\n";
+        let r = Rubric::from_toml_str(src, "r.toml").unwrap();
+        // One of two criteria applies: 50% < 60%.
+        let card = r.evaluate(&transcript(Speaker::Unknown));
+        assert!(!card.judged, "{card:#?}");
+        assert!(
+            card.flag_reasons[0].contains("only 50%"),
+            "{:?}",
+            card.flag_reasons
+        );
+        assert!(r.evaluate(&transcript(Speaker::Agent)).judged);
+    }
 }

@@ -12,6 +12,7 @@ pub(crate) const RUBRIC_FIELDS: &[&str] = &[
     "version",
     "pass_mark",
     "language",
+    "min_judged",
     "sections",
     "criteria",
     "redaction",
@@ -47,6 +48,8 @@ pub(crate) struct RawRubric {
     pub pass_mark: Option<Spanned<f64>>,
     /// The calls' language, which picks the detectors' cue words ("en" by default, or "zh").
     pub language: Option<Spanned<String>>,
+    /// Share (0–1) of the rubric's total weight that must be applicable for a verdict.
+    pub min_judged: Option<Spanned<f64>>,
     #[serde(default)]
     pub sections: Vec<RawSection>,
     #[serde(default)]

