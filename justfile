@@ -40,11 +40,13 @@ model-release:
     cargo build --release -p callscore
     {{release_bin}} model install
     {{release_bin}} model install base
+    {{release_bin}} model install speaker-encoder
 
 model-dev:
     cargo build -p callscore
     {{dev_bin}} model install
     {{dev_bin}} model install base
+    {{dev_bin}} model install speaker-encoder
 
 # Re-render the synthetic call fixtures with espeak-ng and sox.
 fixtures: (deps "fixtures")

@@ -191,6 +191,10 @@ pub struct Transcript {
     /// taken from the recording's channels; each segment then carries `speaker_confidence`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub diarized: bool,
+    /// How the speakers were decided, when they were inferred: how the agent was recognised,
+    /// and why segments stayed `unknown` (so criteria can say n/a with the reason).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub speaker_notes: Vec<String>,
     /// Spoken language (ISO 639-1 code such as `en`, `zh`), as given or as detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,

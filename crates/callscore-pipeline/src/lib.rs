@@ -29,7 +29,7 @@ pub use discover::{discover, Found};
 pub use error::PipelineError;
 pub use hooks::{FaultHooks, NoFaults};
 pub use observer::{Observer, Silent};
-pub use transcription::{ModelResolver, PipelineOptions, Transcription};
+pub use transcription::{DiarizerResolver, ModelResolver, PipelineOptions, Transcription};
 
 use callscore_rubric::Rubric;
 

@@ -2,7 +2,8 @@
 //! with the one loaded model and merged by time, with the recording's metadata attached.
 
 use crate::PipelineError;
-use callscore_core::Transcript;
+use callscore_core::{Speaker, Transcript};
+use callscore_diarize::Diarizer;
 use callscore_ingest::{LoadOptions, Recording};
 use callscore_redact::{RedactionConfig, RedactionSummary, Redactor};
 use callscore_transcribe::{TranscribeOptions, Transcriber};
@@ -13,6 +14,11 @@ use std::sync::{Mutex, OnceLock};
 /// transcription (a batch of stored transcripts never loads a model). The binary's resolver may
 /// install the default model on first use.
 pub type ModelResolver = Box<dyn Fn() -> Result<PathBuf, String> + Send + Sync>;
+
+/// Where the speaker-diarization model lives: returns the model cache folder once the speaker
+/// encoder is installed there (the binary installs it on first use). Called at most once, for
+/// the first mono recording.
+pub type DiarizerResolver = Box<dyn Fn() -> Result<PathBuf, String> + Send + Sync>;
 
 /// How recordings are read and transcribed.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +38,9 @@ pub struct Transcription {
     transcriber: OnceLock<Transcriber>,
     /// Serialises the first model load so two workers never load it twice.
     loading: Mutex<()>,
+    resolve_diarizer: Option<DiarizerResolver>,
+    /// The diarizer, or why there is none (the reason mono calls then carry).
+    diarizer: OnceLock<Result<Diarizer, String>>,
     opts: PipelineOptions,
 }
 
@@ -51,8 +60,35 @@ impl Transcription {
             redactor: Redactor::new(opts.redaction.clone()),
             transcriber: OnceLock::new(),
             loading: Mutex::new(()),
+            resolve_diarizer: None,
+            diarizer: OnceLock::new(),
             opts,
         }
+    }
+
+    /// Separates the speakers of mono recordings with the diarizer `resolve` finds. Without
+    /// it, mono calls stay `unknown` (and criteria about one party say n/a).
+    pub fn with_diarizer(mut self, resolve: DiarizerResolver) -> Self {
+        self.resolve_diarizer = Some(resolve);
+        self
+    }
+
+    /// The diarizer, loading it on first use; `Err` says why mono calls cannot be separated.
+    fn diarizer(&self) -> Result<&Diarizer, &str> {
+        self.diarizer
+            .get_or_init(|| {
+                let Some(resolve) = &self.resolve_diarizer else {
+                    return Err("speaker separation is not set up".to_string());
+                };
+                let loaded =
+                    resolve().and_then(|dir| Diarizer::load(&dir).map_err(|e| e.to_string()));
+                if let Err(e) = &loaded {
+                    tracing::warn!("mono recordings cannot be separated by speaker: {e}");
+                }
+                loaded
+            })
+            .as_ref()
+            .map_err(String::as_str)
     }
 
     /// Transcription with the given ggml model file.
@@ -93,6 +129,40 @@ impl Transcription {
         Ok(callscore_ingest::load(path, &self.opts.load)?)
     }
 
+    /// A mono recording's transcript with its words given to agent and caller by speaker
+    /// diarization, where it is sure; the notes say how the agent was recognised and why any
+    /// segment stayed `unknown`.
+    fn separate_speakers(
+        &self,
+        transcript: Transcript,
+        samples: &[f32],
+        recording: &Recording,
+    ) -> Transcript {
+        let diarizer = match self.diarizer() {
+            Ok(d) => d,
+            Err(why) => {
+                let mut t = transcript;
+                t.speaker_notes
+                    .push(format!("mono recording; speakers not separated: {why}"));
+                return t;
+            }
+        };
+        let diarization = diarizer.diarize(samples);
+        let attribution = callscore_diarize::attribute(&transcript, &diarization, &recording.meta);
+        let mut t = attribution.transcript;
+        // Why segments stayed unknown comes first: it is what n/a verdicts quote.
+        t.speaker_notes.extend(attribution.unknown_reasons);
+        t.speaker_notes.push(attribution.role.reason.clone());
+        if attribution.unknown_segments > 0 {
+            tracing::info!(
+                "{}: {} segment(s) left unknown after speaker separation",
+                recording.path.display(),
+                attribution.unknown_segments
+            );
+        }
+        t
+    }
+
     /// Removes the personal data this pipeline redacts from `transcript` (idempotent: a
     /// transcript redacted before changes only when the configuration asks for more).
     pub fn redact(&self, transcript: &mut Transcript) -> RedactionSummary {
@@ -117,6 +187,11 @@ impl Transcription {
         transcript.meta = recording.meta.clone();
         if transcript.model.is_empty() {
             transcript.model = transcriber.model_name().to_string();
+        }
+        if let [leg] = recording.legs.as_slice() {
+            if leg.speaker == Speaker::Unknown {
+                transcript = self.separate_speakers(transcript, &leg.samples, recording);
+            }
         }
         self.redact(&mut transcript);
         Ok(transcript)

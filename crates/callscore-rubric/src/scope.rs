@@ -167,10 +167,15 @@ impl Verdict {
         }
     }
     /// The standard answer for a criterion about one party on a transcript without speakers.
-    pub fn speakers_unknown(who: &str) -> Verdict {
-        Verdict::na(format!(
-            "needs {who} speech, but no segment is attributed to agent or caller (mono recording?)"
-        ))
+    pub fn speakers_unknown(who: &str, note: Option<&str>) -> Verdict {
+        Verdict::na(match note {
+            Some(note) => format!(
+                "needs {who} speech, but no segment is attributed to agent or caller: {note}"
+            ),
+            None => format!(
+                "needs {who} speech, but no segment is attributed to agent or caller (mono recording?)"
+            ),
+        })
     }
 }
 

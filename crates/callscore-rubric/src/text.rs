@@ -37,6 +37,8 @@ pub(crate) struct Call<'t> {
     /// Segments ordered by (start, end, speaker, text), whatever order the file had.
     pub segs: Vec<Seg<'t>>,
     pub meta: &'t CallMeta,
+    /// Why speakers are unknown on a diarized mono call, when diarization said why.
+    pub speaker_note: Option<&'t str>,
     /// End of the last segment with words in it (0 for a call without speech).
     pub speech_end_ms: u64,
     pub has_agent: bool,
@@ -147,6 +149,7 @@ impl<'t> Call<'t> {
             has_unknown: segs.iter().any(|s| s.speaker == Speaker::Unknown),
             segs,
             meta: &transcript.meta,
+            speaker_note: transcript.speaker_notes.first().map(String::as_str),
             joined: Default::default(),
         }
     }

@@ -190,7 +190,7 @@ impl Check {
                 Who::Caller => "caller",
                 _ => "agent",
             };
-            return Verdict::speakers_unknown(who);
+            return Verdict::speakers_unknown(who, call.speaker_note);
         }
         match self {
             Check::Phrases(c) => c.evaluate(call, scope),

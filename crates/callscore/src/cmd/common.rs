@@ -126,13 +126,31 @@ pub fn redaction_of(rubric: &Rubric) -> anyhow::Result<RedactionConfig> {
         .with_context(|| format!("cannot use the [redaction] table of {}", rubric.origin()))
 }
 
-/// Transcription with the model the command line names (resolved on first need).
+/// Transcription with the model the command line names (resolved on first need), and speaker
+/// separation of mono recordings (the speaker encoder installed on first need).
 pub fn transcription(model: &ModelArgs, opts: PipelineOptions) -> Transcription {
-    let model = model.clone();
+    let (whisper, encoder) = (model.clone(), model.clone());
     Transcription::new(
-        Box::new(move || resolve_model(&model).map_err(|e| format!("{e:#}"))),
+        Box::new(move || resolve_model(&whisper).map_err(|e| format!("{e:#}"))),
         opts,
     )
+    .with_diarizer(Box::new(move || {
+        resolve_speaker_encoder(&encoder).map_err(|e| format!("{e:#}"))
+    }))
+}
+
+/// The model cache, with the speaker encoder installed in it (first use: one small download).
+pub fn resolve_speaker_encoder(args: &ModelArgs) -> anyhow::Result<PathBuf> {
+    let dir = args.cache_dir();
+    if callscore_diarize::model::verified_install(&dir)?.is_none() {
+        errln!(
+            "callscore: installing the speaker encoder for mono recordings into {} (first use: a ~17 MB download)…",
+            dir.display()
+        );
+        callscore_diarize::install(&dir, &pip_from_env())
+            .context("installing the speaker encoder")?;
+    }
+    Ok(dir)
 }
 
 pub fn cores() -> usize {

