@@ -56,8 +56,11 @@ enum Cmd {
         no_fit: bool,
         #[arg(long, default_value_t = 28_000)]
         max_chunk_ms: u32,
+        #[arg(long, default_value_t = 0)]
+        lead_in_ms: u32,
+        /// whisper.cpp flash attention (off by default).
         #[arg(long)]
-        no_flash: bool,
+        flash: bool,
         calls: Vec<PathBuf>,
     },
 }
@@ -118,8 +121,7 @@ fn main() -> anyhow::Result<()> {
                 let mut legs = Vec::new();
                 for leg in &rec.legs {
                     let file = out.join(format!("{name}.{}.f32", leg.speaker));
-                    let bytes: Vec<u8> =
-                        leg.samples.iter().flat_map(|x| x.to_le_bytes()).collect();
+                    let bytes: Vec<u8> = leg.samples.iter().flat_map(|x| x.to_le_bytes()).collect();
                     std::fs::write(&file, bytes).with_context(|| file.display().to_string())?;
                     legs.push(LegFile {
                         speaker: leg.speaker,
@@ -171,7 +173,8 @@ fn main() -> anyhow::Result<()> {
             feed,
             no_fit,
             max_chunk_ms,
-            no_flash,
+            lead_in_ms,
+            flash,
             calls,
         } => {
             let opts = TranscribeOptions {
@@ -184,7 +187,8 @@ fn main() -> anyhow::Result<()> {
                 },
                 fit_audio_ctx: !no_fit,
                 max_chunk_ms,
-                flash_attention: !no_flash,
+                lead_in_ms,
+                flash_attention: flash,
                 ..Default::default()
             };
             let t = Transcriber::load(&model, opts)?;
@@ -197,8 +201,8 @@ fn main() -> anyhow::Result<()> {
                         let Some(path) = queue.lock().unwrap().pop() else {
                             break;
                         };
-                        let rec = callscore_ingest::load(&path, &Default::default())
-                            .expect("call loads");
+                        let rec =
+                            callscore_ingest::load(&path, &Default::default()).expect("call loads");
                         let tr = t.transcribe(&rec.legs).expect("transcribes");
                         results
                             .lock()
@@ -208,7 +212,8 @@ fn main() -> anyhow::Result<()> {
                 }
             });
             let wall = started.elapsed().as_secs_f64();
-            let out = serde_json::json!({"wall_s": wall, "transcripts": results.into_inner().unwrap()});
+            let out =
+                serde_json::json!({"wall_s": wall, "transcripts": results.into_inner().unwrap()});
             let mut stdout = std::io::stdout().lock();
             writeln!(stdout, "{}", serde_json::to_string_pretty(&out)?)?;
         }
