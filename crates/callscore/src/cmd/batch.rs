@@ -36,7 +36,6 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
         LoadOptions {
             agent_channel: args.agent_channel,
         },
-        workers,
     );
     let hooks = TestHooks::from_env();
     let log = Log::new(args.quiet);
@@ -71,10 +70,12 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The pipeline the batch commands share: the rubric, the model (resolved, and installed on
-/// first use, only when a call needs transcription) and the threads each call may use.
-pub fn pipeline(rubric: Rubric, model: &ModelArgs, load: LoadOptions, workers: usize) -> Pipeline {
+/// first use, only when a call needs transcription) and the threads whisper may use. The
+/// transcriber's thread budget is shared by all workers, so it is every core whatever the number
+/// of workers: two calls in flight run at most one whisper thread per core between them.
+pub fn pipeline(rubric: Rubric, model: &ModelArgs, load: LoadOptions) -> Pipeline {
     let transcribe = TranscribeOptions {
-        threads: (cores() / workers.max(1)).max(1),
+        threads: cores(),
         ..TranscribeOptions::default()
     };
     let model = model.clone();

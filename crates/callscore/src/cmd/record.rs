@@ -78,7 +78,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         let rubric = Rubric::from_path(&args.rubric)
             .with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
         Some(ScoreWith {
-            pipeline: super::batch::pipeline(rubric, &args.model, LoadOptions::default(), 1),
+            pipeline: super::batch::pipeline(rubric, &args.model, LoadOptions::default()),
             db: args.db.clone(),
             hooks: super::batch::TestHooks::from_env(),
         })
