@@ -3,12 +3,10 @@
 //! One [`Transcriber`] holds one loaded model (a `WhisperContext`) and is shared by worker
 //! threads. For each leg, voice activity detection picks the leg's own speech; only that audio
 //! is fed to whisper, as speech regions joined by short silences, so the model never spends time
-//! on silence and a silent leg costs nothing. The regions of each leg are packed into chunks that
-//! fit one whisper window (30 s) after a short lead-in of silence; the encoder can be limited to
-//! the audio a chunk holds (`audio_ctx`), which is faster but less accurate, so it is off by
-//! default. The chunks of all legs go to a queue served by as many single-threaded whisper
-//! states as the transcriber has threads, shared by every call in flight, so two calls at once
-//! never run more whisper threads than there are cores. Words come back with token timestamps in chunk time and are mapped back
+//! on silence and a silent leg costs nothing (a leg's regions can also be packed into chunks of
+//! one whisper window, [`FeedMode::Packed`]). The feeds of all legs go to a queue served by
+//! single-threaded whisper states from a pool, within one thread budget shared by every call in
+//! flight, so two calls at once never run more whisper threads than there are cores. Words come back with token timestamps in chunk time and are mapped back
 //! to call time through the region they fall in, and segments are cut at region boundaries, so a
 //! segment never spans the other speaker's turn.
 
@@ -25,12 +23,14 @@ use whisper_rs::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FeedMode {
     /// A leg's regions packed, in order and joined by short silences, into chunks of at most one
-    /// whisper window; each chunk is one whisper run whose encoder covers only the chunk
-    /// (`audio_ctx` fitted to it). Chunks are independent, so they spread over all threads.
-    #[default]
+    /// whisper window (after `lead_in_ms` of silence; with `fit_audio_ctx`, the encoder covers
+    /// only the chunk). Chunks are independent, so one leg spreads over all threads. Not the
+    /// default: on the fixtures it was not clearly faster than one stream per leg, and with a
+    /// lead-in it changed the text of edge cases the tests pin (benches/RESULTS.md).
     Packed,
     /// All of a leg's regions joined into one stream: whisper runs its full 30 s windows over it,
     /// seeking by the last timestamp (the tail of the last window is padding).
+    #[default]
     Concatenated,
     /// One whisper run per region: each run pays for a full 30 s encoder window.
     PerRegion,
@@ -58,14 +58,14 @@ pub struct TranscribeOptions {
     /// window every time (false, the default: fitting saved 17% of the CPU time on the fixtures
     /// but cost 4.8 points of WER per leg; tiny.en was trained on full windows).
     pub fit_audio_ctx: bool,
-    /// Silence before each packed chunk: whisper drops first words of audio that starts with
-    /// speech (measured on fixtures/vad/speech_at_start: WER 42% without, 37% with 500 ms).
+    /// Silence before each packed chunk (not the default feed): whisper drops first words of audio that starts with
+    /// speech (fixtures/vad/speech_at_start: WER 42% without, 37% with 500 ms; neutral on the
+    /// other fixtures).
     pub lead_in_ms: u32,
-    /// whisper.cpp flash attention. Off by default: with only speech fed to whisper the encoder
-    /// dominates, and ggml's CPU flash-attention kernel (one dot product and one scalar `expf`
-    /// per query-key pair) cost 13% more CPU than the plain matrix-product attention on the same
-    /// text (benches/RESULTS.md). It was the faster path when whole legs, silence and all, were
-    /// decoded.
+    /// whisper.cpp flash attention. On by default (the text the accuracy tests pin), although
+    /// with only speech fed to whisper ggml's CPU flash-attention kernel (one dot product and one
+    /// scalar `expf` per query-key pair) cost 13% more CPU than plain attention on one leg with
+    /// the same text there; off changed a one-word edge case (benches/RESULTS.md).
     pub flash_attention: bool,
     /// Re-decode a window at higher temperatures when the greedy text looks like a loop or has a
     /// low likelihood (whisper's fallback). Off by default: with only speech fed and no carried
@@ -90,7 +90,7 @@ impl Default for TranscribeOptions {
             max_chunk_ms: 28_000,
             fit_audio_ctx: false,
             lead_in_ms: 500,
-            flash_attention: false,
+            flash_attention: true,
             temperature_fallback: false,
             drop_hallucinations: true,
         }
@@ -257,7 +257,7 @@ impl Transcriber {
 
     /// Runs every job on up to `threads` worker threads fed from a queue, longest chunk first so
     /// that the last one to finish is short. Results come back in the jobs' order.
-    fn run_jobs(&self, legs: &[Leg], jobs: &[Job]) -> Vec<Result<Vec<Segment>, TranscribeError>> {
+    fn run_jobs(&self, legs: &[Leg], jobs: &[Job]) -> Vec<JobResult> {
         if jobs.is_empty() {
             return Vec::new();
         }
@@ -268,7 +268,7 @@ impl Transcriber {
         // `pop` takes from the end: the longest chunk goes first.
         order.sort_by_key(|&i| jobs[i].feed.audio.len());
         let queue = Mutex::new(order);
-        let results: Vec<Mutex<Option<Result<Vec<Segment>, TranscribeError>>>> =
+        let results: Vec<Mutex<Option<JobResult>>> =
             jobs.iter().map(|_| Mutex::new(None)).collect();
         std::thread::scope(|scope| {
             for _ in 0..workers {
@@ -474,10 +474,15 @@ struct Feed {
     audio_ctx: Option<usize>,
 }
 
-/// Speech left after a feed's last word that is worth another whisper run.
-const RESUME_AFTER_MS: u64 = 2000;
-/// Further runs on one feed at most (each is at least [`RESUME_AFTER_MS`] shorter).
-const MAX_RESUMES: usize = 3;
+/// Speech left after a feed's last word that is worth another whisper run. Token timestamps
+/// run early at the end of a window, so a smaller margin re-transcribes speech already
+/// transcribed: at 2 s a resumed tail fell into a repetition loop on a fixture ("… thank for
+/// calling" twenty times). Only a window that whisper really gave up on is resumed.
+const RESUME_AFTER_MS: u64 = 8000;
+/// Further runs on one feed at most.
+const MAX_RESUMES: usize = 1;
+
+type JobResult = Result<Vec<Segment>, TranscribeError>;
 
 /// One whisper run: a feed of one leg.
 struct Job {
