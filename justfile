@@ -27,10 +27,20 @@ test: (deps "build" "capture" "browser") model-dev
     {{dev_bin}} rubric test rubrics/tests --junit target/rubric-tests.xml
     CALLSCORE_BIN={{dev_bin}} bash tests/browser/run.sh
 
-# Benchmarks (divan): transcription real-time factor, rubric scorecards/s, store, capture.
-bench: (deps "build" "capture") model-release
+# Benchmarks (divan): transcription real-time factor, rubric scorecards/s, store, capture; the
+# sipp load test; then the side-by-side run against faster-whisper (benches/RESULTS.md).
+bench: (deps "build" "capture" "fixtures") model-release
     cargo bench -p callscore-benches
     bash benches/sip_load.sh
+    just bench-side-by-side
+
+# callscore's whole pipeline against faster-whisper on the same weights, same audio, same threads;
+# the virtual environment for the peer is created on first use (pip, from the package registry).
+bench-side-by-side:
+    cargo build --release -p callscore -p callscore-benches --bin callscore --bin side-by-side
+    test -x target/bench-venv/bin/python || python3 -m venv target/bench-venv
+    target/bench-venv/bin/python -c "import faster_whisper" 2>/dev/null || target/bench-venv/bin/pip install -q --disable-pip-version-check "faster-whisper==1.2.1"
+    target/bench-venv/bin/python benches/side_by_side/run.py --write-results benches/RESULTS.md
 
 # Install the Whisper models (tiny.en, the default, and the multilingual base) into the model
 # cache; a no-op when present.

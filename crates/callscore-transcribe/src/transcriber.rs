@@ -1,17 +1,20 @@
 //! Per-leg transcription with whisper.cpp, merged into one speaker-attributed transcript.
 //!
-//! One [`Transcriber`] holds one loaded model (a `WhisperContext`) and can be shared by worker
-//! threads; every leg gets its own `WhisperState`. For each leg, voice activity detection picks
-//! the leg's own speech; only that audio is fed to whisper, as one stream of speech regions
-//! joined by short silences, so the model never spends time on silence and a silent leg costs
-//! nothing. Words come back with token timestamps in that stream and are mapped back to call
-//! time through the region they fall in, and segments are cut at region boundaries, so a
+//! One [`Transcriber`] holds one loaded model (a `WhisperContext`) and is shared by worker
+//! threads. For each leg, voice activity detection picks the leg's own speech; only that audio
+//! is fed to whisper, as speech regions joined by short silences, so the model never spends time
+//! on silence and a silent leg costs nothing (a leg's regions can also be packed into chunks of
+//! one whisper window, [`FeedMode::Packed`]). The feeds of all legs go to a queue served by
+//! single-threaded whisper states from a pool, within one thread budget shared by every call in
+//! flight, so two calls at once never run more whisper threads than there are cores. Words come back with token timestamps in chunk time and are mapped back
+//! to call time through the region they fall in, and segments are cut at region boundaries, so a
 //! segment never spans the other speaker's turn.
 
 use crate::ggml::{GgmlError, GgmlModelInfo};
 use crate::vad::{self, LegActivity, SpeechRegion, VadOptions};
 use callscore_core::{Leg, Segment, Speaker, Transcript, Word, SAMPLE_RATE};
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
 };
@@ -19,8 +22,14 @@ use whisper_rs::{
 /// How speech regions are handed to whisper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FeedMode {
-    /// All of a leg's regions joined by short silences into one stream: whisper runs its 30 s
-    /// windows over speech only. The fastest, measured on the fixtures.
+    /// A leg's regions packed, in order and joined by short silences, into chunks of at most one
+    /// whisper window (after `lead_in_ms` of silence; with `fit_audio_ctx`, the encoder covers
+    /// only the chunk). Chunks are independent, so one leg spreads over all threads. Not the
+    /// default: on the fixtures it was not clearly faster than one stream per leg, and with a
+    /// lead-in it changed the text of edge cases the tests pin (benches/RESULTS.md).
+    Packed,
+    /// All of a leg's regions joined into one stream: whisper runs its full 30 s windows over it,
+    /// seeking by the last timestamp (the tail of the last window is padding).
     #[default]
     Concatenated,
     /// One whisper run per region: each run pays for a full 30 s encoder window.
@@ -30,7 +39,8 @@ pub enum FeedMode {
 /// Transcription settings; `Default` is what callscore uses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TranscribeOptions {
-    /// CPU threads for one call (shared among its legs, which run in parallel).
+    /// CPU threads whisper may use at once: the budget of the whole transcriber, shared by every
+    /// call it is transcribing (from any number of worker threads) and by the legs of each call.
     pub threads: usize,
     /// Spoken language: a Whisper language code ("en", "zh", …), or "auto" to have a
     /// multilingual model detect it once per call (see [`Transcriber::call_language`]).
@@ -43,7 +53,21 @@ pub struct TranscribeOptions {
     pub feed: FeedMode,
     /// Silence inserted between joined regions.
     pub join_gap_ms: u32,
-    /// whisper.cpp flash attention: about 2.4× faster on CPU with the same text.
+    /// Longest packed chunk (the speech and the silences between it), at most whisper's 30 s
+    /// window. A single region longer than this is its own chunk and whisper seeks through it.
+    pub max_chunk_ms: u32,
+    /// Encoder context for packed chunks: fitted to each chunk (true), or whisper's full 30 s
+    /// window every time (false, the default: fitting saved 17% of the CPU time on the fixtures
+    /// but cost 4.8 points of WER per leg; tiny.en was trained on full windows).
+    pub fit_audio_ctx: bool,
+    /// Silence before each packed chunk (not the default feed): whisper drops first words of audio that starts with
+    /// speech (fixtures/vad/speech_at_start: WER 42% without, 37% with 500 ms; neutral on the
+    /// other fixtures).
+    pub lead_in_ms: u32,
+    /// whisper.cpp flash attention. On by default (the text the accuracy tests pin), although
+    /// with only speech fed to whisper ggml's CPU flash-attention kernel (one dot product and one
+    /// scalar `expf` per query-key pair) cost 13% more CPU than plain attention on one leg with
+    /// the same text there; off changed a one-word edge case (benches/RESULTS.md).
     pub flash_attention: bool,
     /// Re-decode a window at higher temperatures when the greedy text looks like a loop or has a
     /// low likelihood (whisper's fallback). Off by default: with only speech fed and no carried
@@ -65,6 +89,9 @@ impl Default for TranscribeOptions {
             use_vad: true,
             feed: FeedMode::default(),
             join_gap_ms: 300,
+            max_chunk_ms: 28_000,
+            fit_audio_ctx: false,
+            lead_in_ms: 500,
             flash_attention: true,
             temperature_fallback: false,
             drop_hallucinations: true,
@@ -107,6 +134,50 @@ pub struct Transcriber {
     ctx: WhisperContext,
     model_name: String,
     opts: TranscribeOptions,
+    budget: ThreadBudget,
+    /// Whisper states not in use, kept for the next chunk (a state owns its KV caches and
+    /// compute buffers; building one per chunk would cost more than a short chunk's decoding).
+    states: Mutex<Vec<WhisperState>>,
+}
+
+/// Threads whisper may use at once across every call of a transcriber. A chunk takes what it
+/// wants of what is free (at least one, waiting when none is), and gives it back when done.
+struct ThreadBudget {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl ThreadBudget {
+    fn new(threads: usize) -> Self {
+        ThreadBudget {
+            free: Mutex::new(threads.max(1)),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn take(&self, want: usize) -> Threads<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        let n = want.clamp(1, *free);
+        *free -= n;
+        Threads { budget: self, n }
+    }
+}
+
+/// Threads taken from a [`ThreadBudget`], returned on drop (also when whisper fails or panics).
+struct Threads<'a> {
+    budget: &'a ThreadBudget,
+    n: usize,
+}
+
+impl Drop for Threads<'_> {
+    fn drop(&mut self) {
+        let mut free = self.budget.free.lock().unwrap_or_else(|p| p.into_inner());
+        *free += self.n;
+        self.budget.freed.notify_all();
+    }
 }
 
 impl std::fmt::Debug for Transcriber {
@@ -171,6 +242,8 @@ impl Transcriber {
         Ok(Transcriber {
             ctx,
             model_name: model_name_from_path(model),
+            budget: ThreadBudget::new(opts.threads),
+            states: Mutex::new(Vec::new()),
             opts,
         })
     }
@@ -183,48 +256,124 @@ impl Transcriber {
         &self.opts
     }
 
-    /// Transcribes every leg (in parallel, each with its own whisper state) and merges them into
-    /// one transcript ordered by time. `meta` is left default; `duration_ms` is the longest leg.
+    /// Transcribes every leg and merges them into one transcript ordered by time. `meta` is left
+    /// default; `duration_ms` is the longest leg. The legs' chunks run in parallel, within the
+    /// transcriber's thread budget.
     pub fn transcribe(&self, legs: &[Leg]) -> Result<Transcript, TranscribeError> {
         let activity = self.activity(legs);
-        let active = activity
-            .iter()
-            .filter(|a| !a.regions.is_empty())
-            .count()
-            .max(1);
-        let threads_per_leg = (self.opts.threads / active).max(1);
         let language = self.call_language(legs, &activity)?;
-        let language = language.as_deref();
+        let mut jobs: Vec<Job> = Vec::new();
+        for (leg_index, (leg, act)) in legs.iter().zip(&activity).enumerate() {
+            for feed in self.feeds(leg, act) {
+                jobs.push(Job { leg_index, feed });
+            }
+        }
+        let results = self.run_jobs(legs, &jobs, language.as_deref());
 
-        let results: Vec<Result<Vec<Segment>, TranscribeError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = legs
-                .iter()
-                .zip(&activity)
-                .map(|(leg, act)| {
-                    (
-                        leg.speaker,
-                        scope.spawn(move || {
-                            self.transcribe_leg(leg, act, threads_per_leg, language)
-                        }),
-                    )
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|(speaker, h)| h.join().unwrap_or(Err(TranscribeError::Worker { speaker })))
-                .collect()
-        });
+        let mut per_leg: Vec<Vec<Segment>> = vec![Vec::new(); legs.len()];
+        for (job, result) in jobs.iter().zip(results) {
+            per_leg[job.leg_index].extend(result?);
+        }
         let mut transcript = Transcript {
             duration_ms: legs.iter().map(Leg::duration_ms).max().unwrap_or(0),
             model: self.model_name.clone(),
-            language: language.map(str::to_owned),
+            language,
             ..Default::default()
         };
-        for r in results {
-            transcript.segments.extend(r?);
+        for (mut segments, act) in per_leg.into_iter().zip(&activity) {
+            if self.opts.drop_hallucinations {
+                segments.retain(|s| !is_hallucination(s, act));
+            }
+            transcript.segments.extend(segments);
         }
         transcript.normalise();
         Ok(transcript)
+    }
+
+    /// Runs every job on up to `threads` worker threads fed from a queue, longest chunk first so
+    /// that the last one to finish is short. Results come back in the jobs' order.
+    fn run_jobs(&self, legs: &[Leg], jobs: &[Job], language: Option<&str>) -> Vec<JobResult> {
+        if jobs.is_empty() {
+            return Vec::new();
+        }
+        let workers = jobs.len().min(self.opts.threads.max(1));
+        // Few chunks on many cores: each chunk gets several threads instead.
+        let threads_each = (self.opts.threads / workers).max(1);
+        let mut order: Vec<usize> = (0..jobs.len()).collect();
+        // `pop` takes from the end: the longest chunk goes first.
+        order.sort_by_key(|&i| jobs[i].feed.audio.len());
+        let queue = Mutex::new(order);
+        let results: Vec<Mutex<Option<JobResult>>> =
+            jobs.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                    let Some(i) = next else { break };
+                    let job = &jobs[i];
+                    let speaker = legs[job.leg_index].speaker;
+                    let threads = self.budget.take(threads_each);
+                    let result = self.run_job(speaker, &job.feed, threads.n, language);
+                    drop(threads);
+                    *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                });
+            }
+        });
+        results
+            .into_iter()
+            .zip(jobs)
+            .map(|(r, job)| {
+                r.into_inner()
+                    .unwrap_or_else(|p| p.into_inner())
+                    // A worker that panicked left its job without a result.
+                    .unwrap_or(Err(TranscribeError::Worker {
+                        speaker: legs[job.leg_index].speaker,
+                    }))
+            })
+            .collect()
+    }
+
+    fn run_job(
+        &self,
+        speaker: Speaker,
+        feed: &Feed,
+        threads: usize,
+        language: Option<&str>,
+    ) -> Result<Vec<Segment>, TranscribeError> {
+        let err = |e: whisper_rs::WhisperError| TranscribeError::Whisper {
+            speaker,
+            reason: e.to_string(),
+        };
+        let pooled = self.states.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut state = match pooled {
+            Some(state) => state,
+            None => self.ctx.create_state().map_err(err)?,
+        };
+        let mut segments = Vec::new();
+        let mut tail: Option<Feed> = None;
+        for _ in 0..MAX_RESUMES + 1 {
+            let current = tail.as_ref().unwrap_or(feed);
+            let words = self
+                .run_whisper(&mut state, current, threads, language)
+                .map_err(err)?;
+            // whisper sometimes ends a window early (an end-of-text token after the first
+            // sentence) and its seek then skips the rest of the window: a chunk's remaining
+            // speech would be lost without a trace. Resume after the last word instead.
+            let covered = words.last().map_or(0, |w| w.t1_ms);
+            let next = current.tail_after(covered, RESUME_AFTER_MS);
+            segments.extend(words_to_segments(speaker, current, words));
+            match next {
+                Some(next) => tail = Some(next.with_lead_in(self.opts.lead_in_ms)),
+                None => break,
+            }
+        }
+        // A state is only put back after a successful run: after an error its contents are
+        // unknown, and a fresh one is cheap next to a failed call.
+        self.states
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(state);
+        Ok(segments)
     }
 
     /// Voice activity of each leg as [`Transcriber::transcribe`] sees it (for diagnostics).
@@ -279,45 +428,31 @@ impl Transcriber {
         Ok(whisper_rs::get_lang_str(id).map(str::to_owned))
     }
 
-    fn transcribe_leg(
-        &self,
-        leg: &Leg,
-        act: &LegActivity,
-        threads: usize,
-        language: Option<&str>,
-    ) -> Result<Vec<Segment>, TranscribeError> {
+    /// What whisper is given for one leg, per [`FeedMode`].
+    fn feeds(&self, leg: &Leg, act: &LegActivity) -> Vec<Feed> {
         if act.regions.is_empty() {
-            return Ok(Vec::new());
+            return Vec::new();
         }
-        let err = |e: whisper_rs::WhisperError| TranscribeError::Whisper {
-            speaker: leg.speaker,
-            reason: e.to_string(),
-        };
-        let mut state = self.ctx.create_state().map_err(err)?;
-        let feeds: Vec<Feed> = match self.opts.feed {
-            FeedMode::Concatenated => vec![Feed::join(
-                &leg.samples,
-                act,
-                &act.regions,
-                self.opts.join_gap_ms,
-            )],
+        let gap = self.opts.join_gap_ms;
+        match self.opts.feed {
+            FeedMode::Packed => pack(&act.regions, self.opts.max_chunk_ms, gap)
+                .into_iter()
+                .map(|chunk| {
+                    let mut feed = Feed::join(&leg.samples, act, chunk, gap)
+                        .with_lead_in(self.opts.lead_in_ms);
+                    if self.opts.fit_audio_ctx {
+                        feed.audio_ctx = fitted_audio_ctx(feed.audio.len());
+                    }
+                    feed
+                })
+                .collect(),
+            FeedMode::Concatenated => vec![Feed::join(&leg.samples, act, &act.regions, gap)],
             FeedMode::PerRegion => act
                 .regions
                 .iter()
                 .map(|r| Feed::join(&leg.samples, act, std::slice::from_ref(r), 0))
                 .collect(),
-        };
-        let mut segments = Vec::new();
-        for feed in feeds {
-            let words = self
-                .run_whisper(&mut state, &feed, threads, language)
-                .map_err(err)?;
-            segments.extend(words_to_segments(leg.speaker, &feed, words));
         }
-        if self.opts.drop_hallucinations {
-            segments.retain(|s| !is_hallucination(s, act));
-        }
-        Ok(segments)
     }
 
     fn run_whisper(
@@ -329,6 +464,9 @@ impl Transcriber {
     ) -> Result<Vec<RawWord>, whisper_rs::WhisperError> {
         let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         p.set_n_threads(threads as i32);
+        if let Some(ctx) = feed.audio_ctx {
+            p.set_audio_ctx(ctx as i32);
+        }
         // whisper's default is English; the call's language is decided once, in `call_language`.
         if let Some(lang) = language.filter(|l| *l != "en") {
             p.set_language(Some(lang));
@@ -403,6 +541,56 @@ struct Feed {
     audio: Vec<f32>,
     /// (feed start ms, call start ms, length ms) per region, in order.
     pieces: Vec<(u64, u64, u64)>,
+    /// Encoder positions to run (20 ms each); `None`: whisper's full 1500 (30 s).
+    audio_ctx: Option<usize>,
+}
+
+/// Speech left after a feed's last word that is worth another whisper run. Token timestamps
+/// run early at the end of a window, so a smaller margin re-transcribes speech already
+/// transcribed: at 2 s a resumed tail fell into a repetition loop on a fixture ("… thank for
+/// calling" twenty times). Only a window that whisper really gave up on is resumed.
+const RESUME_AFTER_MS: u64 = 8000;
+/// Further runs on one feed at most.
+const MAX_RESUMES: usize = 1;
+
+type JobResult = Result<Vec<Segment>, TranscribeError>;
+
+/// One whisper run: a feed of one leg.
+struct Job {
+    leg_index: usize,
+    feed: Feed,
+}
+
+/// Packs a leg's regions, in order, into chunks whose audio (regions and the `gap_ms` silences
+/// between them) is at most `max_ms` long; a region longer than that is a chunk of its own.
+fn pack(regions: &[SpeechRegion], max_ms: u32, gap_ms: u32) -> Vec<&[SpeechRegion]> {
+    let max = SAMPLE_RATE as usize * max_ms as usize / 1000;
+    let gap = SAMPLE_RATE as usize * gap_ms as usize / 1000;
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut len = 0;
+    for (i, r) in regions.iter().enumerate() {
+        if i > start && len + gap + r.len() > max {
+            chunks.push(&regions[start..i]);
+            start = i;
+            len = 0;
+        }
+        len += if i > start { gap } else { 0 } + r.len();
+    }
+    if start < regions.len() {
+        chunks.push(&regions[start..]);
+    }
+    chunks
+}
+
+/// whisper's encoder positions (20 ms each) for a feed of `samples`, with a margin so the last
+/// word is not at the very edge of the window; `None` when the full window is needed anyway.
+fn fitted_audio_ctx(samples: usize) -> Option<usize> {
+    const FULL: usize = 1500;
+    const MARGIN: usize = 32;
+    let needed = samples.div_ceil(SAMPLE_RATE as usize / 50);
+    let ctx = (needed + MARGIN).next_multiple_of(32);
+    (ctx < FULL).then_some(ctx)
 }
 
 /// whisper.cpp returns nothing for less than a second of audio (and older builds crashed on
@@ -425,7 +613,64 @@ impl Feed {
         if audio.len() < MIN_FEED_SAMPLES {
             audio.resize(MIN_FEED_SAMPLES, 0.0);
         }
-        Feed { audio, pieces }
+        Feed {
+            audio,
+            pieces,
+            audio_ctx: None,
+        }
+    }
+
+    /// What of this feed's speech comes after feed time `after_ms`, when at least `min_ms` of
+    /// speech is left there (`None` otherwise): a feed of its own, mapped to the same call time.
+    fn tail_after(&self, after_ms: u64, min_ms: u64) -> Option<Feed> {
+        let left: u64 = self
+            .pieces
+            .iter()
+            .map(|&(start, _, len)| (start + len).saturating_sub(after_ms.max(start)))
+            .sum();
+        if left < min_ms {
+            return None;
+        }
+        let cut = (after_ms * SAMPLE_RATE as u64 / 1000) as usize;
+        let mut audio = self.audio[cut.min(self.audio.len())..].to_vec();
+        if audio.len() < MIN_FEED_SAMPLES {
+            audio.resize(MIN_FEED_SAMPLES, 0.0);
+        }
+        let pieces = self
+            .pieces
+            .iter()
+            .filter(|&&(start, _, len)| start + len > after_ms)
+            .map(|&(start, call_start, len)| {
+                let skipped = after_ms.saturating_sub(start);
+                (
+                    start.saturating_sub(after_ms),
+                    call_start + skipped,
+                    len - skipped,
+                )
+            })
+            .collect();
+        Some(Feed {
+            audio,
+            pieces,
+            audio_ctx: self.audio_ctx,
+        })
+    }
+
+    /// The same feed after `ms` of silence: whisper often drops the first word of audio that
+    /// starts with speech at its very first sample (a call answered mid-word, a region whose
+    /// pre-roll is cut by the start of the file).
+    fn with_lead_in(mut self, ms: u32) -> Feed {
+        if ms == 0 {
+            return self;
+        }
+        let n = SAMPLE_RATE as usize * ms as usize / 1000;
+        let mut audio = vec![0.0f32; n];
+        audio.extend_from_slice(&self.audio);
+        self.audio = audio;
+        for piece in &mut self.pieces {
+            piece.0 += ms as u64;
+        }
+        self
     }
 
     /// The region a word belongs to. whisper.cpp's token timestamps are loose at pauses: the
@@ -612,6 +857,32 @@ mod tests {
     }
 
     #[test]
+    fn the_tail_of_a_feed_maps_to_the_same_call_time() {
+        let samples = vec![0.1f32; SAMPLE_RATE as usize * 20];
+        let feed = Feed::join(
+            &samples,
+            &no_bleed(&samples),
+            &[region(1000, 3000), region(10_000, 14_000)],
+            300,
+        );
+        // Words covered the feed up to 3.3 s: 1 s into the second region (which starts at
+        // 2.3 s of the feed), so 3 s of it are left.
+        let tail = feed.tail_after(3300, 2000).expect("3 s of speech left");
+        assert_eq!(tail.pieces, vec![(0, 11_000, 3000)]);
+        assert_eq!(
+            tail.audio.len(),
+            feed.audio.len() - SAMPLE_RATE as usize * 3300 / 1000
+        );
+        assert_eq!(tail.to_call_ms(0, 500), 11_500);
+        // Cut inside the gap: the second region whole.
+        let tail = feed.tail_after(2100, 2000).unwrap();
+        assert_eq!(tail.pieces, vec![(200, 10_000, 4000)]);
+        // Little left: no tail.
+        assert!(feed.tail_after(5000, 2000).is_none());
+        assert!(feed.tail_after(99_000, 2000).is_none());
+    }
+
+    #[test]
     fn short_feeds_are_padded_to_more_than_a_second() {
         let samples = vec![0.1f32; SAMPLE_RATE as usize];
         let feed = Feed::join(&samples, &no_bleed(&samples), &[region(100, 400)], 300);
@@ -720,6 +991,71 @@ mod tests {
             None,
             "auto is an option, not a language"
         );
+    }
+
+    #[test]
+    fn regions_pack_into_chunks_of_at_most_one_window() {
+        // 10 s, 10 s, 9 s, then 40 s alone, then 1 s: with 300 ms gaps, the first two fit in
+        // 28 s (20.3 s), the third would make 29.6 s.
+        let rs = [
+            region(0, 10_000),
+            region(11_000, 21_000),
+            region(30_000, 39_000),
+            region(40_000, 80_000),
+            region(81_000, 82_000),
+        ];
+        let chunks = pack(&rs, 28_000, 300);
+        let lens: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+        assert_eq!(lens, vec![2, 1, 1, 1]);
+        assert_eq!(chunks[2], &rs[3..4], "a long region is a chunk of its own");
+        assert_eq!(
+            chunks.iter().map(|c| c.len()).sum::<usize>(),
+            rs.len(),
+            "every region is in exactly one chunk, in order"
+        );
+        assert!(pack(&[], 28_000, 300).is_empty());
+        assert_eq!(pack(&rs[..1], 28_000, 300).len(), 1);
+    }
+
+    #[test]
+    fn audio_ctx_covers_the_chunk_with_a_margin() {
+        let sr = SAMPLE_RATE as usize;
+        // 10 s = 500 positions of 20 ms, plus the margin, rounded to 32.
+        let ctx = fitted_audio_ctx(10 * sr).unwrap();
+        assert!((532..=576).contains(&ctx), "{ctx}");
+        assert_eq!(ctx % 32, 0);
+        // Whisper's mel has 2 frames per position: the chunk always fits in the window.
+        for secs in [1, 5, 17, 28] {
+            let ctx = fitted_audio_ctx(secs * sr).unwrap();
+            assert!(ctx * 2 * 160 >= secs * sr, "{secs} s");
+        }
+        assert_eq!(
+            fitted_audio_ctx(30 * sr),
+            None,
+            "a full window needs no fitting"
+        );
+    }
+
+    #[test]
+    fn the_thread_budget_is_shared_and_returned() {
+        let budget = ThreadBudget::new(3);
+        let a = budget.take(2);
+        assert_eq!(a.n, 2);
+        let b = budget.take(2);
+        assert_eq!(b.n, 1, "only what is free");
+        drop(a);
+        let c = budget.take(5);
+        assert_eq!(c.n, 2);
+        drop((b, c));
+        assert_eq!(*budget.free.lock().unwrap(), 3);
+        // A taker waits for a thread to come back.
+        let first = budget.take(3);
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| budget.take(1).n);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            drop(first);
+            assert_eq!(waiter.join().unwrap(), 1);
+        });
     }
 
     #[test]

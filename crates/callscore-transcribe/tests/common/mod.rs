@@ -88,14 +88,24 @@ pub struct Timeline {
 }
 
 pub fn timeline(name: &str) -> Timeline {
-    let path = fixture(&format!("calls/{name}.timeline.json"));
+    timeline_at(&format!("calls/{name}.timeline.json"))
+}
+
+/// A timeline anywhere under fixtures/ (`vad/NAME.timeline.json`).
+pub fn timeline_at(rel: &str) -> Timeline {
+    let path = fixture(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The script's lines of one speaker (`AGENT:` / `CALLER:`), from NAME.script.
 pub fn script_lines(name: &str, speaker: Speaker) -> Vec<String> {
-    let path = fixture(&format!("calls/{name}.script"));
+    script_lines_at(&format!("calls/{name}"), speaker)
+}
+
+/// [`script_lines`] of a script anywhere under fixtures/ (`vad/NAME`, without `.script`).
+pub fn script_lines_at(rel: &str, speaker: Speaker) -> Vec<String> {
+    let path = fixture(&format!("{rel}.script"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let tag = match speaker {
         Speaker::Agent => "AGENT:",
@@ -157,7 +167,13 @@ pub fn recall(reference: &str, hypothesis: &str) -> f64 {
 
 /// WER of one speaker's transcript against that speaker's script lines; printed for the record.
 pub fn leg_wer(name: &str, t: &Transcript, speaker: Speaker) -> f64 {
-    let reference = script_lines(name, speaker).join(" ");
+    leg_wer_at(&format!("calls/{name}"), t, speaker)
+}
+
+/// [`leg_wer`] of a script anywhere under fixtures/ (`vad/NAME`, without `.script`).
+pub fn leg_wer_at(rel: &str, t: &Transcript, speaker: Speaker) -> f64 {
+    let name = rel;
+    let reference = script_lines_at(rel, speaker).join(" ");
     let hypothesis = said_by(t, speaker);
     let e = callscore_transcribe::wer::word_errors(&reference, &hypothesis);
     eprintln!(

@@ -35,7 +35,6 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
         LoadOptions {
             agent_channel: args.agent_channel,
         },
-        workers,
     )?;
     let hooks = TestHooks::from_env();
     let log = Log::new(args.quiet);

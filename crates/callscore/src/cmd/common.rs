@@ -91,17 +91,18 @@ pub fn resolve_model(args: &ModelArgs) -> anyhow::Result<PathBuf> {
 }
 
 /// The pipeline the batch commands share: the rubric, the model (resolved, and installed on
-/// first use, only when a call needs transcription), the threads each call may use, and the
-/// redaction the rubric's `[redaction]` table asks for (card data when it has none).
+/// first use, only when a call needs transcription), and the redaction the rubric's
+/// `[redaction]` table asks for (card data when it has none). The transcriber's thread budget
+/// is every core, shared by all workers: two calls in flight run at most one whisper thread per
+/// core between them, instead of each taking cores ÷ workers and idling when the other waits.
 pub fn pipeline(
     rubric: Rubric,
     model: &ModelArgs,
     language: &LanguageArgs,
     load: LoadOptions,
-    workers: usize,
 ) -> anyhow::Result<Pipeline> {
     let transcribe = TranscribeOptions {
-        threads: (cores() / workers.max(1)).max(1),
+        threads: cores(),
         language: language.language.clone(),
         ..TranscribeOptions::default()
     };

@@ -85,7 +85,6 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
                 &args.model,
                 &args.language,
                 LoadOptions::default(),
-                1,
             )?,
             db: args.db.clone(),
             hooks: super::batch::TestHooks::from_env(),

@@ -158,7 +158,6 @@ impl Scorer {
                 &args.model,
                 &super::common::LanguageArgs::default(),
                 LoadOptions::default(),
-                1,
             )?,
             db: args.db.clone(),
             hooks: super::batch::TestHooks::from_env(),
