@@ -136,6 +136,7 @@ fn store_call(store: &mut Store, i: u64, t: &Transcript, hash: &str) {
         sample_rate: 8_000,
         format: "wav/mulaw",
         meta: &m,
+        warnings: &[],
     };
     store
         .record_scored_call(&call, t, &scorecard(i, hash))
@@ -211,4 +212,115 @@ fn show_call_by_file_stem_in_100k(bencher: Bencher<'_, '_>) {
         let id = store.find_call("call-054321").unwrap();
         black_box(store.call_detail(&id, None).unwrap())
     });
+}
+
+/// What agents and callers say, for a search index with a realistic spread of words: every
+/// call draws its lines from these by its number.
+const LINES: [&str; 16] = [
+    "Thank you for calling Riverside Energy, my name is {agent}, how can I help you today?",
+    "Hi, I'm calling about my latest bill, it is much higher than usual.",
+    "I can look into that for you, could you read me the meter, please?",
+    "It says four five two one seven, I took it this morning.",
+    "Thank you. I can see an estimated reading from last month.",
+    "So I was overcharged? I would like a refund then.",
+    "I have corrected the reading and the next bill will be lower.",
+    "Can I arrange a payment plan for the remaining balance?",
+    "Of course, we can split it over three months at no extra cost.",
+    "My neighbour said the tariff changes in April, is that right?",
+    "Yes, the new tariff starts on the first of April.",
+    "Could you send me a confirmation by post?",
+    "I will post it today; it should arrive within five working days.",
+    "Is there anything else I can help you with today?",
+    "No, that's everything, thanks for your help.",
+    "Thanks for calling, have a great day.",
+];
+
+/// A database of 100,000 calls of 8 segments each (800,000 searchable turns, about a year of
+/// a small contact centre), built once per bench run. One call in 1,000 asks to cancel its
+/// account; one in 500 asks for a manager about a refund.
+fn search_db() -> &'static Path {
+    static DB: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &DB.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("search-100k.db");
+        let mut store = Store::open(&path).unwrap();
+        for i in 0..CALLS {
+            let agent = AGENTS[(i % AGENTS.len() as u64) as usize];
+            let segments = (0..8u64)
+                .map(|k| {
+                    let mut text = LINES[((i * 3 + k * 5) % LINES.len() as u64) as usize]
+                        .replace("{agent}", agent);
+                    if k == 3 && i % 1_000 == 7 {
+                        text = "I want to cancel my account today.".into();
+                    }
+                    if k == 5 && i % 500 == 3 {
+                        text = "If there is no refund I want to speak to your manager.".into();
+                    }
+                    Segment {
+                        speaker: if k % 2 == 0 {
+                            Speaker::Agent
+                        } else {
+                            Speaker::Caller
+                        },
+                        start_ms: k * 20_000,
+                        end_ms: k * 20_000 + 6_000,
+                        text,
+                        words: vec![],
+                        ..Default::default()
+                    }
+                })
+                .collect();
+            let t = Transcript {
+                duration_ms: 180_000,
+                model: "tiny.en".into(),
+                segments,
+                meta: CallMeta::default(),
+                ..Default::default()
+            };
+            store_call(&mut store, i, &t, "h");
+        }
+        (dir, path)
+    })
+    .1
+}
+
+fn search(store: &Store, text: &str, speaker: Option<Speaker>) -> usize {
+    store
+        .search(&callscore_store::SearchQuery {
+            text: text.into(),
+            speaker,
+            limit: 50,
+            ..Default::default()
+        })
+        .unwrap()
+        .hits
+        .len()
+}
+
+/// A rare phrase (100 calls of 100,000).
+#[divan::bench(sample_count = 10)]
+fn search_phrase_in_100k_calls(bencher: Bencher<'_, '_>) {
+    let store = Store::open(search_db()).unwrap();
+    assert_eq!(search(&store, "\"cancel my account\"", None), 50);
+    bencher.bench_local(|| black_box(search(&store, "\"cancel my account\"", None)));
+}
+
+/// Two words near each other, said by the caller (200 calls).
+#[divan::bench(sample_count = 10)]
+fn search_near_by_caller_in_100k_calls(bencher: Bencher<'_, '_>) {
+    let store = Store::open(search_db()).unwrap();
+    bencher.bench_local(|| {
+        black_box(search(
+            &store,
+            "refund NEAR/5 manager",
+            Some(Speaker::Caller),
+        ))
+    });
+}
+
+/// A common word (in most calls): the newest 50 of hundreds of thousands of hits.
+#[divan::bench(sample_count = 10)]
+fn search_common_word_in_100k_calls(bencher: Bencher<'_, '_>) {
+    let store = Store::open(search_db()).unwrap();
+    bencher.bench_local(|| black_box(search(&store, "bill", None)));
 }

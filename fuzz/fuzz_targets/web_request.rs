@@ -63,6 +63,7 @@ fn fixture() -> &'static Fixture {
                     sample_rate: 8_000,
                     format: "wav",
                     meta: &meta,
+                    warnings: &[],
                 },
                 &transcript,
                 &card,

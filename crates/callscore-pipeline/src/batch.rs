@@ -438,7 +438,15 @@ impl Workers<'_> {
                     })?;
             // Stored transcripts were redacted when stored; a rubric asking for more classes
             // redacts them further before anything is evaluated.
-            self.pipeline.transcription.redact(&mut transcript);
+            if !self
+                .pipeline
+                .transcription
+                .redact(&mut transcript)
+                .is_empty()
+            {
+                // The stored text (and the audio the review page mutes) follows.
+                store.update_redactions(&item.id, &transcript)?;
+            }
             let scorecard = rubric.evaluate(&transcript);
             self.hooks
                 .before_commit(self.commits.load(Ordering::SeqCst) + 1);
@@ -471,6 +479,7 @@ impl Workers<'_> {
             sample_rate: recording.source_sample_rate,
             format: &recording.source_format,
             meta: &recording.meta,
+            warnings: &recording.warnings,
         };
         let recorded = store.record_scored_call(&call, &transcript, &scorecard)?;
         Ok(Done {

@@ -1263,6 +1263,7 @@ mod tests {
             sample_rate: 8_000,
             format: "wav",
             meta: &meta,
+            warnings: &[],
         };
         store
             .record_scored_call(&call("a1a1a1a1"), &t, &judged)
@@ -1383,6 +1384,7 @@ mod tests {
                 sample_rate: 8_000,
                 format: "wav",
                 meta: &meta,
+                warnings: &[],
             };
             store.record_scored_call(&call, &transcript, &sc).unwrap();
         }

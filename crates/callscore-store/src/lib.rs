@@ -20,15 +20,17 @@ mod claim;
 pub mod query;
 mod review;
 mod schema;
+pub mod search;
 mod write;
 
 pub use claim::{ClaimOwner, CLAIM_LEASE_MS, CLAIM_RENEW_EVERY_MS};
 pub use query::{
-    AgentRow, CallDetail, CallRecord, CallRow, CriterionRow, FailedCallRow, Report, ReportFilter,
-    RubricUse, StatusCounts, StoredScorecard,
+    AgentRow, CallDetail, CallRecord, CallRow, CriterionRow, FailedCallRow, GroupBy, GroupRow,
+    Report, ReportFilter, RubricUse, StatusCounts, StoredScorecard,
 };
 pub use review::{NewReview, Review};
 pub use schema::SCHEMA_VERSION;
+pub use search::{SearchHit, SearchQuery, SearchResults};
 pub use write::{Claim, NewCall, PlanState, Recorded};
 
 use rusqlite::{Connection, OpenFlags};
@@ -100,6 +102,8 @@ pub enum StoreError {
     },
     #[error("invalid {what} '{value}': expected YYYY-MM-DD or an RFC 3339 time such as 2024-05-02T09:00:00Z")]
     BadDate { what: &'static str, value: String },
+    #[error("cannot search for '{query}': {reason}")]
+    BadSearch { query: String, reason: String },
     #[error("invalid review for call {call_id}: {reason}")]
     BadReview { call_id: String, reason: String },
 }

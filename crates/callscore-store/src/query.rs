@@ -115,6 +115,42 @@ pub struct Report {
     pub failed: Vec<FailedCallRow>,
 }
 
+/// How `report --by` groups calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// Hour of the day the call started (UTC, `00`–`23`).
+    Hour,
+    /// Day of the week the call started (UTC), Monday first.
+    Weekday,
+    /// The mystery-shop scenario that placed the call (calls that were not shops are left out).
+    Scenario,
+}
+
+/// One group of calls in a grouped report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupRow {
+    /// `00`–`23`, `Monday`…`Sunday`, or the scenario id.
+    pub group: String,
+    pub calls: u64,
+    pub average_score: f64,
+    pub passed: u64,
+    pub pass_rate: f64,
+    pub flagged: u64,
+    /// Mean time to answer over the group's placed calls (mystery shops); `None` without any.
+    pub average_ring_ms: Option<f64>,
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
 /// Calls by status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct StatusCounts {
@@ -142,6 +178,10 @@ pub struct CallRecord {
     pub attempts: u64,
     pub created_at: String,
     pub updated_at: String,
+    /// What ingest worked around when the call was stored (a truncated file, dropped
+    /// channels…); empty for an ordinary recording.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A stored scorecard with its bookkeeping.
@@ -201,7 +241,11 @@ pub fn normalise_instant(text: &str) -> Option<String> {
 
 /// A report bound: `from` is inclusive; `to` is turned into an exclusive upper bound (a date
 /// means the whole of that day).
-fn bound(value: &Option<String>, what: &'static str, upper: bool) -> Result<Option<String>> {
+pub(crate) fn bound(
+    value: &Option<String>,
+    what: &'static str,
+    upper: bool,
+) -> Result<Option<String>> {
     let Some(text) = value else { return Ok(None) };
     let bad = || StoreError::BadDate {
         what,
@@ -272,7 +316,9 @@ impl Filtered {
                 SELECT s.id AS sid, s.call_id, s.rubric_id, s.rubric_version, s.score, s.passed, s.flagged,
                        s.flag_reasons_json, s.first_failed_ms, s.scored_at, s.failed_criteria, s.critical_failures,
                        c.file_name, c.source_path, c.agent, c.started_at, c.duration_ms,
-                       COALESCE(c.started_at, c.created_at) AS call_time
+                       COALESCE(c.started_at, c.created_at) AS call_time,
+                       json_extract(c.meta_json, '$.scenario') AS scenario,
+                       json_extract(c.meta_json, '$.ring_ms') AS ring_ms
                 FROM scorecards s JOIN calls c ON c.id = s.call_id
                 WHERE s.is_current = 1 AND s.rubric_id = ?1{conditions}
             )"
@@ -539,6 +585,70 @@ impl Store {
         })
     }
 
+    /// The report's calls (same filter) grouped by hour of day, weekday or shop scenario, in
+    /// the group's natural order: where service drops. Call times are UTC, as stored.
+    pub fn report_by(&self, filter: &ReportFilter, by: GroupBy) -> Result<Vec<GroupRow>> {
+        let Some(rubric) = self.resolve_rubric(filter)? else {
+            return Ok(vec![]);
+        };
+        let f = Filtered::new(&rubric, filter, false)?;
+        // Weekday: SQLite's %w is 0 for Sunday; (w + 6) % 7 puts Monday first.
+        let (key, only) = match by {
+            GroupBy::Hour => ("substr(f.call_time, 12, 2)", ""),
+            GroupBy::Weekday => (
+                "CAST((CAST(strftime('%w', f.call_time) AS INTEGER) + 6) % 7 AS TEXT)",
+                "",
+            ),
+            GroupBy::Scenario => ("f.scenario", " WHERE f.scenario IS NOT NULL"),
+        };
+        let sql = format!(
+            "{} SELECT {key} AS g, count(*), avg(f.score), sum(f.passed), sum(f.flagged), avg(f.ring_ms)
+             FROM f{only} GROUP BY g ORDER BY g",
+            f.cte
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(self.sql("grouping the report"))?;
+        let rows = stmt
+            .query_map(f.params(), |r| {
+                let calls = r.get::<_, i64>(1)?.max(0) as u64;
+                let passed = r.get::<_, i64>(3)?.max(0) as u64;
+                Ok(GroupRow {
+                    group: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    calls,
+                    average_score: r.get(2)?,
+                    passed,
+                    pass_rate: if calls == 0 {
+                        0.0
+                    } else {
+                        passed as f64 / calls as f64
+                    },
+                    flagged: r.get::<_, i64>(4)?.max(0) as u64,
+                    average_ring_ms: r.get(5)?,
+                })
+            })
+            .map_err(self.sql("grouping the report"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("grouping the report"))?;
+        Ok(rows
+            .into_iter()
+            .map(|mut row| {
+                if by == GroupBy::Weekday {
+                    if let Some(day) = row
+                        .group
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|d| WEEKDAYS.get(d))
+                    {
+                        row.group = (*day).to_string();
+                    }
+                }
+                row
+            })
+            .collect())
+    }
+
     /// Flagged calls, worst first: critical failures, then lowest score; at most `limit`.
     pub fn flagged(&self, filter: &ReportFilter, limit: Option<usize>) -> Result<Vec<CallRow>> {
         let Some(rubric) = self.resolve_rubric(filter)? else {
@@ -654,7 +764,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT id, source_path, file_name, duration_ms, channels, sample_rate, format, meta_json, agent,
-                        started_at, status, error, attempts, created_at, updated_at
+                        started_at, status, error, attempts, created_at, updated_at, warnings_json
                  FROM calls WHERE id = ?1",
                 [call_id],
                 |r| {
@@ -675,20 +785,24 @@ impl Store {
                             attempts: r.get::<_, i64>(12)?.max(0) as u64,
                             created_at: r.get(13)?,
                             updated_at: r.get(14)?,
+                            warnings: Vec::new(),
                         },
                         r.get::<_, String>(7)?,
+                        r.get::<_, String>(15)?,
                     ))
                 },
             )
             .optional()
             .map_err(self.sql("reading a call"))?;
-        let Some((mut record, meta)) = row else {
+        let Some((mut record, meta, warnings)) = row else {
             return Err(StoreError::CallNotFound {
                 reference: call_id.to_string(),
                 path: self.path.clone(),
             });
         };
         record.meta = serde_json::from_str(&meta).map_err(self.corrupt(call_id, "metadata"))?;
+        record.warnings =
+            serde_json::from_str(&warnings).map_err(self.corrupt(call_id, "warnings"))?;
         Ok(record)
     }
 
@@ -726,7 +840,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT call_id, rubric_id, rubric_version, rubric_hash, score, passed, flagged, flag_reasons_json,
-                        is_current, scored_at
+                        is_current, scored_at, judged
                  FROM scorecards WHERE id = ?1",
                 [scorecard_id],
                 |r| {
@@ -741,6 +855,7 @@ impl Store {
                         r.get::<_, String>(7)?,
                         r.get::<_, bool>(8)?,
                         r.get::<_, String>(9)?,
+                        r.get::<_, bool>(10)?,
                     ))
                 },
             )
@@ -757,6 +872,7 @@ impl Store {
             reasons,
             is_current,
             scored_at,
+            judged,
         )) = head
         else {
             return Ok(None);
@@ -829,7 +945,7 @@ impl Store {
                 passed,
                 flagged,
                 flag_reasons,
-                judged: true,
+                judged,
                 results,
             },
         }))

@@ -117,6 +117,24 @@ CREATE INDEX reviews_by_call      ON reviews (call_id, created_at);
 CREATE INDEX reviews_by_scorecard ON reviews (scorecard_id, criterion_id);
 "#;
 
+/// Version 4: what a transcript says beyond its segments, and the call's ingest warnings.
+///
+/// - `transcripts.language`: the spoken language, as given or detected (a column, so reports
+///   and search can filter on it).
+/// - `transcripts.details_json`: whether the speakers were separated from a mono channel, the
+///   notes on how, and the redacted spans (the review page mutes their audio). Rows from
+///   earlier versions read as `{}`: channels were the truth, nothing redacted.
+/// - `scorecards.judged`: 0 when too little of the rubric applied to judge the call (the
+///   rubric's `min_judged`); earlier scorecards were all judged.
+/// - `calls.warnings_json`: what ingest worked around (a truncated file, dropped channels), so
+///   a call that looks ordinary but is not says so where it is reviewed.
+const V4_TRANSCRIPT_DETAILS: &str = r#"
+ALTER TABLE transcripts ADD COLUMN language TEXT;
+ALTER TABLE transcripts ADD COLUMN details_json TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE calls ADD COLUMN warnings_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE scorecards ADD COLUMN judged INTEGER NOT NULL DEFAULT 1;
+"#;
+
 /// All migrations, oldest first.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -124,11 +142,14 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V2_REVIEWS).foreign_key_check(),
         // Version 3: the indexes the review pages need on large databases (see `browse`).
         M::up(crate::browse::BROWSE_INDEXES_SQL),
+        M::up(V4_TRANSCRIPT_DETAILS),
+        // Version 5: full-text search over every segment (see `search`).
+        M::up(crate::search::V5_SEARCH),
     ])
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: usize = 3;
+pub const SCHEMA_VERSION: usize = 5;
 
 #[cfg(test)]
 mod tests {

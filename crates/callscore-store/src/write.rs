@@ -39,6 +39,9 @@ pub struct NewCall<'a> {
     pub sample_rate: u32,
     pub format: &'a str,
     pub meta: &'a CallMeta,
+    /// Problems ingest worked around (a header promising more audio than the file holds,
+    /// channels beyond two dropped…): kept with the call so a reviewer sees them.
+    pub warnings: &'a [String],
 }
 
 /// The result of recording a scorecard.
@@ -211,6 +214,10 @@ impl Store {
             serde_json::to_string(call.meta).map_err(self.corrupt(call.id, "metadata"))?;
         let segments_json = serde_json::to_string(&transcript.segments)
             .map_err(self.corrupt(call.id, "transcript"))?;
+        let details_json = serde_json::to_string(&TranscriptDetails::of(transcript))
+            .map_err(self.corrupt(call.id, "transcript"))?;
+        let warnings_json =
+            serde_json::to_string(call.warnings).map_err(self.corrupt(call.id, "warnings"))?;
         let started_at = call.meta.started_at.as_deref().and_then(normalise_instant);
         let source = call.source_path.to_string_lossy();
         let sql = self.sql("storing a scored call");
@@ -220,14 +227,15 @@ impl Store {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
                 "INSERT INTO calls (id, source_path, file_name, duration_ms, channels, sample_rate, format,
-                                    meta_json, agent, started_at, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'scored')
+                                    meta_json, agent, started_at, status, warnings_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'scored', ?11)
                  ON CONFLICT (id) DO UPDATE SET
                      source_path = excluded.source_path, file_name = excluded.file_name,
                      duration_ms = excluded.duration_ms, channels = excluded.channels,
                      sample_rate = excluded.sample_rate, format = excluded.format,
                      meta_json = excluded.meta_json, agent = excluded.agent,
                      started_at = excluded.started_at, status = 'scored', error = NULL,
+                     warnings_json = excluded.warnings_json,
                      claimed_by = NULL, claimed_at_ms = NULL,
                      updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
                 params![
@@ -241,13 +249,27 @@ impl Store {
                     meta_json,
                     call.meta.agent,
                     started_at,
+                    warnings_json,
                 ],
             )?;
-            tx.execute(
-                "INSERT INTO transcripts (call_id, model, duration_ms, segments_json) VALUES (?1, ?2, ?3, ?4)
+            let inserted = tx.execute(
+                "INSERT INTO transcripts (call_id, model, duration_ms, segments_json, language, details_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (call_id) DO NOTHING",
-                params![call.id, transcript.model, ms(transcript.duration_ms), segments_json],
+                params![
+                    call.id,
+                    transcript.model,
+                    ms(transcript.duration_ms),
+                    segments_json,
+                    transcript.language,
+                    details_json
+                ],
             )?;
+            // Searchable in the same transaction as it is stored (the first transcript wins,
+            // so only a newly stored one is indexed).
+            if inserted > 0 {
+                crate::search::index_segments(&tx, call.id, &transcript.segments)?;
+            }
             let recorded = insert_scorecard(&tx, call.id, scorecard)?;
             tx.commit()?;
             Ok(recorded)
@@ -325,24 +347,13 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT t.model, t.duration_ms, t.segments_json, c.meta_json
-                 FROM transcripts t JOIN calls c ON c.id = t.call_id WHERE t.call_id = ?1",
+                &format!("SELECT {TRANSCRIPT_COLUMNS} {TRANSCRIPT_FROM} WHERE t.call_id = ?1"),
                 [call_id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                },
+                TranscriptRow::read,
             )
             .optional()
             .map_err(self.sql("reading a transcript"))?;
-        row.map(|(model, duration, segments, meta)| {
-            self.build_transcript(call_id, model, duration, &segments, &meta)
-        })
-        .transpose()
+        row.map(|row| self.build_transcript(row)).transpose()
     }
 
     /// Stored transcripts in call-id order, `limit` at a time after `after` (exclusive), so a
@@ -354,50 +365,118 @@ impl Store {
     ) -> Result<Vec<(String, Transcript)>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT t.call_id, t.model, t.duration_ms, t.segments_json, c.meta_json
-                 FROM transcripts t JOIN calls c ON c.id = t.call_id
-                 WHERE t.call_id > ?1 ORDER BY t.call_id LIMIT ?2",
-            )
+            .prepare_cached(&format!(
+                "SELECT {TRANSCRIPT_COLUMNS} {TRANSCRIPT_FROM}
+                 WHERE t.call_id > ?1 ORDER BY t.call_id LIMIT ?2"
+            ))
             .map_err(self.sql("reading transcripts"))?;
         let rows = stmt
-            .query_map(params![after.unwrap_or(""), limit as i64], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                ))
-            })
+            .query_map(
+                params![after.unwrap_or(""), limit as i64],
+                TranscriptRow::read,
+            )
             .map_err(self.sql("reading transcripts"))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.sql("reading transcripts"))?;
         rows.into_iter()
-            .map(|(id, model, duration, segments, meta)| {
-                let t = self.build_transcript(&id, model, duration, &segments, &meta)?;
-                Ok((id, t))
+            .map(|row| {
+                let id = row.call_id.clone();
+                Ok((id, self.build_transcript(row)?))
             })
             .collect()
     }
 
-    fn build_transcript(
-        &self,
-        call_id: &str,
-        model: String,
-        duration_ms: i64,
-        segments: &str,
-        meta: &str,
-    ) -> Result<Transcript> {
+    /// Replaces a stored transcript's redactions (and the redacted words' text): rescoring with
+    /// a rubric that asks for more redaction classes must not leave the stored text, or the
+    /// audio the review page plays, unredacted.
+    pub fn update_redactions(&mut self, call_id: &str, transcript: &Transcript) -> Result<()> {
+        let segments_json = serde_json::to_string(&transcript.segments)
+            .map_err(self.corrupt(call_id, "transcript"))?;
+        let details_json = serde_json::to_string(&TranscriptDetails::of(transcript))
+            .map_err(self.corrupt(call_id, "transcript"))?;
+        let sql = self.sql("storing redactions");
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "UPDATE transcripts SET segments_json = ?2, details_json = ?3 WHERE call_id = ?1",
+                params![call_id, segments_json, details_json],
+            )?;
+            // The search index must not keep what the text no longer holds.
+            crate::search::index_segments(&tx, call_id, &transcript.segments)?;
+            tx.commit()
+        })();
+        result.map_err(sql)
+    }
+
+    fn build_transcript(&self, row: TranscriptRow) -> Result<Transcript> {
+        let call_id = row.call_id.as_str();
+        let details: TranscriptDetails =
+            serde_json::from_str(&row.details).map_err(self.corrupt(call_id, "transcript"))?;
         Ok(Transcript {
-            duration_ms: duration_ms.max(0) as u64,
-            model,
-            segments: serde_json::from_str(segments)
+            duration_ms: row.duration_ms.max(0) as u64,
+            model: row.model,
+            segments: serde_json::from_str(&row.segments)
                 .map_err(self.corrupt(call_id, "transcript"))?,
-            meta: serde_json::from_str(meta).map_err(self.corrupt(call_id, "metadata"))?,
-            // Not stored yet (schema v3 keeps segments and meta only).
-            ..Default::default()
+            meta: serde_json::from_str(&row.meta).map_err(self.corrupt(call_id, "metadata"))?,
+            diarized: details.diarized,
+            speaker_notes: details.speaker_notes,
+            language: row.language,
+            redactions: details.redactions,
         })
+    }
+}
+
+const TRANSCRIPT_COLUMNS: &str =
+    "t.call_id, t.model, t.duration_ms, t.segments_json, c.meta_json, t.language, t.details_json";
+const TRANSCRIPT_FROM: &str = "FROM transcripts t JOIN calls c ON c.id = t.call_id";
+
+/// One stored transcript as read, before its JSON is parsed.
+struct TranscriptRow {
+    call_id: String,
+    model: String,
+    duration_ms: i64,
+    segments: String,
+    meta: String,
+    language: Option<String>,
+    details: String,
+}
+
+impl TranscriptRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<TranscriptRow> {
+        Ok(TranscriptRow {
+            call_id: r.get(0)?,
+            model: r.get(1)?,
+            duration_ms: r.get(2)?,
+            segments: r.get(3)?,
+            meta: r.get(4)?,
+            language: r.get(5)?,
+            details: r.get(6)?,
+        })
+    }
+}
+
+/// What a transcript says beyond its segments, stored as one JSON column (`details_json`):
+/// how the speakers were decided and what was redacted. Missing keys read as defaults, so rows
+/// from before schema version 4 read as "channels were the truth, nothing redacted".
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct TranscriptDetails {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    diarized: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    speaker_notes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    redactions: Vec<callscore_core::Redaction>,
+}
+
+impl TranscriptDetails {
+    fn of(t: &Transcript) -> TranscriptDetails {
+        TranscriptDetails {
+            diarized: t.diarized,
+            speaker_notes: t.speaker_notes.clone(),
+            redactions: t.redactions.clone(),
+        }
     }
 }
 
@@ -434,8 +513,9 @@ fn insert_scorecard(
     };
     tx.execute(
         "INSERT INTO scorecards (call_id, rubric_id, rubric_version, rubric_hash, score, passed, flagged,
-                                 flag_reasons_json, first_failed_ms, failed_criteria, critical_failures, is_current)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)",
+                                 flag_reasons_json, first_failed_ms, failed_criteria, critical_failures, is_current,
+                                 judged)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12)",
         params![
             call_id,
             sc.rubric_id,
@@ -448,6 +528,7 @@ fn insert_scorecard(
             sc.first_failed_moment_ms().map(ms),
             failed(false),
             failed(true),
+            sc.judged,
         ],
     )?;
     let scorecard_id = tx.last_insert_rowid();

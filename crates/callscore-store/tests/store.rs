@@ -133,6 +133,7 @@ fn record(store: &mut Store, id: &str, file: &str, m: &CallMeta, sc: &Scorecard)
         sample_rate: 8_000,
         format: "wav/pcm_mulaw",
         meta: m,
+        warnings: &[],
     };
     store.record_scored_call(&call, &t, sc).unwrap()
 }
@@ -420,6 +421,7 @@ fn concurrent_workers_claim_each_call_exactly_once() {
                             sample_rate: 16_000,
                             format: "wav",
                             meta: &CallMeta::default(),
+                            warnings: &[],
                         };
                         assert!(matches!(
                             store.record_scored_call(&call, &t, &sc).unwrap(),
@@ -472,7 +474,7 @@ fn migrating_from_an_empty_file_and_from_version_one() {
 
     let old = f.db.with_file_name("v1.db");
     {
-        let mut v1 = Store::open_at_schema_version(&old, 1).unwrap();
+        let v1 = Store::open_at_schema_version(&old, 1).unwrap();
         assert_eq!(v1.schema_version().unwrap(), 1);
         let no_reviews: bool = v1
             .connection()
@@ -483,13 +485,25 @@ fn migrating_from_an_empty_file_and_from_version_one() {
             )
             .unwrap();
         assert!(no_reviews);
-        record(
-            &mut v1,
-            ID_A,
-            "old.wav",
-            &meta("Daniel", "2024-05-01T10:00:00Z"),
-            &rude("h1"),
-        );
+        // Written as a version-1 callscore wrote it (today's writer needs today's columns).
+        v1.connection()
+            .execute_batch(&format!(
+                r#"INSERT INTO calls (id, source_path, file_name, duration_ms, channels, sample_rate, format,
+                                      meta_json, agent, started_at, status)
+                   VALUES ('{ID_A}', '/recordings/old.wav', 'old.wav', 61000, 2, 8000, 'wav/pcm_mulaw',
+                           '{{"agent":"Daniel","started_at":"2024-05-01T10:00:00Z"}}', 'Daniel',
+                           '2024-05-01T10:00:00Z', 'scored');
+                   INSERT INTO transcripts (call_id, model, duration_ms, segments_json)
+                   VALUES ('{ID_A}', 'tiny.en', 61000,
+                           '[{{"speaker":"agent","start_ms":0,"end_ms":2000,"text":"Thank you for calling Acme, my name is Daniel.","words":[]}},
+                             {{"speaker":"caller","start_ms":2500,"end_ms":4000,"text":"Hi, it''s Priya.","words":[]}}]');
+                   INSERT INTO scorecards (id, call_id, rubric_id, rubric_version, rubric_hash, score, passed, flagged,
+                                           failed_criteria, critical_failures)
+                   VALUES (1, '{ID_A}', 'default', 1, 'h1', 0.0, 0, 1, 'greeting' || char(31) || 'courtesy', 'courtesy');
+                   INSERT INTO results (scorecard_id, position, criterion_id, outcome, points, max_points, critical)
+                   VALUES (1, 0, 'greeting', 'fail', 0, 10, 0), (1, 1, 'courtesy', 'fail', 0, 0, 1);"#
+            ))
+            .unwrap();
     }
     let store = Store::open(&old).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
@@ -500,6 +514,26 @@ fn migrating_from_an_empty_file_and_from_version_one() {
         "data written under version 1 is still there"
     );
     assert_eq!(report.calls[0].failed_criteria, ["greeting", "courtesy"]);
+    // Version 4: an old transcript reads as "channels were the truth, nothing redacted", an
+    // old scorecard as judged, an old call without warnings.
+    let detail = store.call_detail(ID_A, None).unwrap();
+    let t = detail.transcript.unwrap();
+    assert!(!t.diarized && t.redactions.is_empty() && t.language.is_none());
+    assert!(detail.scorecard.unwrap().scorecard.judged);
+    assert!(detail.call.warnings.is_empty());
+    // Version 5: transcripts stored before the index existed are searchable.
+    let found = store
+        .search(&callscore_store::SearchQuery {
+            text: "priya".into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(found.hits.len(), 1);
+    assert_eq!(
+        (found.hits[0].speaker, found.hits[0].start_ms),
+        (Speaker::Caller, 2_500)
+    );
     // The version-2 table works on the upgraded file.
     let sid = report.calls[0].scorecard_id;
     let review = NewReview {
@@ -775,4 +809,49 @@ fn transcripts_page_through_in_id_order() {
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].0, ID_B);
     assert_eq!(rest[0].1.meta.agent.as_deref(), Some("Sam"));
+}
+
+#[test]
+fn transcript_details_warnings_and_judged_round_trip() {
+    let f = fixture();
+    let mut store = Store::open(&f.db).unwrap();
+    let mut t = transcript(&[(Speaker::Agent, 0, "Thank you for calling Acme.")]);
+    t.diarized = true;
+    t.speaker_notes = vec!["the agent opened the call".into()];
+    t.language = Some("en".into());
+    t.redactions = vec![callscore_core::Redaction {
+        class: "card_number".into(),
+        speaker: Speaker::Caller,
+        start_ms: 1_000,
+        end_ms: 4_000,
+    }];
+    let mut sc = good("hd");
+    sc.judged = false;
+    let warnings = vec!["header promises 60 s, file holds 12 s".to_string()];
+    let path = PathBuf::from("/recordings/details.wav");
+    let m = CallMeta::default();
+    store
+        .record_scored_call(
+            &NewCall {
+                id: ID_A,
+                source_path: &path,
+                duration_ms: 12_000,
+                channels: 1,
+                sample_rate: 8_000,
+                format: "wav",
+                meta: &m,
+                warnings: &warnings,
+            },
+            &t,
+            &sc,
+        )
+        .unwrap();
+    let detail = store.call_detail(ID_A, None).unwrap();
+    let back = detail.transcript.unwrap();
+    assert!(back.diarized);
+    assert_eq!(back.speaker_notes, t.speaker_notes);
+    assert_eq!(back.language.as_deref(), Some("en"));
+    assert_eq!(back.redactions, t.redactions);
+    assert_eq!(detail.call.warnings, warnings);
+    assert!(!detail.scorecard.unwrap().scorecard.judged);
 }

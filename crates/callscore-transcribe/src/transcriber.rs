@@ -507,7 +507,11 @@ impl Transcriber {
                     data.t0.max(0) as u64 * 10,
                     data.t1.max(data.t0).max(0) as u64 * 10,
                 );
-                let starts_word = first_in_segment || bytes[0] == b' ';
+                let spaced = bytes[0] == b' ';
+                // Chinese and Japanese are written without spaces: each ideograph (or kana)
+                // token is a word of its own, so segments can still be cut at speech regions
+                // and evidence can point at the characters themselves.
+                let starts_word = first_in_segment || spaced || starts_ideograph(bytes);
                 first_in_segment = false;
                 match words.last_mut() {
                     Some(w) if !starts_word => {
@@ -519,6 +523,7 @@ impl Transcriber {
                         t0_ms: t0,
                         t1_ms: t1,
                         segment: seg_idx,
+                        spaced,
                     }),
                 }
             }
@@ -534,6 +539,19 @@ struct RawWord {
     t0_ms: u64,
     t1_ms: u64,
     segment: usize,
+    /// Whisper wrote a space before it (English words); ideographs follow without one.
+    spaced: bool,
+}
+
+/// Whether a token's bytes begin with an ideograph or kana (U+3040–U+9FFF, U+F900–U+FAFF):
+/// the lead byte decides, because byte-level tokens may split a character across tokens.
+fn starts_ideograph(bytes: &[u8]) -> bool {
+    match bytes {
+        [0xE3, b1, ..] => *b1 >= 0x81, // U+3040 onwards (kana, CJK punctuation is U+3000–303F)
+        [0xE4..=0xE9, ..] => true,     // U+4000–U+9FFF: CJK extension A and unified ideographs
+        [0xEF, 0xA4..=0xAB, ..] => true, // U+F900–U+FAFF: compatibility ideographs
+        _ => false,
+    }
 }
 
 /// Audio handed to whisper, and where each piece of it came from in the call.
@@ -748,7 +766,9 @@ fn words_to_segments(speaker: Speaker, feed: &Feed, words: Vec<RawWord>) -> Vec<
         match segments.last_mut() {
             Some(seg) if current_key == Some(key) => {
                 seg.end_ms = seg.end_ms.max(end);
-                seg.text.push(' ');
+                if w.spaced {
+                    seg.text.push(' ');
+                }
                 seg.text.push_str(&word.text);
                 seg.words.push(word);
             }
@@ -903,6 +923,7 @@ mod tests {
             t0_ms: t0,
             t1_ms: t1,
             segment: 0,
+            spaced: text.starts_with(' '),
         };
         let segs = words_to_segments(
             Speaker::Agent,
@@ -1056,6 +1077,44 @@ mod tests {
             drop(first);
             assert_eq!(waiter.join().unwrap(), 1);
         });
+    }
+
+    #[test]
+    fn ideographs_start_words_and_join_without_spaces() {
+        assert!(starts_ideograph("您".as_bytes()));
+        assert!(starts_ideograph("の".as_bytes()));
+        assert!(
+            starts_ideograph(&"欢".as_bytes()[..1]),
+            "a split character still starts"
+        );
+        assert!(
+            !starts_ideograph("，".as_bytes()),
+            "full-width punctuation joins"
+        );
+        assert!(!starts_ideograph("。".as_bytes()));
+        assert!(!starts_ideograph(b" Hello"));
+        assert!(!starts_ideograph(b"lo"));
+        let samples = vec![0.0f32; SAMPLE_RATE as usize * 4];
+        let feed = Feed::join(&samples, &no_bleed(&samples), &[region(0, 3000)], 300);
+        let w = |text: &str, t0, t1| RawWord {
+            bytes: text.as_bytes().to_vec(),
+            t0_ms: t0,
+            t1_ms: t1,
+            segment: 0,
+            spaced: text.starts_with(' '),
+        };
+        let segs = words_to_segments(
+            Speaker::Agent,
+            &feed,
+            vec![w("您", 0, 300), w("好", 300, 600), w(" OK", 700, 900)],
+        );
+        assert_eq!(segs.len(), 1);
+        assert_eq!(segs[0].text, "您好 OK");
+        assert_eq!(segs[0].words.len(), 3);
+        assert_eq!(
+            (segs[0].words[1].start_ms, segs[0].words[1].end_ms),
+            (300, 600)
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 use crate::db::with_store;
 use crate::pages::PageError;
-use crate::SharedState;
+use crate::{AppState, SharedState};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::header::{self, HeaderValue};
@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -207,9 +207,13 @@ pub(crate) async fn audio(
     }
     let db_dir = state.pool.db_dir();
     let lookup = id.clone();
-    let (source, file_name) = with_store(&state, move |store| {
+    let (source, file_name, redactions) = with_store(&state, move |store| {
         let call = store.call_record(&lookup)?;
-        Ok((call.source_path, call.file_name))
+        let redactions = store
+            .transcript(&lookup)?
+            .map(|t| t.redactions)
+            .unwrap_or_default();
+        Ok((call.source_path, call.file_name, redactions))
     })
     .await?;
     let moved = || {
@@ -220,13 +224,19 @@ pub(crate) async fn audio(
     };
     let checking = state.clone();
     let checked_id = id.clone();
+    let muting = !redactions.is_empty();
     let opened = tokio::task::spawn_blocking(move || {
         let path = resolve_recording(&source, db_dir.as_deref()).ok_or(Refusal::Missing)?;
-        open_verified(&checking.verified, &checked_id, &path)
+        let (file, len) = open_verified(&checking.verified, &checked_id, &path)?;
+        if !muting {
+            return Ok(Served::File(file, len));
+        }
+        drop(file);
+        muted_copy(&checking, &checked_id, &path, &redactions).map(Served::Muted)
     })
     .await
     .map_err(|e| PageError::Internal(format!("looking for a recording failed: {e}")))?;
-    let (file, len) = match opened {
+    let served = match opened {
         Ok(opened) => opened,
         Err(Refusal::Missing) => return Err(moved()),
         Err(Refusal::Replaced(why)) => {
@@ -248,7 +258,26 @@ pub(crate) async fn audio(
         .get(header::RANGE)
         .map(|v| v.to_str().map(str::to_string));
     drop(req);
-    let mut resp = ranged_response(range, file, len, &file_name).await?;
+    let etag = match &served {
+        Served::File(..) => format!("\"{id}\""),
+        // The muted copy changes when the redacted spans do (a rescore that redacts more).
+        Served::Muted(bytes) => format!("\"{id}-muted-{}\"", bytes.len()),
+    };
+    let (mut resp, file_name) = match served {
+        Served::File(file, len) => (
+            ranged_response(range, file, len, &file_name).await?,
+            file_name,
+        ),
+        Served::Muted(bytes) => {
+            // A muted copy is a WAV whatever the original was; its name says it is not the
+            // original.
+            let stem = FsPath::new(&file_name)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| file_name.clone());
+            (ranged_bytes(range, &bytes), format!("{stem}-redacted.wav"))
+        }
+    };
     let headers = resp.headers_mut();
     // Recordings are personal data: the browser may keep them for seeking, nobody else.
     headers.insert(
@@ -256,7 +285,7 @@ pub(crate) async fn audio(
         HeaderValue::from_static("private, no-cache"),
     );
     // The id is the content's hash: a strong validator for free.
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{id}\"")) {
+    if let Ok(v) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, v);
     }
     let disposition = format!(
@@ -269,6 +298,112 @@ pub(crate) async fn audio(
     Ok(resp)
 }
 
+/// What the audio route answers with: the verified recording itself, or (for a call with
+/// redacted spans) a WAV copy with those spans muted.
+enum Served {
+    File(File, u64),
+    Muted(Arc<Vec<u8>>),
+}
+
+/// Muted copies kept in memory: a player sends several range requests while seeking, and
+/// decoding the call again for each would be slow. A few calls' worth (a 10-minute stereo call
+/// is about 38 MB at 16 kHz).
+const MUTED_ENTRIES: usize = 4;
+
+/// Muted copies of recordings with redactions, by call id, newest last.
+#[derive(Default)]
+pub(crate) struct MutedCopies {
+    copies: Mutex<Vec<(String, Arc<Vec<u8>>)>>,
+}
+
+/// The recording at `path` (verified to be call `id`) decoded, with `redactions` muted, as a
+/// 16-bit WAV. Redacted words are never played: the original's bytes are not served at all for
+/// such a call. After decoding, the file is verified again, so a recording swapped for another
+/// while it was being decoded is refused rather than served muted in the wrong places.
+fn muted_copy(
+    state: &AppState,
+    id: &str,
+    path: &FsPath,
+    redactions: &[callscore_core::Redaction],
+) -> Result<Arc<Vec<u8>>, Refusal> {
+    {
+        let copies = state.muted.copies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, bytes)) = copies.iter().find(|(known, _)| known == id) {
+            return Ok(bytes.clone());
+        }
+    }
+    let audio = callscore_redact::RedactedAudio::from_file(
+        path,
+        redactions,
+        callscore_redact::AudioStyle::Silence,
+    )
+    .and_then(|a| a.to_wav_bytes())
+    .map_err(|e| Refusal::Io(io::Error::other(e.to_string())))?;
+    open_verified(&state.verified, id, path)?;
+    let bytes = Arc::new(audio);
+    let mut copies = state.muted.copies.lock().unwrap_or_else(|e| e.into_inner());
+    copies.retain(|(known, _)| known != id);
+    if copies.len() >= MUTED_ENTRIES {
+        copies.remove(0);
+    }
+    copies.push((id.to_string(), bytes.clone()));
+    Ok(bytes)
+}
+
+/// The one byte range a request asks for (`None`: the whole body), or the 416 answer for a
+/// range that cannot be satisfied or parsed, or for several ranges (players never ask for
+/// more than one).
+fn requested_range(
+    range: Option<Result<String, header::ToStrError>>,
+    len: u64,
+) -> Result<Option<std::ops::RangeInclusive<u64>>, Response> {
+    let unsatisfiable = || {
+        let mut resp = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+        resp
+    };
+    match range {
+        None => Ok(None),
+        Some(value) => {
+            let Ok(text) = value else {
+                return Err(unsatisfiable());
+            };
+            match http_range_header::parse_range_header(&text).and_then(|r| r.validate(len)) {
+                Ok(ranges) if ranges.len() == 1 => Ok(Some(ranges[0].clone())),
+                _ => Err(unsatisfiable()),
+            }
+        }
+    }
+}
+
+/// A muted copy (in memory), whole or the range asked for.
+fn ranged_bytes(range: Option<Result<String, header::ToStrError>>, bytes: &[u8]) -> Response {
+    let len = bytes.len() as u64;
+    let range = match requested_range(range, len) {
+        Ok(range) => range,
+        Err(refused) => return refused,
+    };
+    let (start, end) = match &range {
+        Some(r) => (*r.start(), *r.end() + 1),
+        None => (0, len),
+    };
+    let body = bytes[start as usize..end as usize].to_vec();
+    let mut resp = Response::new(Body::from(body));
+    let headers = resp.headers_mut();
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
+    if let Some(r) = range {
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{len}", r.start(), r.end())) {
+            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    resp
+}
+
 /// The whole file (200) or the one byte range asked for (206); 416 for a range that cannot be
 /// satisfied or parsed, and for several ranges (players never ask for more than one).
 async fn ranged_response(
@@ -277,24 +412,9 @@ async fn ranged_response(
     len: u64,
     file_name: &str,
 ) -> Result<Response, PageError> {
-    let unsatisfiable = || {
-        let mut resp = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-            resp.headers_mut().insert(header::CONTENT_RANGE, v);
-        }
-        resp
-    };
-    let range = match range {
-        None => None,
-        Some(value) => {
-            let Ok(text) = value else {
-                return Ok(unsatisfiable());
-            };
-            match http_range_header::parse_range_header(&text).and_then(|r| r.validate(len)) {
-                Ok(ranges) if ranges.len() == 1 => Some(ranges[0].clone()),
-                _ => return Ok(unsatisfiable()),
-            }
-        }
+    let range = match requested_range(range, len) {
+        Ok(range) => range,
+        Err(refused) => return Ok(refused),
     };
     let (start, count) = match &range {
         Some(r) => (*r.start(), r.end() - r.start() + 1),

@@ -132,6 +132,7 @@ pub fn router(config: ServeConfig) -> Result<Router, WebError> {
         pool,
         keys,
         verified: audio::Verified::default(),
+        muted: audio::MutedCopies::default(),
     });
     let app = Router::new()
         .route("/", get(pages::queue::flagged))
@@ -142,6 +143,7 @@ pub fn router(config: ServeConfig) -> Result<Router, WebError> {
         .route("/agents", get(pages::agent::agents))
         .route("/agents/{name}", get(pages::agent::agent_page))
         .route("/calibration", get(pages::calibration::calibration))
+        .route("/search", get(pages::search::search_page))
         .route("/login", get(security::login_page).post(security::login))
         .route("/logout", post(security::logout))
         .route("/assets/{file}", get(assets::asset))
@@ -266,6 +268,8 @@ pub(crate) struct AppState {
     pub keys: security::Keys,
     /// Recordings whose bytes were checked against their call id.
     pub verified: audio::Verified,
+    /// Muted copies of recordings with redacted spans, for the audio route.
+    pub muted: audio::MutedCopies,
 }
 
 pub(crate) type SharedState = Arc<AppState>;

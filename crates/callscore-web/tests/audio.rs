@@ -238,3 +238,91 @@ async fn audio_carries_a_strong_validator_and_serves_head() {
     );
     assert!(head.header(header::LAST_MODIFIED).is_some());
 }
+
+/// A call with redacted spans (a card number read out) never has those spans played: the
+/// route serves a WAV copy with them silent, whole or by ranges, and the call page says so.
+#[tokio::test]
+async fn redacted_spans_are_served_muted() {
+    use callscore_core::{CallMeta, Redaction, Speaker, Transcript};
+    use callscore_rubric::Rubric;
+    use callscore_store::{NewCall, Store};
+
+    let db = build();
+    let wav = db.dir.path().join("card.wav");
+    write_wav_tone(&wav, 10);
+    let id = sha256_hex(&wav);
+    let mut transcript: Transcript = serde_json::from_str(
+        r#"{"duration_ms": 3000, "segments": [
+            {"speaker": "caller", "start_ms": 0, "end_ms": 3000,
+             "text": "my card is [card number] thanks", "words": []}]}"#,
+    )
+    .unwrap();
+    transcript.redactions = vec![Redaction {
+        class: "card_number".into(),
+        speaker: Speaker::Caller,
+        start_ms: 1_000,
+        end_ms: 2_000,
+    }];
+    let rubric = Rubric::from_toml_str(RUBRIC, "test.toml").unwrap();
+    let scorecard = rubric.evaluate(&transcript);
+    let meta = CallMeta::default();
+    let mut store = Store::open(&db.db).unwrap();
+    store
+        .record_scored_call(
+            &NewCall {
+                id: &id,
+                source_path: &wav,
+                duration_ms: 3_000,
+                channels: 2,
+                sample_rate: 8_000,
+                format: "wav",
+                meta: &meta,
+                warnings: &[],
+            },
+            &transcript,
+            &scorecard,
+        )
+        .unwrap();
+    drop(store);
+
+    let app = app(&db, None);
+    let uri = format!("/calls/{id}/audio");
+    let whole = fetch(&app, &uri).await;
+    assert_eq!(whole.status, StatusCode::OK, "{}", whole.text());
+    assert_ne!(whole.body, std::fs::read(&wav).unwrap(), "not the original");
+    assert_eq!(whole.header(header::CONTENT_TYPE), Some("audio/wav"));
+    assert_eq!(
+        whole.header(header::CONTENT_DISPOSITION),
+        Some("inline; filename=\"card-redacted.wav\"")
+    );
+    let mut reader = hound::WavReader::new(std::io::Cursor::new(&whole.body)).unwrap();
+    let spec = reader.spec();
+    assert_eq!((spec.channels, spec.sample_rate), (2, 8_000));
+    let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+    let left_at = |sec: f64| {
+        let frame = (sec * 8_000.0) as usize;
+        samples[frame * 2..(frame + 400) * 2]
+            .iter()
+            .step_by(2)
+            .map(|s| i32::from(*s).abs())
+            .max()
+            .unwrap()
+    };
+    assert!(left_at(0.5) > 1_000, "sound before the span");
+    assert_eq!(left_at(1.2), 0, "silence inside the span");
+    assert_eq!(left_at(1.9), 0, "silence to the span's end");
+    assert!(left_at(2.5) > 1_000, "sound after the span");
+
+    // Seeking: a range of the muted copy is exactly those bytes of it.
+    let part = send(&app, ranged(&uri, "bytes=100-199")).await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.body, whole.body[100..200]);
+
+    let page = fetch(&app, &format!("/calls/{id}")).await;
+    assert!(
+        page.text()
+            .contains("1 span(s) redacted (card number): the player plays them as silence."),
+        "{}",
+        page.text()
+    );
+}

@@ -488,3 +488,38 @@ fn a_missing_database_is_an_error_naming_it() {
     assert!(err.to_string().contains("typo.db"), "{err}");
     assert!(!dir.path().join("typo.db").exists());
 }
+
+#[tokio::test]
+async fn search_finds_turns_and_each_hit_opens_its_call_at_that_moment() {
+    let db = build();
+    let app = app(&db, None);
+    let page = fetch(&app, "/search?q=paid").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    // Both of the rude call's turns with "paid", in call order, each a link that seeks.
+    assert!(
+        html.contains(&format!("href=\"/calls/{RUDE_ID}?t=1800\"")),
+        "{html}"
+    );
+    assert!(html.contains(&format!("href=\"/calls/{RUDE_ID}?t=9400\"")));
+    assert!(html.contains("<mark>paid</mark>"));
+    // The caller's markup is text here too.
+    assert!(!html.contains("<script>alert"), "{html}");
+    assert!(html.contains("2 hit(s)"));
+
+    let agent_only = fetch(&app, "/search?q=paid&speaker=caller").await.text();
+    assert!(agent_only.contains("1 hit(s)"), "{agent_only}");
+    let phrase = fetch(&app, "/search?q=%22check+my+bill%22").await.text();
+    assert!(
+        phrase.contains(&format!("href=\"/calls/{GOOD_ID}?t=4200\"")),
+        "{phrase}"
+    );
+    let none = fetch(&app, "/search?q=refund").await.text();
+    assert!(none.contains("No transcript matches."));
+    // A query the index cannot take is explained on the page.
+    let bad = fetch(&app, "/search?q=NEAR%2Fx+paid").await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert!(bad
+        .text()
+        .contains("Cannot search for that: NEAR/ takes a number"));
+}

@@ -39,6 +39,8 @@ enum Command {
     Flagged(cmd::report::FlaggedArgs),
     /// Show one call's scorecard with evidence, and its transcript.
     Show(cmd::report::ShowArgs),
+    /// Search every stored transcript for words and phrases.
+    Search(cmd::search::SearchArgs),
     /// Validate rubrics and run rubric regression tests.
     #[command(subcommand)]
     Rubric(cmd::rubric::RubricCommand),
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Report(a) => cmd::report::run_report(a),
         Command::Flagged(a) => cmd::report::run_flagged(a),
         Command::Show(a) => cmd::report::run_show(a),
+        Command::Search(a) => cmd::search::run(a),
         Command::Rubric(c) => cmd::rubric::run(c),
         Command::Record(a) => cmd::record::run(a),
         Command::ImportPcap(a) => cmd::import_pcap::run(a),

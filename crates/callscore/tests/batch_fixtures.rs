@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 
 const P: Outcome = Outcome::Pass;
 const F: Outcome = Outcome::Fail;
-const N: Outcome = Outcome::NotApplicable;
 
 const CRITERIA: [&str; 8] = [
     "greeting",
@@ -37,8 +36,8 @@ const CRITERIA: [&str; 8] = [
 /// - no_caller_name: all good except that Olivia Bennett is never called by her name.
 /// - long_hold: a 30 s hold is dead air (limit 25 s); the agent's last line is a question, no
 ///   closing; everything else good ("this is Emma", "David", two questions).
-/// - mono_call: both people on one channel, so every criterion bound to a speaker is not
-///   applicable; nobody is silent for long.
+/// - mono_call: both people on one channel, separated by diarization; then everything right
+///   ("Ben speaking", "Thank you, Grace", "anything else", "Have a good evening").
 /// - common_name_will: "will" as a verb is not the caller's name; otherwise good.
 /// - noisy_line: outbound, everything right despite the noise.
 /// - u8_agent_right: agent on the right channel, everything right.
@@ -49,7 +48,7 @@ fn reviewer() -> Vec<(&'static str, [Outcome; 8])> {
         ("rude_agent", [F, F, F, F, F, F, P, F]),
         ("no_caller_name", [P, P, F, P, P, P, P, P]),
         ("long_hold", [P, P, P, P, P, P, F, F]),
-        ("mono_call", [N, N, N, N, N, N, P, N]),
+        ("mono_call", [P, P, P, P, P, P, P, P]),
         ("common_name_will", [P, P, F, P, P, P, P, P]),
         ("noisy_line", [P, P, P, P, P, P, P, P]),
         ("u8_agent_right", [P, P, P, P, P, P, P, P]),
@@ -61,7 +60,8 @@ fn reviewer() -> Vec<(&'static str, [Outcome; 8])> {
 /// tiny.en mis-hears, not a rubric mistake: the transcript shows the words were not there. The
 /// test fails on any disagreement not listed here (a regression); one that goes away is
 /// reported so it can be removed. The verdicts a manager acts on — courtesy, dead air, the
-/// caller's name on the two calls built to test it, mono N/A — are deliberately not listed.
+/// caller's name on the two calls built to test it, the mono call's turns — are deliberately
+/// not listed.
 const KNOWN_MISSES: &[(&str, &str, &str)] = &[
     (
         "good_call",
@@ -79,6 +79,21 @@ const KNOWN_MISSES: &[(&str, &str, &str)] = &[
         "\"this is Emma\" is heard as \"the time and the demand\"",
     ),
     ("long_hold", "questions", "the second question is mis-heard"),
+    (
+        "mono_call",
+        "agent_name",
+        "\"Ben speaking\" is heard as \"men speaking\" in the mix (the turns are right)",
+    ),
+    (
+        "mono_call",
+        "caller_name",
+        "\"Thank you, Grace\" is heard as \"Can you pray\" in the mix",
+    ),
+    (
+        "mono_call",
+        "closing",
+        "\"Have a good evening\" is heard as \"happy, good evening\" in the mix",
+    ),
     (
         "common_name_will",
         "greeting",

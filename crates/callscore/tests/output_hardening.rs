@@ -69,6 +69,7 @@ fn db_with_stored_transcripts(dir: &Path, n: usize) -> (PathBuf, Vec<PathBuf>) {
             sample_rate: 8_000,
             format: "wav/mulaw",
             meta: &t.meta,
+            warnings: &[],
         };
         store
             .record_scored_call(&call, &t, &other_rubric.evaluate(&t))

@@ -253,6 +253,7 @@ fn fill(db: &Path) {
             sample_rate: 8_000,
             format: "wav/mulaw",
             meta: &meta,
+            warnings: &[],
         };
         store.record_scored_call(&call, &t, &c.scorecard).unwrap();
     }
@@ -562,4 +563,175 @@ fn report_shows_reviewed_scores_and_disagreements() {
         .unwrap();
     assert_eq!(row["overridden"], 1);
     assert_eq!(row["machine_fail_reviewer_pass"], 1);
+}
+
+/// Adds two mystery-shop calls (scenario and ring time in their metadata) to `db`.
+fn add_shops(db: &Db) {
+    let mut store = Store::open(&db.path).unwrap();
+    let good = calls().remove(0);
+    for (i, (scenario, ring_ms, started)) in [
+        ("billing-question", 4_200, "2024-03-14T10:05:00Z"),
+        ("billing-question", 6_000, "2024-03-15T16:45:00Z"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let meta = CallMeta {
+            agent: Some("Daniel".into()),
+            caller_name: Some("Priya Raman".into()),
+            direction: Some(Direction::Outbound),
+            started_at: Some(started.into()),
+            scenario: Some(scenario.into()),
+            ring_ms: Some(ring_ms),
+            outcome: Some("answered".into()),
+            ..Default::default()
+        };
+        let id = format!("{:064x}", 0x5409 + i);
+        let path = PathBuf::from(format!("/recordings/shops/shop-{i}.wav"));
+        let t = Transcript {
+            duration_ms: 40_000,
+            model: "tiny.en".into(),
+            segments: good.segments.clone(),
+            meta: meta.clone(),
+            ..Default::default()
+        };
+        let call = NewCall {
+            id: &id,
+            source_path: &path,
+            duration_ms: 40_000,
+            channels: 2,
+            sample_rate: 8_000,
+            format: "wav/mulaw",
+            meta: &meta,
+            warnings: &[],
+        };
+        store
+            .record_scored_call(&call, &t, &good.scorecard)
+            .unwrap();
+    }
+}
+
+#[test]
+fn report_by_hour_weekday_and_scenario() {
+    let db = db();
+    add_shops(&db);
+    let hour = run(&db, &["report", "--by", "hour"]);
+    assert_fits_80(&hour);
+    insta::assert_snapshot!("report_by_hour", hour);
+    let weekday = run(&db, &["report", "--by", "weekday"]);
+    assert_fits_80(&weekday);
+    insta::assert_snapshot!("report_by_weekday", weekday);
+    insta::assert_snapshot!(
+        "report_by_scenario",
+        run(&db, &["report", "--by", "scenario"])
+    );
+    insta::assert_snapshot!(
+        "report_by_weekday_csv",
+        run(&db, &["report", "--by", "weekday", "--format", "csv"])
+    );
+    let json: serde_json::Value = serde_json::from_str(&run(
+        &db,
+        &["report", "--by", "scenario", "--format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(json["by"], "scenario");
+    let groups = json["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{json}");
+    assert_eq!(groups[0]["group"], "billing-question");
+    assert_eq!(groups[0]["calls"], 2);
+    assert_eq!(groups[0]["average_ring_ms"], 5100.0);
+    // Weekdays come Monday first; 2024-03-11 was a Monday, the shops a Thursday and a Friday.
+    let days: Vec<String> = serde_json::from_str::<serde_json::Value>(&run(
+        &db,
+        &["report", "--by", "weekday", "--format", "json"],
+    ))
+    .unwrap()["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["group"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(days[0], "Monday");
+    assert!(days.contains(&"Thursday".to_string()) && days.contains(&"Friday".to_string()));
+}
+
+#[test]
+fn show_prints_the_shop_and_json_has_ring_ms() {
+    let db = db();
+    add_shops(&db);
+    let text = run(&db, &["show", "shop-0"]);
+    assert!(
+        text.contains("Shop      scenario billing-question, answered after 4.2 s, answered"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&db, &["show", "shop-0", "--format", "json"])).unwrap();
+    assert_eq!(json["call"]["meta"]["ring_ms"], 4200, "{json}");
+    assert_eq!(json["call"]["meta"]["scenario"], "billing-question");
+}
+
+#[test]
+fn search_finds_words_and_phrases_newest_first_in_every_format() {
+    let db = db();
+    let table = run(&db, &["search", "bill"]);
+    insta::assert_snapshot!("search_bill_table", table);
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&db, &["search", "bill", "--format", "json"])).unwrap();
+    let hits = json["hits"].as_array().unwrap();
+    // Two calls say "bill": rude_agent (2024-03-11 11:40) before good_call (09:15), and within
+    // good_call in time order.
+    let order: Vec<(String, u64)> = hits
+        .iter()
+        .map(|h| {
+            (
+                h["file_name"].as_str().unwrap().to_string(),
+                h["start_ms"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("rude_agent.wav".to_string(), 2_000),
+            ("good_call.wav".to_string(), 6_600),
+            ("good_call.wav".to_string(), 11_500),
+        ]
+    );
+    assert_eq!(hits[0]["speaker"], "caller");
+    assert!(
+        hits[0]["marked"].as_str().unwrap().contains("«bill»"),
+        "{json}"
+    );
+    assert!(hits[0]["listen"].as_str().unwrap().ends_with("?t=2000"));
+    insta::assert_snapshot!(
+        "search_phrase_csv",
+        run(
+            &db,
+            &["search", "\"thank you for calling\"", "--format", "csv"]
+        )
+    );
+    let count = |args: &[&str]| -> usize {
+        let mut full = vec!["search"];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["--format", "json"]);
+        serde_json::from_str::<serde_json::Value>(&run(&db, &full)).unwrap()["hits"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(&["bill", "--speaker", "agent"]), 1);
+    assert_eq!(count(&["bill", "--agent", "SARAH"]), 2);
+    assert_eq!(count(&["bill", "--from", "2024-03-12"]), 0);
+    // "cut off this morning, and I paid the bill": seven words between.
+    assert_eq!(count(&["cut", "NEAR/8", "bill"]), 1);
+    assert_eq!(count(&["cut", "NEAR/3", "bill"]), 0);
+    assert_eq!(count(&["anything", "else"]), 1);
+    assert_eq!(count(&["\"else anything\""]), 0);
+    assert_eq!(count(&["electric*"]), 1);
+    let (code, err) = run_err(&db, &["search", "NEAR/x", "bill"]);
+    assert_eq!(
+        code, 2,
+        "a query that cannot run is like a bad rubric: nothing ran"
+    );
+    assert!(err.contains("cannot search for 'NEAR/x bill'"), "{err}");
 }

@@ -71,6 +71,7 @@ fn scored_db(dir: &Path) -> PathBuf {
         sample_rate: 8_000,
         format: "wav",
         meta: &meta,
+        warnings: &[],
     };
     store
         .record_scored_call(&call, &transcript, &scorecard)

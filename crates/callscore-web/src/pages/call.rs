@@ -77,6 +77,17 @@ pub(crate) async fn call_page(
     .into_response())
 }
 
+/// The redacted data classes of a transcript, each once, in the order first redacted.
+fn redacted_classes(t: &callscore_core::Transcript) -> String {
+    let mut classes: Vec<&str> = Vec::new();
+    for r in &t.redactions {
+        if !classes.contains(&r.class.as_str()) {
+            classes.push(&r.class);
+        }
+    }
+    classes.join(", ").replace('_', " ")
+}
+
 fn speaker_label(s: Speaker) -> &'static str {
     match s {
         Speaker::Agent => "Agent",
@@ -98,7 +109,8 @@ fn render(view: &CallView, session: &Session, rename: bool) -> Markup {
                     div.verdict {
                         (score_badge(sc.scorecard.score, sc.scorecard.passed, sc.scorecard.flagged))
                         span.verdict-text {
-                            @if sc.scorecard.passed { "Passed" } @else { "Did not pass" }
+                            @if !sc.scorecard.judged { "Cannot be judged" }
+                            @else if sc.scorecard.passed { "Passed" } @else { "Did not pass" }
                             @if sc.scorecard.flagged { " · flagged" }
                         }
                         @if let Some(r) = view.reviewed.as_ref().filter(|r| r.changed_criteria > 0) {
@@ -116,14 +128,24 @@ fn render(view: &CallView, session: &Session, rename: bool) -> Markup {
                 div { dt { "Started (UTC)" } dd { (call.started_at.as_deref().map(fmt_when).unwrap_or_else(|| "–".into())) } }
                 div { dt { "Length" } dd { (fmt_duration(call.duration_ms)) } }
                 @if let Some(d) = call.meta.direction { div { dt { "Direction" } dd { (format!("{d:?}").to_lowercase()) } } }
+                @if let Some(scenario) = &call.meta.scenario { div { dt { "Mystery shop" } dd { code { (scenario) } } } }
+                @if let Some(ring) = call.meta.ring_ms { div { dt { "Answered after" } dd { (format!("{:.1} s", ring as f64 / 1000.0)) } } }
+                @if let Some(t) = view.detail.transcript.as_ref().filter(|t| t.diarized) {
+                    div.speakers { dt { "Speakers" } dd { "separated from a mono recording" @for n in &t.speaker_notes { br; span.muted { (n) } } } }
+                }
                 @if let Some(sc) = sc { div { dt { "Rubric" } dd { code { (sc.scorecard.rubric_id) } " v" (sc.scorecard.rubric_version) } } }
                 @if let Some(t) = &view.detail.transcript { @if !t.model.is_empty() { div { dt { "Transcribed by" } dd { (t.model) } } } }
+                @if let Some(lang) = view.detail.transcript.as_ref().and_then(|t| t.language.as_deref()) { div { dt { "Language" } dd { (lang) } } }
                 div { dt { "Call id" } dd { code title=(call.id) { (call.id.get(..12).unwrap_or(&call.id)) } } }
             }
             @if let Some(sc) = sc {
                 @if !sc.scorecard.flag_reasons.is_empty() {
                     ul.flag-reasons { @for r in &sc.scorecard.flag_reasons { li { (r) } } }
                 }
+            }
+            @for w in &call.warnings { p.warning { "Warning: " (w) } }
+            @if let Some(t) = view.detail.transcript.as_ref().filter(|t| !t.redactions.is_empty()) {
+                p.redacted { (t.redactions.len()) " span(s) redacted (" (redacted_classes(t)) "): the player plays them as silence." }
             }
             @if call.status == "failed" {
                 p.error { "This recording could not be scored: " (call.error.as_deref().unwrap_or("unknown error")) }

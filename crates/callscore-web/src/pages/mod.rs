@@ -7,6 +7,7 @@ pub(crate) mod calibration;
 pub(crate) mod call;
 pub(crate) mod login;
 pub(crate) mod queue;
+pub(crate) mod search;
 
 use crate::security::Session;
 use axum::http::StatusCode;
@@ -99,6 +100,7 @@ pub(crate) enum Section {
     Calls,
     Agents,
     Calibration,
+    Search,
     None,
 }
 
@@ -109,6 +111,7 @@ pub(crate) fn layout(title: &str, section: Section, session: &Session, content: 
         (Section::Calls, "/calls", "All calls"),
         (Section::Agents, "/agents", "Agents"),
         (Section::Calibration, "/calibration", "Calibration"),
+        (Section::Search, "/search", "Search"),
     ];
     html! {
         (DOCTYPE)

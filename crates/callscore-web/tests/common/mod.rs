@@ -173,6 +173,7 @@ pub fn build() -> TestDb {
             sample_rate: 8_000,
             format: "wav",
             meta: &meta,
+            warnings: &[],
         };
         store
             .record_scored_call(&call, &transcript, &scorecard)

@@ -10,6 +10,7 @@ pub mod rescore;
 pub mod rubric;
 pub mod score;
 pub mod score_transcript;
+pub mod search;
 pub mod serve;
 pub mod shop;
 pub mod transcribe;

@@ -4,7 +4,7 @@
 use super::score::OutputFormat;
 use anyhow::Context;
 use callscore_core::{fmt_ms, Outcome, Speaker};
-use callscore_store::{CallDetail, CallRow, Report, ReportFilter, Store};
+use callscore_store::{CallDetail, CallRow, GroupBy, GroupRow, Report, ReportFilter, Store};
 use clap::{Args, ValueEnum};
 use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 use serde::Serialize;
@@ -88,6 +88,32 @@ pub struct ReportArgs {
     /// With --disagreements: leave out criteria reviewed on fewer calls than this.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub min_reviewed: u64,
+    /// Instead of the report: calls grouped by the hour or weekday they started (UTC), or by
+    /// mystery-shop scenario: where service drops.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "GROUP",
+        conflicts_with = "disagreements"
+    )]
+    pub by: Option<ReportGroup>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ReportGroup {
+    Hour,
+    Weekday,
+    Scenario,
+}
+
+impl From<ReportGroup> for GroupBy {
+    fn from(g: ReportGroup) -> GroupBy {
+        match g {
+            ReportGroup::Hour => GroupBy::Hour,
+            ReportGroup::Weekday => GroupBy::Weekday,
+            ReportGroup::Scenario => GroupBy::Scenario,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -122,6 +148,9 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let store = args.db.open()?;
     if args.disagreements {
         return run_disagreements(&store, &args);
+    }
+    if let Some(by) = args.by {
+        return run_grouped(&store, &args, by);
     }
     let report = store
         .report(&args.filter.to_filter(args.flagged))
@@ -164,6 +193,133 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     emit(&out)
 }
 
+/// `report --by hour|weekday|scenario`.
+fn run_grouped(store: &Store, args: &ReportArgs, by: ReportGroup) -> anyhow::Result<ExitCode> {
+    let filter = args.filter.to_filter(args.flagged);
+    let rows = store
+        .report_by(&filter, by.into())
+        .with_context(|| format!("cannot build the report from {}", args.db.db.display()))?;
+    let rubric = match filter.rubric_id.clone() {
+        Some(id) => Some(id),
+        None => store.latest_rubric_id()?,
+    };
+    let out = match args.format {
+        OutputFormat::Table => render_grouped(&rows, by, rubric.as_deref(), table_width()),
+        OutputFormat::Json => to_json(&GroupedJson {
+            by: by.into(),
+            rubric_id: rubric.clone(),
+            groups: &rows,
+        })?,
+        OutputFormat::Csv => grouped_csv(&rows, by)?,
+    };
+    emit(&out)
+}
+
+#[derive(serde::Serialize)]
+struct GroupedJson<'a> {
+    by: GroupBy,
+    rubric_id: Option<String>,
+    groups: &'a [GroupRow],
+}
+
+fn group_heading(by: ReportGroup) -> &'static str {
+    match by {
+        ReportGroup::Hour => "hour (UTC)",
+        ReportGroup::Weekday => "weekday (UTC)",
+        ReportGroup::Scenario => "scenario",
+    }
+}
+
+fn render_grouped(
+    rows: &[GroupRow],
+    by: ReportGroup,
+    rubric: Option<&str>,
+    width: Option<u16>,
+) -> String {
+    if rows.is_empty() {
+        return match (by, rubric) {
+            (_, None) => {
+                "No scored calls in this database yet. Score some with: callscore score PATH…\n"
+                    .into()
+            }
+            (ReportGroup::Scenario, Some(_)) => {
+                "No mystery-shop calls match. Place some with: callscore shop SCRIPT.toml --to URI\n"
+                    .into()
+            }
+            _ => "No scored calls match.\n".into(),
+        };
+    }
+    let ring = rows.iter().any(|r| r.average_ring_ms.is_some());
+    let mut header = vec![
+        group_heading(by),
+        "calls",
+        "avg score",
+        "pass rate",
+        "flagged",
+    ];
+    if ring {
+        header.push("avg answer");
+    }
+    let mut t = new_table(&header, width);
+    for r in rows {
+        let mut row = vec![
+            r.group.clone(),
+            r.calls.to_string(),
+            format!("{:.1}", r.average_score),
+            pct(r.pass_rate),
+            r.flagged.to_string(),
+        ];
+        if ring {
+            row.push(
+                r.average_ring_ms
+                    .map(|ms| format!("{:.1} s", ms / 1000.0))
+                    .unwrap_or_else(|| "-".into()),
+            );
+        }
+        t.add_row(row);
+    }
+    right_align(&mut t, &[1, 2, 3, 4, 5]);
+    let mut out = format!(
+        "Calls by {}, rubric {}\n\n",
+        group_heading(by),
+        rubric.unwrap_or("-")
+    );
+    out.push_str(&finish(&t));
+    out
+}
+
+fn grouped_csv(rows: &[GroupRow], by: ReportGroup) -> anyhow::Result<String> {
+    csv_string(|w| {
+        w.write_record([
+            match by {
+                ReportGroup::Hour => "hour_utc",
+                ReportGroup::Weekday => "weekday_utc",
+                ReportGroup::Scenario => "scenario",
+            },
+            "calls",
+            "average_score",
+            "passed",
+            "pass_rate",
+            "flagged",
+            "average_ring_ms",
+        ])?;
+        for r in rows {
+            w.write_record([
+                r.group.clone(),
+                r.calls.to_string(),
+                format!("{:.2}", r.average_score),
+                r.passed.to_string(),
+                format!("{:.4}", r.pass_rate),
+                r.flagged.to_string(),
+                r.average_ring_ms
+                    .map(|ms| format!("{ms:.0}"))
+                    .unwrap_or_default(),
+            ])?;
+        }
+        Ok(())
+    })
+}
+
 pub fn run_flagged(args: FlaggedArgs) -> anyhow::Result<ExitCode> {
     let store = args.db.open()?;
     let calls = store
@@ -198,12 +354,12 @@ pub fn run_show(args: ShowArgs) -> anyhow::Result<ExitCode> {
 
 /// Writes to stdout, with control characters in names and text from outside made visible (JSON
 /// has none left raw); a closed pipe (`| head`) is a normal end, not an error.
-fn emit(text: &str) -> anyhow::Result<ExitCode> {
+pub(super) fn emit(text: &str) -> anyhow::Result<ExitCode> {
     crate::out::text(text)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn to_json<T: Serialize>(value: &T) -> anyhow::Result<String> {
+pub(super) fn to_json<T: Serialize>(value: &T) -> anyhow::Result<String> {
     let mut s = serde_json::to_string_pretty(value).context("cannot encode JSON")?;
     s.push('\n');
     Ok(s)
@@ -697,6 +853,9 @@ fn render_show(d: &CallDetail, width: Option<u16>) -> String {
         audio.push(f.clone());
     }
     line("Audio", audio.join(", "));
+    if let Some(language) = d.transcript.as_ref().and_then(|t| t.language.as_deref()) {
+        line("Language", language.to_string());
+    }
     if let Some(t) = d.transcript.as_ref().filter(|t| t.diarized) {
         let mut speakers = "separated from a mono recording (speaker diarization)".to_string();
         for note in &t.speaker_notes {
@@ -705,6 +864,19 @@ fn render_show(d: &CallDetail, width: Option<u16>) -> String {
         }
         line("Speakers", speakers);
     }
+    if let Some(scenario) = &c.meta.scenario {
+        let mut shop = vec![format!("scenario {scenario}")];
+        if let Some(to) = &c.meta.to {
+            shop.push(format!("called {to}"));
+        }
+        if let Some(ring) = c.meta.ring_ms {
+            shop.push(format!("answered after {:.1} s", ring as f64 / 1000.0));
+        }
+        if let Some(outcome) = &c.meta.outcome {
+            shop.push(outcome.replace('_', " "));
+        }
+        line("Shop", shop.join(", "));
+    }
     line(
         "Status",
         match &c.error {
@@ -712,6 +884,9 @@ fn render_show(d: &CallDetail, width: Option<u16>) -> String {
             _ => c.status.clone(),
         },
     );
+    for warning in &c.warnings {
+        line("Warning", warning.clone());
+    }
 
     let Some(sc) = &d.scorecard else {
         out.push_str("\nNo scorecard for this call yet.\n");
@@ -869,7 +1044,7 @@ fn append_transcript(out: &mut String, d: &CallDetail, width: Option<u16>) {
     out.push_str(&finish(&table));
 }
 
-fn csv_string(
+pub(super) fn csv_string(
     build: impl FnOnce(&mut csv::Writer<Vec<u8>>) -> csv::Result<()>,
 ) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());

@@ -32,6 +32,8 @@ pub fn run(args: RescoreArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let rubric = Rubric::from_path(&args.rubric)
         .with_context(|| format!("cannot use rubric {}", args.rubric.display()))?;
+    let redactor = callscore_redact::Redactor::new(super::common::redaction_of(&rubric)?);
+    let mut redacted = 0usize;
     let mut store = args.db.open()?;
     let db = args.db.db.display();
     let (mut new, mut existing, mut passed, mut flagged) = (0usize, 0usize, 0usize, 0usize);
@@ -42,6 +44,18 @@ pub fn run(args: RescoreArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot read transcripts from {db}"))?;
         let Some((last, _)) = page.last() else { break };
         after = Some(last.clone());
+        // A rubric asking for more redaction classes than the transcripts were stored with
+        // redacts them now, and the stored text (and so the muted audio) follows, before any
+        // scorecard quotes them.
+        let mut page = page;
+        for (id, t) in &mut page {
+            if !redactor.redact(t).is_empty() {
+                store
+                    .update_redactions(id, t)
+                    .with_context(|| format!("cannot store redactions in {db}"))?;
+                redacted += 1;
+            }
+        }
         let scorecards: Vec<_> = page
             .iter()
             .map(|(id, t)| (id.as_str(), rubric.evaluate(t)))
@@ -75,6 +89,9 @@ pub fn run(args: RescoreArgs) -> anyhow::Result<ExitCode> {
         &rubric.hash()[..rubric.hash().len().min(12)],
         started.elapsed().as_secs_f64(),
     );
+    if redacted > 0 {
+        errln!("Redacted more of {redacted} stored transcript(s), as the rubric's [redaction] table asks.");
+    }
     let history = store
         .rubrics()
         .with_context(|| format!("cannot list rubrics in {db}"))?;

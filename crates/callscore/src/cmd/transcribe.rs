@@ -97,6 +97,14 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
                 let language = transcript.language.as_deref().unwrap_or("none (no speech)");
                 header.push_str(&format!("# language: {language} (detected)\n"));
             }
+            // Speakers inferred from one mixed channel are a claim the reader should weigh.
+            if transcript.diarized {
+                header
+                    .push_str("# speakers separated from a mono recording (speaker diarization)\n");
+                for note in &transcript.speaker_notes {
+                    header.push_str(&format!("# {note}\n"));
+                }
+            }
             crate::out::text(&format!("{header}{}", transcript.to_text()))?;
         }
         printed += 1;

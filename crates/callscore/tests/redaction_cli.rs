@@ -1,0 +1,221 @@
+//! Redaction end to end through the binary, on a real SQLite file: calls stored before a rubric
+//! asked for more classes are redacted by `rescore`, the stored text follows (so `show`, the
+//! review page and its muted audio follow), and no scorecard quotes what was removed.
+
+use assert_cmd::Command;
+use callscore_core::{CallMeta, Segment, Speaker, Transcript, Word};
+use callscore_rubric::Rubric;
+use callscore_store::{NewCall, Store};
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A segment whose words are spread evenly over its time.
+fn seg(speaker: Speaker, start_ms: u64, end_ms: u64, text: &str) -> Segment {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let step = (end_ms - start_ms) / words.len() as u64;
+    Segment {
+        speaker,
+        start_ms,
+        end_ms,
+        text: text.into(),
+        words: words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| Word {
+                start_ms: start_ms + i as u64 * step,
+                end_ms: start_ms + (i as u64 + 1) * step,
+                text: format!(" {w}"),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn callscore(db: &Path, args: &[&str]) -> String {
+    let out = Command::cargo_bin("callscore")
+        .unwrap()
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "callscore {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn rescoring_with_more_classes_redacts_the_stored_transcript() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("calls.db");
+    let meta = CallMeta {
+        agent: Some("Sarah".into()),
+        caller_name: Some("Michael Turner".into()),
+        ..Default::default()
+    };
+    let transcript = Transcript {
+        duration_ms: 20_000,
+        model: "tiny.en".into(),
+        segments: vec![
+            seg(
+                Speaker::Agent,
+                0,
+                4_000,
+                "Thank you for calling Riverside Energy, Sarah speaking. How can I help?",
+            ),
+            seg(
+                Speaker::Caller,
+                4_500,
+                9_000,
+                "Please send the bill to michael.turner@example.com thanks",
+            ),
+            seg(
+                Speaker::Agent,
+                9_500,
+                13_000,
+                "Thank you Michael. Is there anything else I can help you with?",
+            ),
+            seg(Speaker::Caller, 13_500, 15_000, "No thanks."),
+            seg(
+                Speaker::Agent,
+                15_500,
+                19_000,
+                "Thanks for calling, have a great day.",
+            ),
+        ],
+        meta: meta.clone(),
+        ..Default::default()
+    };
+    // Stored as a batch with the default rubric would store it: cards only, so the e-mail
+    // address stays.
+    let default = Rubric::from_path(&repo().join("rubrics/default.toml")).unwrap();
+    let scorecard = default.evaluate(&transcript);
+    let id = "7e57".repeat(16);
+    let source = dir.path().join("billing.wav");
+    let mut store = Store::open(&db).unwrap();
+    store
+        .record_scored_call(
+            &NewCall {
+                id: &id,
+                source_path: &source,
+                duration_ms: 20_000,
+                channels: 2,
+                sample_rate: 8_000,
+                format: "wav",
+                meta: &meta,
+                warnings: &[],
+            },
+            &transcript,
+            &scorecard,
+        )
+        .unwrap();
+    drop(store);
+    assert!(callscore(&db, &["show", &id]).contains("michael.turner@example.com"));
+
+    let rubric = dir.path().join("all-classes.toml");
+    let mut text = std::fs::read_to_string(repo().join("rubrics/default.toml")).unwrap();
+    text.push_str("\n[redaction]\nclasses = [\"all\"]\n");
+    std::fs::write(&rubric, text).unwrap();
+    let out = Command::cargo_bin("callscore")
+        .unwrap()
+        .args(["rescore", "--rubric"])
+        .arg(&rubric)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Redacted more of 1 stored transcript(s)"),
+        "{stderr}"
+    );
+
+    let shown = callscore(&db, &["show", &id]);
+    assert!(!shown.contains("michael.turner"), "{shown}");
+    assert!(shown.contains("[email address]"), "{shown}");
+    let store = Store::open(&db).unwrap();
+    let stored = store.transcript(&id).unwrap().unwrap();
+    assert_eq!(stored.redactions.len(), 1, "{:?}", stored.redactions);
+    let span = &stored.redactions[0];
+    assert_eq!(span.speaker, Speaker::Caller);
+    assert!(span.start_ms >= 4_000 && span.end_ms <= 9_500, "{span:?}");
+    // The current scorecard was evaluated on the redacted text: it quotes nothing removed.
+    let json = callscore(&db, &["show", &id, "--format", "json"]);
+    assert!(!json.contains("michael.turner"), "{json}");
+}
+
+/// The search index follows the redaction: nothing removed can be found.
+#[test]
+fn the_search_index_holds_no_redacted_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("calls.db");
+    let meta = CallMeta::default();
+    let transcript = Transcript {
+        duration_ms: 10_000,
+        model: "tiny.en".into(),
+        segments: vec![seg(
+            Speaker::Caller,
+            0,
+            8_000,
+            "my email is grace.hall@example.org and my order number is 55120",
+        )],
+        meta: meta.clone(),
+        ..Default::default()
+    };
+    let default = Rubric::from_path(&repo().join("rubrics/default.toml")).unwrap();
+    let id = "5ea7".repeat(16);
+    let mut store = Store::open(&db).unwrap();
+    store
+        .record_scored_call(
+            &NewCall {
+                id: &id,
+                source_path: &dir.path().join("a.wav"),
+                duration_ms: 10_000,
+                channels: 2,
+                sample_rate: 8_000,
+                format: "wav",
+                meta: &meta,
+                warnings: &[],
+            },
+            &transcript,
+            &default.evaluate(&transcript),
+        )
+        .unwrap();
+    drop(store);
+    let hits = |q: &str| -> usize {
+        let out = callscore(&db, &["search", q, "--format", "json"]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["hits"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(hits("grace"), 1, "searchable before redaction");
+    let rubric = dir.path().join("email.toml");
+    let mut text = std::fs::read_to_string(repo().join("rubrics/default.toml")).unwrap();
+    text.push_str("\n[redaction]\nclasses = [\"card\", \"email\"]\n");
+    std::fs::write(&rubric, text).unwrap();
+    let out = Command::cargo_bin("callscore")
+        .unwrap()
+        .args(["rescore", "--rubric"])
+        .arg(&rubric)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(hits("grace"), 0, "the index forgot the address");
+    assert_eq!(hits("example"), 0);
+    assert_eq!(hits("55120"), 1, "an order number is not personal data");
+}
