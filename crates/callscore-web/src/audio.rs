@@ -350,29 +350,32 @@ fn muted_copy(
     Ok(bytes)
 }
 
-/// The one byte range a request asks for (`None`: the whole body), or the 416 answer for a
-/// range that cannot be satisfied or parsed, or for several ranges (players never ask for
-/// more than one).
+/// A `Range` header that cannot be satisfied or parsed, or asks for several ranges (players
+/// never ask for more than one): answered with 416.
+struct Unsatisfiable;
+
+fn unsatisfiable(len: u64) -> Response {
+    let mut resp = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+        resp.headers_mut().insert(header::CONTENT_RANGE, v);
+    }
+    resp
+}
+
+/// The one byte range a request asks for (`None`: the whole body).
 fn requested_range(
     range: Option<Result<String, header::ToStrError>>,
     len: u64,
-) -> Result<Option<std::ops::RangeInclusive<u64>>, Response> {
-    let unsatisfiable = || {
-        let mut resp = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-            resp.headers_mut().insert(header::CONTENT_RANGE, v);
-        }
-        resp
-    };
+) -> Result<Option<std::ops::RangeInclusive<u64>>, Unsatisfiable> {
     match range {
         None => Ok(None),
         Some(value) => {
             let Ok(text) = value else {
-                return Err(unsatisfiable());
+                return Err(Unsatisfiable);
             };
             match http_range_header::parse_range_header(&text).and_then(|r| r.validate(len)) {
                 Ok(ranges) if ranges.len() == 1 => Ok(Some(ranges[0].clone())),
-                _ => Err(unsatisfiable()),
+                _ => Err(Unsatisfiable),
             }
         }
     }
@@ -383,7 +386,7 @@ fn ranged_bytes(range: Option<Result<String, header::ToStrError>>, bytes: &[u8])
     let len = bytes.len() as u64;
     let range = match requested_range(range, len) {
         Ok(range) => range,
-        Err(refused) => return refused,
+        Err(Unsatisfiable) => return unsatisfiable(len),
     };
     let (start, end) = match &range {
         Some(r) => (*r.start(), *r.end() + 1),
@@ -414,7 +417,7 @@ async fn ranged_response(
 ) -> Result<Response, PageError> {
     let range = match requested_range(range, len) {
         Ok(range) => range,
-        Err(refused) => return Ok(refused),
+        Err(Unsatisfiable) => return Ok(unsatisfiable(len)),
     };
     let (start, count) = match &range {
         Some(r) => (*r.start(), r.end() - r.start() + 1),
