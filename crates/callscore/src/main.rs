@@ -91,11 +91,29 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            errln!("error: {err:#}");
+            errln!("error: {}", error_chain(&err));
             // 2: nothing could run (bad input, bad rubric, no model).
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, `: `-joined, leaving out a cause whose text the message before
+/// already holds (library errors name their source in their own text, and anyhow's chain would
+/// repeat it: "cannot read X: No such file: No such file").
+fn error_chain(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 fn init_logging(verbose: u8) {
@@ -118,4 +136,36 @@ fn init_logging(verbose: u8) {
                 && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         )
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+    use anyhow::Context;
+
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        #[derive(Debug)]
+        struct Wrapped(std::io::Error);
+        impl std::fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "cannot read rubric r.toml: {}", self.0)
+            }
+        }
+        impl std::error::Error for Wrapped {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let err = Err::<(), _>(Wrapped(io))
+            .context("cannot use rubric r.toml")
+            .unwrap_err();
+        assert_eq!(
+            error_chain(&err),
+            "cannot use rubric r.toml: cannot read rubric r.toml: No such file"
+        );
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_chain(&plain), "outer: inner");
+    }
 }

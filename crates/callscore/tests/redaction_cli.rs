@@ -2,6 +2,8 @@
 //! asked for more classes are redacted by `rescore`, the stored text follows (so `show`, the
 //! review page and its muted audio follow), and no scorecard quotes what was removed.
 
+mod batch_support;
+
 use assert_cmd::Command;
 use callscore_core::{CallMeta, Segment, Speaker, Transcript, Word};
 use callscore_rubric::Rubric;
@@ -218,4 +220,110 @@ fn the_search_index_holds_no_redacted_words() {
     assert_eq!(hits("grace"), 0, "the index forgot the address");
     assert_eq!(hits("example"), 0);
     assert_eq!(hits("55120"), 1, "an order number is not personal data");
+}
+
+/// A card read aloud, digit group by digit group, through the whole pipeline (real tiny.en, real
+/// SQLite file): the stored text holds only `[card number]`-style placeholders, the search index
+/// finds the placeholder and none of the digits, and the exported audio (the same muting the
+/// review pages serve) is digital silence over every stored span.
+#[test]
+fn a_card_read_aloud_is_in_no_stored_text_search_hit_or_exported_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let pci = repo().join("fixtures/pci");
+    for ext in ["wav", "json"] {
+        std::fs::copy(
+            pci.join(format!("card_digit_groups.{ext}")),
+            dir.path().join(format!("card_digit_groups.{ext}")),
+        )
+        .unwrap();
+    }
+    let db = dir.path().join("calls.db");
+    let wav = dir.path().join("card_digit_groups.wav");
+    let out = batch_support::score_cmd(&db, &[wav.as_path()], &[])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", batch_support::stderr(&out));
+
+    // Everything stored as text about the call: segments, words, evidence quotes, reasons.
+    let store = callscore_store::Store::open(&db).unwrap();
+    let id = store.find_call("card_digit_groups").unwrap();
+    let detail = store.call_detail(&id, None).unwrap();
+    let transcript = detail.transcript.clone().unwrap();
+    let mut stored = String::new();
+    for s in &transcript.segments {
+        stored.push_str(&s.text);
+        stored.push('\n');
+        for w in &s.words {
+            stored.push_str(&w.text);
+        }
+        stored.push('\n');
+    }
+    for r in &detail.scorecard.unwrap().scorecard.results {
+        stored.push_str(&r.reason);
+        for e in &r.evidence {
+            stored.push_str(&e.quote);
+        }
+    }
+    assert!(stored.contains("[card number]"), "{stored}");
+    // The card (4263 9826 4026 9299) and its code (342), as digits or spoken.
+    for digits in [
+        "4263",
+        "9826",
+        "4026",
+        "9299",
+        "342",
+        "nine, eight",
+        "two, six, three",
+    ] {
+        assert!(!stored.contains(digits), "{digits} in: {stored}");
+    }
+    drop(store);
+    let hits = |q: &str| -> usize {
+        let out = callscore(&db, &["search", q, "--format", "json"]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["hits"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert!(
+        hits("\"card number\"") >= 1,
+        "the placeholder is searchable"
+    );
+    for q in ["4263", "9826", "4026", "9299", "342", "six", "nine"] {
+        assert_eq!(hits(q), 0, "{q} is searchable");
+    }
+
+    let spans = transcript.redactions;
+    assert!(spans.len() >= 2, "{spans:?}");
+    let exported = dir.path().join("shareable.wav");
+    let out = Command::cargo_bin("callscore")
+        .unwrap()
+        .args(["export-audio", "card_digit_groups", "--out"])
+        .arg(&exported)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut reader = hound::WavReader::open(&exported).unwrap();
+    let spec = reader.spec();
+    let channels = usize::from(spec.channels);
+    let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+    let rate = u64::from(spec.sample_rate);
+    for span in &spans {
+        let from = (span.start_ms * rate / 1000) as usize * channels;
+        let to = ((span.end_ms * rate).div_ceil(1000) as usize * channels).min(samples.len());
+        assert!(
+            samples[from..to].iter().all(|s| *s == 0),
+            "sound inside the redacted span {span:?}"
+        );
+    }
+    assert!(
+        samples.iter().any(|s| s.unsigned_abs() > 1_000),
+        "the rest of the call is still there"
+    );
 }
