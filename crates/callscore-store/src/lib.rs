@@ -51,6 +51,12 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "database {path} looks like a URL; callscore's database is a SQLite file: give its path"
+    )]
+    NotAPath { path: PathBuf },
+    #[error("cannot create database {path}: {file} is a file, not a folder")]
+    ParentIsAFile { path: PathBuf, file: PathBuf },
     #[error("cannot open database {path}: {source}")]
     Open {
         path: PathBuf,
@@ -147,7 +153,20 @@ impl Store {
     /// Opens (creating it and its folder when missing) the database at `path` and brings its
     /// schema to [`SCHEMA_VERSION`].
     pub fn open(path: &Path) -> Result<Store> {
+        // `--db postgres://host/db` would otherwise become a folder named `postgres:`.
+        if path.to_string_lossy().contains("://") {
+            return Err(StoreError::NotAPath {
+                path: path.to_path_buf(),
+            });
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // "File exists" is what the OS says when a parent is a file; say which one.
+            if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
+                return Err(StoreError::ParentIsAFile {
+                    path: path.to_path_buf(),
+                    file: file.to_path_buf(),
+                });
+            }
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
                 path: path.to_path_buf(),
                 source,
@@ -381,6 +400,22 @@ mod tests {
         assert_eq!(
             Store::open(&db).unwrap().schema_version().unwrap(),
             SCHEMA_VERSION
+        );
+    }
+
+    #[test]
+    fn urls_and_paths_through_a_file_are_refused_with_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = Store::open(Path::new("postgres://qa@db.local/calls")).unwrap_err();
+        assert!(matches!(url, StoreError::NotAPath { .. }), "{url}");
+        assert!(!Path::new("postgres:").exists(), "no folder was made");
+        let file = dir.path().join("notes.txt");
+        std::fs::write(&file, "x").unwrap();
+        let err = Store::open(&file.join("sub/calls.db")).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with(&format!("{} is a file, not a folder", file.display())),
+            "{err}"
         );
     }
 
