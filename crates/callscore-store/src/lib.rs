@@ -77,6 +77,16 @@ pub enum StoreError {
         found: usize,
         known: usize,
     },
+    #[error(
+        "database {path} can only be read here and has schema version {found}; this callscore \
+         needs version {known}: run any callscore command on it once where it can be written, \
+         to upgrade it"
+    )]
+    ReadOnlyOutdated {
+        path: PathBuf,
+        found: usize,
+        known: usize,
+    },
     #[error("database {path}: {context}: {source}")]
     Sql {
         path: PathBuf,
@@ -194,7 +204,78 @@ impl Store {
                 ),
             });
         }
-        Self::open(path)
+        match Self::open(path) {
+            Ok(store) => Ok(store),
+            // A database on a read-only disk, or one this user may only read, is still worth
+            // reporting on: read it as it is.
+            Err(writable) if lacks_write_access(&writable) => match Self::open_read_only(path) {
+                Ok(store) => Ok(store),
+                Err(e @ StoreError::ReadOnlyOutdated { .. }) => Err(e),
+                Err(_) => Err(writable),
+            },
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Opens an existing database only for reading (no migration, no journal change): for a
+    /// file on read-only media or without write permission. Its schema must be this build's.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let open = |flags: OpenFlags, target: &str| {
+            Connection::open_with_flags(target, flags).map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let version_of = |conn: &Connection| -> rusqlite::Result<usize> {
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        };
+        let plain = open(flags, &path.to_string_lossy())?;
+        let (conn, found) = match version_of(&plain) {
+            Ok(v) => (plain, v),
+            // A WAL database whose -shm file cannot be created (read-only folder or disk):
+            // SQLite can still read it when told that nothing will change it meanwhile.
+            Err(_) => {
+                let uri = format!("file:{}?immutable=1", percent_path(&path.to_string_lossy()));
+                let conn = open(flags | OpenFlags::SQLITE_OPEN_URI, &uri)?;
+                let v = version_of(&conn).map_err(|source| StoreError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                (conn, v)
+            }
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if found < SCHEMA_VERSION {
+            return Err(StoreError::ReadOnlyOutdated {
+                path: path.to_path_buf(),
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// How long a statement waits for another process's lock before failing with "database is
+    /// locked" (default 30 s).
+    pub fn set_busy_timeout(&self, wait: Duration) -> Result<()> {
+        self.conn
+            .busy_timeout(wait)
+            .map_err(self.sql("setting the busy timeout"))
     }
 
     /// A private in-memory database (tests, benchmarks).
@@ -325,6 +406,32 @@ fn retry_when_busy<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::
             other => return other,
         }
     }
+}
+
+/// Whether opening for writing failed because this process may not write (read-only file,
+/// folder or disk), rather than for a problem reading only would not have.
+fn lacks_write_access(e: &StoreError) -> bool {
+    use rusqlite::ErrorCode::{CannotOpen, PermissionDenied, ReadOnly};
+    let code = |source: &rusqlite::Error| {
+        matches!(
+            source.sqlite_error_code(),
+            Some(ReadOnly | CannotOpen | PermissionDenied)
+        )
+    };
+    match e {
+        StoreError::Open { source, .. } | StoreError::Sql { source, .. } => code(source),
+        // rusqlite_migration keeps SQLite's error as text.
+        StoreError::Migrate { source, .. } => source.to_string().contains("readonly database"),
+        StoreError::CreateDir { .. } => true,
+        _ => false,
+    }
+}
+
+/// A path for an SQLite `file:` URI: `%`, `?` and `#` would otherwise end or change it.
+fn percent_path(path: &str) -> String {
+    path.replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23")
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
