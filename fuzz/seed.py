@@ -119,6 +119,9 @@ def main():
         put("transcript_json", p.read_bytes())
     for p in sorted((ROOT / "rubrics").rglob("*.toml")):
         put("rubric_toml", p.read_bytes())
+    for q in ['"cancel my account"', "refund NEAR/5 manager", "(cancel OR refund) NOT sorry",
+              "manag*", "e-mail 3:15", 'NEAR/x "a', "AND ( )"]:
+        put("search_query", q.encode())
 
     pcaps = sorted(SIPP_PCAPS.glob("*.pcap")) if SIPP_PCAPS.is_dir() else []
     pcaps += sorted((FIXTURES / "bad" / "capture").glob("*.pcap*"))

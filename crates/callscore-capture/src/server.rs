@@ -484,7 +484,9 @@ impl Engine {
             Parsed::Message(m) => m,
             Parsed::BadRequest(m, reason) => {
                 self.stats.sip_bad_requests += 1;
-                tracing::info!("400 to {from}: {reason}");
+                // Debug, not info: anyone can send garbage to a SIP port, and one log line per
+                // datagram would let them flood the log (the count is in the recorder's stats).
+                tracing::debug!("400 to {from}: {reason}");
                 if m.header("Via").is_some() && m.method() != Some("ACK") {
                     self.reply(
                         from,

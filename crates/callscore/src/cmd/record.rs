@@ -109,6 +109,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         written = stats.calls_written,
         rtp_packets = stats.rtp_packets,
         peak_concurrent = stats.peak_concurrent_calls,
+        bad_sip_requests = stats.sip_bad_requests,
         "recorder stopped"
     );
     Ok(if stats.calls_failed > 0 {
