@@ -399,12 +399,28 @@ impl Store {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let before: Option<String> = tx
+                .query_row(
+                    "SELECT segments_json FROM transcripts WHERE call_id = ?1",
+                    [call_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
             tx.execute(
                 "UPDATE transcripts SET segments_json = ?2, details_json = ?3 WHERE call_id = ?1",
                 params![call_id, segments_json, details_json],
             )?;
             // The search index must not keep what the text no longer holds.
             crate::search::index_segments(&tx, call_id, &transcript.segments)?;
+            // Nor may the call's earlier scorecards, whose evidence and reasons quote the
+            // transcript as it was.
+            let before: Vec<callscore_core::Segment> = before
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default();
+            let removed = removed_words(&before, &transcript.segments);
+            if !removed.is_empty() {
+                scrub_scorecards(&tx, call_id, &removed)?;
+            }
             tx.commit()
         })();
         result.map_err(sql)
@@ -426,6 +442,127 @@ impl Store {
             redactions: details.redactions,
         })
     }
+}
+
+/// The words a redaction took out: in a segment's text before, not after (punctuation
+/// trimmed; at least two characters, so no stray letter is scrubbed everywhere).
+fn removed_words(
+    before: &[callscore_core::Segment],
+    after: &[callscore_core::Segment],
+) -> Vec<String> {
+    let words = |text: &str| -> Vec<String> {
+        text.split_whitespace()
+            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string())
+            .filter(|w| w.chars().count() >= 2)
+            .collect()
+    };
+    let mut removed: Vec<String> = Vec::new();
+    for (old, new) in before.iter().zip(after) {
+        if old.text == new.text {
+            continue;
+        }
+        let kept = words(&new.text);
+        for w in words(&old.text) {
+            if !kept.contains(&w) && !removed.contains(&w) {
+                removed.push(w);
+            }
+        }
+    }
+    // Longest first, so "grace.hall@example.org" goes before a shorter word inside it.
+    removed.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    removed
+}
+
+/// `text` with every whole-word occurrence of `word` replaced by `[redacted]`.
+fn scrub(text: &str, word: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(word) {
+        let before_ok = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let after_ok = rest[at + word.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric());
+        out.push_str(&rest[..at]);
+        if before_ok && after_ok {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(word);
+        }
+        rest = &rest[at + word.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Rewrites the evidence quotes and reasons of every scorecard of `call_id` without `removed`.
+fn scrub_scorecards(
+    tx: &Transaction<'_>,
+    call_id: &str,
+    removed: &[String],
+) -> rusqlite::Result<()> {
+    let clean = |text: &str| {
+        removed
+            .iter()
+            .fold(text.to_string(), |acc, word| scrub(&acc, word))
+    };
+    let rows: Vec<(i64, i64, String, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT r.scorecard_id, r.position, r.evidence_json, r.reason
+             FROM results r JOIN scorecards s ON s.id = r.scorecard_id WHERE s.call_id = ?1",
+        )?;
+        let rows = stmt.query_map([call_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut update = tx.prepare_cached(
+        "UPDATE results SET evidence_json = ?3, reason = ?4 WHERE scorecard_id = ?1 AND position = ?2",
+    )?;
+    for (scorecard_id, position, evidence, reason) in rows {
+        // Unreadable evidence is left as it is (reading it reports the corruption).
+        let evidence_clean = match serde_json::from_str::<Vec<callscore_core::Evidence>>(&evidence)
+        {
+            Ok(mut quotes) => {
+                for e in &mut quotes {
+                    e.quote = clean(&e.quote);
+                }
+                serde_json::to_string(&quotes).unwrap_or_else(|_| evidence.clone())
+            }
+            Err(_) => evidence.clone(),
+        };
+        let reason_clean = clean(&reason);
+        if evidence_clean != evidence || reason_clean != reason {
+            update.execute(params![
+                scorecard_id,
+                position,
+                evidence_clean,
+                reason_clean
+            ])?;
+        }
+    }
+    let reasons: Vec<(i64, String)> = {
+        let mut stmt =
+            tx.prepare("SELECT id, flag_reasons_json FROM scorecards WHERE call_id = ?1")?;
+        let rows = stmt.query_map([call_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (id, json) in reasons {
+        if let Ok(list) = serde_json::from_str::<Vec<String>>(&json) {
+            let cleaned: Vec<String> = list.iter().map(|r| clean(r)).collect();
+            if cleaned != list {
+                let json = serde_json::to_string(&cleaned).unwrap_or(json);
+                tx.execute(
+                    "UPDATE scorecards SET flag_reasons_json = ?2 WHERE id = ?1",
+                    params![id, json],
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 const TRANSCRIPT_COLUMNS: &str =

@@ -855,3 +855,55 @@ fn transcript_details_warnings_and_judged_round_trip() {
     assert_eq!(detail.call.warnings, warnings);
     assert!(!detail.scorecard.unwrap().scorecard.judged);
 }
+
+#[test]
+fn redacting_a_stored_transcript_scrubs_what_earlier_scorecards_quoted() {
+    let f = fixture();
+    let mut store = Store::open(&f.db).unwrap();
+    let mut t = transcript(&[(
+        Speaker::Caller,
+        1_000,
+        "Send it to grace.hall@example.org please.",
+    )]);
+    let mut sc = good("before");
+    sc.results[0].evidence = vec![Evidence {
+        speaker: Speaker::Caller,
+        start_ms: 1_000,
+        end_ms: 3_000,
+        quote: "Send it to grace.hall@example.org please.".into(),
+    }];
+    sc.results[0].reason = "caller said \"grace.hall@example.org\"".into();
+    sc.flag_reasons = vec!["check grace.hall@example.org".into()];
+    let path = PathBuf::from("/recordings/r.wav");
+    let m = CallMeta::default();
+    let call = NewCall {
+        id: ID_A,
+        source_path: &path,
+        duration_ms: 5_000,
+        channels: 2,
+        sample_rate: 8_000,
+        format: "wav",
+        meta: &m,
+        warnings: &[],
+    };
+    let sid = store
+        .record_scored_call(&call, &t, &sc)
+        .unwrap()
+        .scorecard_id();
+
+    t.segments[0].text = "Send it to [email address] please.".into();
+    store.update_redactions(ID_A, &t).unwrap();
+    let stored = store.scorecard(sid).unwrap().unwrap().scorecard;
+    let json = serde_json::to_string(&stored).unwrap();
+    assert!(!json.contains("grace"), "{json}");
+    assert_eq!(
+        stored.results[0].evidence[0].quote,
+        "Send it to [redacted] please."
+    );
+    assert_eq!(stored.results[0].reason, "caller said \"[redacted]\"");
+    assert_eq!(stored.flag_reasons, ["check [redacted]"]);
+    // Untouched words stay.
+    assert!(stored.results[0].evidence[0]
+        .quote
+        .starts_with("Send it to"));
+}
