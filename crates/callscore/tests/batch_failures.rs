@@ -189,3 +189,38 @@ fn nothing_runs_without_recordings() {
     );
     assert!(Path::new(&empty).exists());
 }
+
+/// A recording cut short (its header promises more audio than the file holds) is scored on what
+/// it holds, and says so: in the batch summary, in the JSON row, and with the stored call.
+#[test]
+fn a_truncated_recording_is_scored_with_its_warning_kept() {
+    let work = tempfile::tempdir().unwrap();
+    let inputs = copy_calls(&["curt_agent"]);
+    let wav = inputs.path().join("curt_agent.wav");
+    let bytes = std::fs::read(&wav).unwrap();
+    std::fs::write(&wav, &bytes[..bytes.len() * 7 / 10]).unwrap();
+    let db = work.path().join("calls.db");
+    let out = score_cmd(&db, &[wav.as_path()], &[]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = summary(&out);
+    assert_eq!(s["scored"], 1, "{s}");
+    let row = &s["calls"][0];
+    let warnings = row["warnings"].as_array().expect("the row has warnings");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("the file is truncated")),
+        "{row}"
+    );
+    let show = std::process::Command::new(env!("CARGO_BIN_EXE_callscore"))
+        .args(["show", "curt_agent", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("Warning") && l.contains("the file is truncated")),
+        "{text}"
+    );
+}
