@@ -168,6 +168,53 @@ fn nothing_runs_without_a_model() {
     assert!(err.contains("missing-model.bin"), "{err}");
 }
 
+/// A model cut short (an interrupted copy) or a file that is no model at all is refused before
+/// any recording is read, naming the file and what is wrong with it.
+#[test]
+fn nothing_runs_with_a_truncated_or_wrong_model() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("calls.db");
+    let call = fixture_calls_dir().join("curt_agent.wav");
+    let rubric = default_rubric();
+    // The first megabyte of a real ggml file: its header and vocabulary, no tensors.
+    let cache = std::env::var_os("CALLSCORE_MODEL_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dirs_cache().join("callscore/models"));
+    let real = std::fs::read(cache.join("ggml-tiny.en.bin")).expect("tiny.en is installed");
+    let truncated = work.path().join("truncated.bin");
+    std::fs::write(&truncated, &real[..1 << 20]).unwrap();
+    let wrong = work.path().join("wrong.bin");
+    std::fs::write(&wrong, b"PK\x03\x04 this is a zip file, not a model").unwrap();
+    for (model, says) in [
+        (&truncated, "truncated"),
+        (&wrong, "not a whisper.cpp ggml model"),
+    ] {
+        let err = exit2(&[
+            call.as_os_str(),
+            "--rubric".as_ref(),
+            rubric.as_os_str(),
+            "--db".as_ref(),
+            db.as_os_str(),
+            "--model".as_ref(),
+            model.as_os_str(),
+        ]);
+        assert!(
+            err.contains(&model.display().to_string()) && err.contains(says),
+            "{err}"
+        );
+    }
+    let state = check_db(&db);
+    assert_eq!((state.calls, state.transcripts), (0, 0), "no work was done");
+}
+
+fn dirs_cache() -> std::path::PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache")
+        })
+}
+
 #[test]
 fn nothing_runs_without_recordings() {
     let work = tempfile::tempdir().unwrap();
