@@ -94,7 +94,7 @@ pub struct SearchQuery {
     /// Only calls of this agent (without regard to case), and only calls in this date range
     /// (the report's `--from`/`--to`).
     pub filter: ReportFilter,
-    /// At most this many hits (newest calls first).
+    /// At most this many hits (newest calls first; at most [`MAX_HITS`]).
     pub limit: usize,
 }
 
@@ -123,6 +123,10 @@ pub struct SearchResults {
     pub more: bool,
 }
 
+/// The most hits one search returns (a page of results, not an export of the database; it
+/// also bounds the snippet query's parameters).
+pub const MAX_HITS: usize = 10_000;
+
 /// Opening and closing marks around a match in [`SearchHit::marked`].
 pub const MARK_OPEN: &str = "«";
 pub const MARK_CLOSE: &str = "»";
@@ -149,7 +153,7 @@ impl Store {
         if let Some(to) = bound(&q.filter.to, "--to date", true)? {
             add(" AND COALESCE(c.started_at, c.created_at) < ?", to);
         }
-        let limit = q.limit.max(1);
+        let limit = q.limit.clamp(1, MAX_HITS);
         // Two steps: find and order the hits without their snippets, then mark the few shown.
         // snippet() in the first query would be computed for every match before the sort (a
         // common word matches in most of a year's calls: measured 4x slower on 100,000 calls).
@@ -199,21 +203,35 @@ impl Store {
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(&bad_search)?;
-        let mut snippet = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT snippet(segment_search, 0, '{MARK_OPEN}', '{MARK_CLOSE}', '…', 40)
-                 FROM segment_search WHERE segment_search MATCH ?1 AND rowid = ?2"
-            ))
-            .map_err(&bad_search)?;
         let more = rows.len() > limit;
-        let mut hits = Vec::with_capacity(limit.min(rows.len()));
-        for (row, mut hit) in rows.into_iter().take(limit) {
-            hit.marked = snippet
-                .query_row(rusqlite::params![engine_query, row], |r| r.get(0))
+        let shown: Vec<(i64, SearchHit)> = rows.into_iter().take(limit).collect();
+        // One query for all the shown hits' snippets (the match expression parsed once).
+        let ids = vec!["?"; shown.len()].join(", ");
+        let mut marked: std::collections::HashMap<i64, String> = if shown.is_empty() {
+            Default::default()
+        } else {
+            let mut snippet = self
+                .conn
+                .prepare(&format!(
+                    "SELECT rowid, snippet(segment_search, 0, '{MARK_OPEN}', '{MARK_CLOSE}', '…', 40)
+                     FROM segment_search WHERE segment_search MATCH ? AND rowid IN ({ids})"
+                ))
                 .map_err(&bad_search)?;
-            hits.push(hit);
-        }
+            let mut args: Vec<rusqlite::types::Value> = vec![engine_query.clone().into()];
+            args.extend(shown.iter().map(|(id, _)| (*id).into()));
+            let found = snippet
+                .query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<(i64, String)>>>())
+                .map_err(&bad_search)?;
+            found.into_iter().collect()
+        };
+        let hits = shown
+            .into_iter()
+            .map(|(id, mut hit)| {
+                hit.marked = marked.remove(&id).unwrap_or_default();
+                hit
+            })
+            .collect();
         Ok(SearchResults {
             engine_query,
             hits,
