@@ -53,6 +53,57 @@ fn callscore(db: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Stores `transcript` as call `id` (a two-channel WAV at `source`), scored with the default
+/// rubric, as a batch that redacts only card data would have stored it.
+fn store_call(db: &Path, id: &str, source: &Path, transcript: &Transcript) {
+    let default = Rubric::from_path(&repo().join("rubrics/default.toml")).unwrap();
+    let mut store = Store::open(db).unwrap();
+    store
+        .record_scored_call(
+            &NewCall {
+                id,
+                source_path: source,
+                duration_ms: transcript.duration_ms,
+                channels: 2,
+                sample_rate: 8_000,
+                format: "wav",
+                meta: &transcript.meta,
+                warnings: &[],
+            },
+            transcript,
+            &default.evaluate(transcript),
+        )
+        .unwrap();
+}
+
+/// `callscore rescore` with the default rubric plus `[redaction] classes = …`; its stderr.
+fn rescore_redacting(db: &Path, classes: &str) -> String {
+    let rubric = db.with_file_name("redacting.toml");
+    let mut text = std::fs::read_to_string(repo().join("rubrics/default.toml")).unwrap();
+    text.push_str(&format!("\n[redaction]\nclasses = {classes}\n"));
+    std::fs::write(&rubric, text).unwrap();
+    let out = Command::cargo_bin("callscore")
+        .unwrap()
+        .args(["rescore", "--rubric"])
+        .arg(&rubric)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+/// How many hits `callscore search` gives for `q`.
+fn hits(db: &Path, q: &str) -> usize {
+    let out = callscore(db, &["search", q, "--format", "json"]);
+    serde_json::from_str::<serde_json::Value>(&out).unwrap()["hits"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
 #[test]
 fn rescoring_with_more_classes_redacts_the_stored_transcript() {
     let dir = tempfile::tempdir().unwrap();
@@ -97,44 +148,11 @@ fn rescoring_with_more_classes_redacts_the_stored_transcript() {
     };
     // Stored as a batch with the default rubric would store it: cards only, so the e-mail
     // address stays.
-    let default = Rubric::from_path(&repo().join("rubrics/default.toml")).unwrap();
-    let scorecard = default.evaluate(&transcript);
     let id = "7e57".repeat(16);
-    let source = dir.path().join("billing.wav");
-    let mut store = Store::open(&db).unwrap();
-    store
-        .record_scored_call(
-            &NewCall {
-                id: &id,
-                source_path: &source,
-                duration_ms: 20_000,
-                channels: 2,
-                sample_rate: 8_000,
-                format: "wav",
-                meta: &meta,
-                warnings: &[],
-            },
-            &transcript,
-            &scorecard,
-        )
-        .unwrap();
-    drop(store);
+    store_call(&db, &id, &dir.path().join("billing.wav"), &transcript);
     assert!(callscore(&db, &["show", &id]).contains("michael.turner@example.com"));
 
-    let rubric = dir.path().join("all-classes.toml");
-    let mut text = std::fs::read_to_string(repo().join("rubrics/default.toml")).unwrap();
-    text.push_str("\n[redaction]\nclasses = [\"all\"]\n");
-    std::fs::write(&rubric, text).unwrap();
-    let out = Command::cargo_bin("callscore")
-        .unwrap()
-        .args(["rescore", "--rubric"])
-        .arg(&rubric)
-        .arg("--db")
-        .arg(&db)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = rescore_redacting(&db, "[\"all\"]");
     assert!(
         stderr.contains("Redacted more of 1 stored transcript(s)"),
         "{stderr}"
@@ -172,54 +190,17 @@ fn the_search_index_holds_no_redacted_words() {
         meta: meta.clone(),
         ..Default::default()
     };
-    let default = Rubric::from_path(&repo().join("rubrics/default.toml")).unwrap();
     let id = "5ea7".repeat(16);
-    let mut store = Store::open(&db).unwrap();
-    store
-        .record_scored_call(
-            &NewCall {
-                id: &id,
-                source_path: &dir.path().join("a.wav"),
-                duration_ms: 10_000,
-                channels: 2,
-                sample_rate: 8_000,
-                format: "wav",
-                meta: &meta,
-                warnings: &[],
-            },
-            &transcript,
-            &default.evaluate(&transcript),
-        )
-        .unwrap();
-    drop(store);
-    let hits = |q: &str| -> usize {
-        let out = callscore(&db, &["search", q, "--format", "json"]);
-        serde_json::from_str::<serde_json::Value>(&out).unwrap()["hits"]
-            .as_array()
-            .unwrap()
-            .len()
-    };
-    assert_eq!(hits("grace"), 1, "searchable before redaction");
-    let rubric = dir.path().join("email.toml");
-    let mut text = std::fs::read_to_string(repo().join("rubrics/default.toml")).unwrap();
-    text.push_str("\n[redaction]\nclasses = [\"card\", \"email\"]\n");
-    std::fs::write(&rubric, text).unwrap();
-    let out = Command::cargo_bin("callscore")
-        .unwrap()
-        .args(["rescore", "--rubric"])
-        .arg(&rubric)
-        .arg("--db")
-        .arg(&db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    store_call(&db, &id, &dir.path().join("a.wav"), &transcript);
+    assert_eq!(hits(&db, "grace"), 1, "searchable before redaction");
+    rescore_redacting(&db, "[\"card\", \"email\"]");
+    assert_eq!(hits(&db, "grace"), 0, "the index forgot the address");
+    assert_eq!(hits(&db, "example"), 0);
+    assert_eq!(
+        hits(&db, "55120"),
+        1,
+        "an order number is not personal data"
     );
-    assert_eq!(hits("grace"), 0, "the index forgot the address");
-    assert_eq!(hits("example"), 0);
-    assert_eq!(hits("55120"), 1, "an order number is not personal data");
 }
 
 /// A card read aloud, digit group by digit group, through the whole pipeline (real tiny.en, real
@@ -278,19 +259,12 @@ fn a_card_read_aloud_is_in_no_stored_text_search_hit_or_exported_audio() {
         assert!(!stored.contains(digits), "{digits} in: {stored}");
     }
     drop(store);
-    let hits = |q: &str| -> usize {
-        let out = callscore(&db, &["search", q, "--format", "json"]);
-        serde_json::from_str::<serde_json::Value>(&out).unwrap()["hits"]
-            .as_array()
-            .unwrap()
-            .len()
-    };
     assert!(
-        hits("\"card number\"") >= 1,
+        hits(&db, "\"card number\"") >= 1,
         "the placeholder is searchable"
     );
     for q in ["4263", "9826", "4026", "9299", "342", "six", "nine"] {
-        assert_eq!(hits(q), 0, "{q} is searchable");
+        assert_eq!(hits(&db, q), 0, "{q} is searchable");
     }
 
     let spans = transcript.redactions;
