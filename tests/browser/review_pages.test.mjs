@@ -149,3 +149,37 @@ test('an owner lands on the failed moment and records an override', async () => 
   await page.screenshot({ path: join(artifacts, 'call-page-reviewed.png') });
   assert.deepEqual(scriptErrors, [], 'no script errors');
 });
+
+test('an analyst searches every call and a hit plays from its moment', async () => {
+  const errorsBefore = scriptErrors.length;
+  // The search page is in the navigation of every page.
+  await page.goto(`${base}/`);
+  await page.locator('header.top nav a:text-is("Search")').click();
+  await page.waitForURL(/\/search$/);
+  // "anything else" is offered on several fixture calls.
+  await page.locator('input[name="q"]').fill('"anything else"');
+  await page.locator('select[name="speaker"]').selectOption('agent');
+  await Promise.all([page.waitForURL(/\/search\?q=/), page.locator('form[role="search"] button[type="submit"]').click()]);
+  const hits = page.locator('ol.hits li');
+  assert.ok((await hits.count()) > 0, 'the fixtures offer further help');
+  const marked = await hits.first().locator('mark').allInnerTexts();
+  assert.ok(marked.join(' ').toLowerCase().includes('anything'), `the match is marked: ${marked}`);
+  // A hit after the first second, so the seek is observable.
+  const hrefs = await hits.locator('a.hit').evaluateAll((els) => els.map((e) => e.getAttribute('href')));
+  const href = hrefs.find((h) => Number(new URL(h, base).searchParams.get('t')) > 1000);
+  assert.ok(href, `a hit later than the first second (${hrefs})`);
+  const at = Number(new URL(href, base).searchParams.get('t'));
+  await Promise.all([page.waitForURL(/\/calls\/[0-9a-f]{64}\?t=\d+$/), page.locator(`a.hit[href="${href}"]`).click()]);
+  await page.waitForFunction(
+    (t) => {
+      const a = document.getElementById('player');
+      return a.readyState >= 1 && !a.seeking && Math.abs(a.currentTime - t) < 1;
+    },
+    at / 1000,
+  );
+  const state = await playerState();
+  assert.equal(state.error, null, 'the recording plays');
+  assert.ok(Math.abs(state.currentTime - at / 1000) < 1, `player at ${state.currentTime} s, hit at ${at / 1000} s`);
+  await page.screenshot({ path: join(artifacts, 'search-hit.png') });
+  assert.deepEqual(scriptErrors.slice(errorsBefore), [], 'no script errors');
+});
