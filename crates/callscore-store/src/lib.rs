@@ -17,6 +17,8 @@
 
 pub mod browse;
 mod claim;
+mod db;
+pub mod pg;
 pub mod query;
 mod review;
 mod schema;
@@ -24,6 +26,8 @@ pub mod search;
 mod write;
 
 pub use claim::{ClaimOwner, CLAIM_LEASE_MS, CLAIM_RENEW_EVERY_MS};
+pub use db::{Db, DbLocation};
+pub use pg::{NextCall, PgStore, QueuedCall, PG_SCHEMA_VERSION};
 pub use query::{
     AgentRow, CallDetail, CallRecord, CallRow, CriterionRow, FailedCallRow, GroupBy, GroupRow,
     Report, ReportFilter, RubricUse, StatusCounts, StoredScorecard,
@@ -52,9 +56,36 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error(
-        "database {path} looks like a URL; callscore's database is a SQLite file: give its path"
+        "database {path} looks like a URL of a kind callscore does not know; give a SQLite \
+         file's path or a postgres:// (postgresql://) URL"
     )]
     NotAPath { path: PathBuf },
+    #[error("cannot connect to database {url}: {source}")]
+    PgConnect {
+        url: String,
+        source: postgres::Error,
+    },
+    #[error("database {url}: {context}: {source}")]
+    Pg {
+        url: String,
+        context: String,
+        source: postgres::Error,
+    },
+    #[error("cannot bring database {url} to schema version {target}: {source}")]
+    PgMigrate {
+        url: String,
+        target: usize,
+        source: postgres::Error,
+    },
+    #[error("database {url} holds no callscore tables (score some calls into it first)")]
+    NoCallscoreTables { url: String },
+    #[error("{what} is not yet on PostgreSQL ({url}); use a SQLite database for it")]
+    NotOnPostgres { what: &'static str, url: String },
+    #[error(
+        "database {path}: the shared work queue needs PostgreSQL (--db postgres://…); a SQLite \
+         database is scored by `callscore score PATH…`"
+    )]
+    QueueNeedsPostgres { path: PathBuf },
     #[error("cannot create database {path}: {file} is a file, not a folder")]
     ParentIsAFile { path: PathBuf, file: PathBuf },
     #[error("cannot open database {path}: {source}")]

@@ -62,13 +62,13 @@ impl Recorded {
     }
 }
 
-fn file_name_of(path: &Path) -> String {
+pub(crate) fn file_name_of(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.to_string_lossy().into_owned())
 }
 
-fn ms(v: u64) -> i64 {
+pub(crate) fn ms(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -277,6 +277,78 @@ impl Store {
         result.map_err(sql)
     }
 
+    /// Stores a call and its transcript without a scorecard, in one transaction: status
+    /// `transcribed` (a scored call stays scored), claim released. Any worker scores it later
+    /// from the stored transcript, without audio or a model.
+    pub fn record_transcribed_call(
+        &mut self,
+        call: &NewCall<'_>,
+        transcript: &Transcript,
+    ) -> Result<()> {
+        let meta_json =
+            serde_json::to_string(call.meta).map_err(self.corrupt(call.id, "metadata"))?;
+        let segments_json = serde_json::to_string(&transcript.segments)
+            .map_err(self.corrupt(call.id, "transcript"))?;
+        let details_json = serde_json::to_string(&TranscriptDetails::of(transcript))
+            .map_err(self.corrupt(call.id, "transcript"))?;
+        let warnings_json =
+            serde_json::to_string(call.warnings).map_err(self.corrupt(call.id, "warnings"))?;
+        let started_at = call.meta.started_at.as_deref().and_then(normalise_instant);
+        let source = call.source_path.to_string_lossy();
+        let sql = self.sql("storing a transcribed call");
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO calls (id, source_path, file_name, duration_ms, channels, sample_rate, format,
+                                    meta_json, agent, started_at, status, warnings_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'transcribed', ?11)
+                 ON CONFLICT (id) DO UPDATE SET
+                     source_path = excluded.source_path, file_name = excluded.file_name,
+                     duration_ms = excluded.duration_ms, channels = excluded.channels,
+                     sample_rate = excluded.sample_rate, format = excluded.format,
+                     meta_json = excluded.meta_json, agent = excluded.agent,
+                     started_at = excluded.started_at,
+                     status = CASE WHEN status = 'scored' THEN 'scored' ELSE 'transcribed' END,
+                     error = NULL, warnings_json = excluded.warnings_json,
+                     claimed_by = NULL, claimed_at_ms = NULL,
+                     updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+                params![
+                    call.id,
+                    source,
+                    file_name_of(call.source_path),
+                    ms(call.duration_ms),
+                    call.channels,
+                    call.sample_rate,
+                    call.format,
+                    meta_json,
+                    call.meta.agent,
+                    started_at,
+                    warnings_json,
+                ],
+            )?;
+            let inserted = tx.execute(
+                "INSERT INTO transcripts (call_id, model, duration_ms, segments_json, language, details_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (call_id) DO NOTHING",
+                params![
+                    call.id,
+                    transcript.model,
+                    ms(transcript.duration_ms),
+                    segments_json,
+                    transcript.language,
+                    details_json
+                ],
+            )?;
+            if inserted > 0 {
+                crate::search::index_segments(&tx, call.id, &transcript.segments)?;
+            }
+            tx.commit()
+        })();
+        result.map_err(sql)
+    }
+
     /// Stores scorecards for calls whose transcripts are already stored (rescoring, or a batch
     /// reusing a transcript), all in one transaction, marking each call `scored` and releasing
     /// `owner`'s claim on it.
@@ -461,17 +533,17 @@ impl TranscriptRow {
 /// how the speakers were decided and what was redacted. Missing keys read as defaults, so rows
 /// from before schema version 4 read as "channels were the truth, nothing redacted".
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct TranscriptDetails {
+pub(crate) struct TranscriptDetails {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    diarized: bool,
+    pub(crate) diarized: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    speaker_notes: Vec<String>,
+    pub(crate) speaker_notes: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    redactions: Vec<callscore_core::Redaction>,
+    pub(crate) redactions: Vec<callscore_core::Redaction>,
 }
 
 impl TranscriptDetails {
-    fn of(t: &Transcript) -> TranscriptDetails {
+    pub(crate) fn of(t: &Transcript) -> TranscriptDetails {
         TranscriptDetails {
             diarized: t.diarized,
             speaker_notes: t.speaker_notes.clone(),
