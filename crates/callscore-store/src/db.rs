@@ -45,7 +45,8 @@ impl DbLocation {
     /// How messages name it: the path, or the URL without its password.
     pub fn shown(&self) -> String {
         match self {
-            DbLocation::Sqlite(path) => path.display().to_string(),
+            // A URL of an unknown scheme is a "path" here: it may hold a password too.
+            DbLocation::Sqlite(path) => crate::pg::without_password(&path.to_string_lossy()),
             DbLocation::Postgres(url) => crate::pg::without_password(url),
         }
     }

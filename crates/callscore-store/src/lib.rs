@@ -184,12 +184,8 @@ impl Store {
     /// Opens (creating it and its folder when missing) the database at `path` and brings its
     /// schema to [`SCHEMA_VERSION`].
     pub fn open(path: &Path) -> Result<Store> {
-        // `--db postgres://host/db` would otherwise become a folder named `postgres:`.
-        if path.to_string_lossy().contains("://") {
-            return Err(StoreError::NotAPath {
-                path: path.to_path_buf(),
-            });
-        }
+        // `--db mysql://host/db` would otherwise become a folder named `mysql:`.
+        refuse_urls(path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // "File exists" is what the OS says when a parent is a file; say which one.
             if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
@@ -216,6 +212,7 @@ impl Store {
     /// Opens an existing database for reading and writing without creating it; for reports,
     /// where a mistyped `--db` should say so instead of showing an empty new database.
     pub fn open_existing(path: &Path) -> Result<Store> {
+        refuse_urls(path)?;
         if !path.is_file() {
             return Err(StoreError::Open {
                 path: path.to_path_buf(),
@@ -336,6 +333,18 @@ impl Store {
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// A SQLite database is a path: anything that looks like a URL (`scheme://…`) is refused,
+/// named without any password it holds.
+fn refuse_urls(path: &Path) -> Result<()> {
+    let text = path.to_string_lossy();
+    if text.contains("://") {
+        return Err(StoreError::NotAPath {
+            path: pg::without_password(&text).into(),
+        });
+    }
+    Ok(())
 }
 
 /// Runs `op` again while SQLite answers "busy". Switching a new file to WAL needs an exclusive

@@ -23,6 +23,13 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let location = callscore_store::DbLocation::of(&args.db);
+    if let callscore_store::DbLocation::Postgres(_) = location {
+        anyhow::bail!(
+            "the review pages (serve) are not yet on PostgreSQL ({}); serve a SQLite database",
+            location.shown()
+        );
+    }
     let config = callscore_web::ServeConfig {
         db: args.db.clone(),
         token: args.token.clone(),
