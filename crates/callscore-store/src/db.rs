@@ -279,12 +279,10 @@ impl Db {
         }
     }
 
-    /// SQLite only for now: the full-text index is FTS5.
+    /// Full-text search: FTS5 on SQLite, tsvector + GIN on PostgreSQL (same hits; the marked
+    /// text is each engine's own snippet).
     pub fn search(&self, q: &SearchQuery) -> Result<SearchResults> {
-        match self {
-            Db::Sqlite(s) => s.search(q),
-            Db::Postgres(_) => Err(self.not_on_postgres("search")),
-        }
+        on_both!(self, s => s.search(q))
     }
 }
 

@@ -381,14 +381,105 @@ fn the_batch_claim_is_exclusive_across_connections() {
         two.claim(&a, &path, "h1", &other, 0).unwrap(),
         Claim::AlreadyScored
     );
-    // Search is not on PostgreSQL yet, and says so.
-    let err = one
+    // Search finds what the call said.
+    let hits = one
         .search(&callscore_store::SearchQuery {
             text: "acme".into(),
             speaker: None,
             filter: ReportFilter::default(),
             limit: 10,
         })
-        .unwrap_err();
-    assert!(err.to_string().contains("not yet on PostgreSQL"), "{err}");
+        .unwrap();
+    assert_eq!(hits.hits.len(), 1);
+}
+
+fn search(db: &Db, text: &str, speaker: Option<Speaker>) -> Vec<(String, u64)> {
+    let results = db
+        .search(&callscore_store::SearchQuery {
+            text: text.into(),
+            speaker,
+            filter: ReportFilter::default(),
+            limit: 50,
+        })
+        .unwrap_or_else(|e| panic!("{text}: {e}"));
+    results
+        .hits
+        .iter()
+        .map(|h| (h.call_id[60..].to_string(), h.start_ms))
+        .collect()
+}
+
+#[test]
+fn search_finds_words_phrases_prefixes_and_near_and_follows_redaction() {
+    let db = callscore_pgtest::database("search");
+    let mut store = open(db.url());
+    let path = PathBuf::from("/shared/a.wav");
+    let m = meta("Daniel");
+    let lines = [
+        "I want to cancel my account today",
+        "Could I speak to a manager about the refund",
+        "The refund went to the wrong account, sorry",
+    ];
+    for (i, line) in lines.iter().enumerate() {
+        let mut t = transcript();
+        t.segments[1].text = (*line).into();
+        let call_id = id(i + 1);
+        store
+            .record_scored_call(&new_call(&call_id, &path, &m), &t, &scorecard("h1", true))
+            .unwrap();
+    }
+    let calls =
+        |hits: Vec<(String, u64)>| -> Vec<String> { hits.into_iter().map(|h| h.0).collect() };
+    assert_eq!(
+        calls(search(&store, "\"cancel my account\"", None)),
+        ["0001"]
+    );
+    assert_eq!(calls(search(&store, "cancel account", None)), ["0001"]);
+    assert_eq!(calls(search(&store, "\"account cancel\"", None)).len(), 0);
+    assert_eq!(
+        calls(search(&store, "ACCOUNT", Some(Speaker::Caller))),
+        ["0001", "0003"]
+    );
+    assert!(search(&store, "account", Some(Speaker::Agent)).is_empty());
+    assert_eq!(calls(search(&store, "refun*", None)), ["0002", "0003"]);
+    assert_eq!(calls(search(&store, "refund NOT sorry", None)), ["0002"]);
+    assert_eq!(
+        calls(search(&store, "cancel OR manager", None)),
+        ["0001", "0002"]
+    );
+    assert_eq!(
+        calls(search(&store, "manager NEAR/3 refund", None)),
+        ["0002"]
+    );
+    assert!(search(&store, "speak NEAR/1 refund", None).is_empty());
+    assert_eq!(
+        calls(search(&store, "(cancel OR wrong) account", None)),
+        ["0001", "0003"]
+    );
+    let hit = &store
+        .search(&callscore_store::SearchQuery {
+            text: "manager".into(),
+            speaker: None,
+            filter: ReportFilter::default(),
+            limit: 5,
+        })
+        .unwrap()
+        .hits[0];
+    assert!(hit.marked.contains("«manager»"), "{}", hit.marked);
+    assert!(matches!(
+        store
+            .search(&callscore_store::SearchQuery {
+                text: "AND".into(),
+                limit: 5,
+                ..Default::default()
+            })
+            .unwrap_err(),
+        StoreError::BadSearch { .. }
+    ));
+    // A redacted word leaves the index with the text.
+    let mut t = store.transcript(&id(2)).unwrap().unwrap();
+    t.segments[1].text = "Could I speak to a [name] about the refund".into();
+    store.update_redactions(&id(2), &t).unwrap();
+    assert!(search(&store, "manager", None).is_empty());
+    assert_eq!(calls(search(&store, "refund", None)), ["0002", "0003"]);
 }

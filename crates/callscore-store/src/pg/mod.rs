@@ -15,6 +15,7 @@
 mod query;
 mod queue;
 mod schema;
+mod search;
 mod write;
 
 pub use queue::{NextCall, QueuedCall};

@@ -11,7 +11,7 @@
 use super::PgStore;
 use crate::{Result, StoreError};
 
-/// Version 1: everything SQLite's versions 1–4 hold (search stays SQLite-only for now), in
+/// Version 1: everything SQLite's versions 1–4 hold (search is version 2), in
 /// PostgreSQL's types, plus the queue's lease end (`lease_expires_ms`).
 ///
 /// - Booleans are `BOOLEAN`, integers `BIGINT` (Rust's i64 on both sides), scores `DOUBLE
@@ -121,8 +121,9 @@ CREATE INDEX reviews_by_call      ON reviews (call_id, created_at);
 CREATE INDEX reviews_by_scorecard ON reviews (scorecard_id, criterion_id);
 "#;
 
-/// All migrations, oldest first; version N is `MIGRATIONS[N - 1]`.
-const MIGRATIONS: &[&str] = &[V1];
+/// All migrations, oldest first; version N is `MIGRATIONS[N - 1]`. Version 2 is full-text
+/// search (see `super::search`).
+const MIGRATIONS: &[&str] = &[V1, super::search::V2_SEARCH];
 
 /// The PostgreSQL schema version this build writes.
 pub const PG_SCHEMA_VERSION: usize = MIGRATIONS.len();

@@ -5,6 +5,7 @@
 //! finish the same call at once (a lease taken over from a worker that was only slow) are
 //! serialised: the second finds the first one's scorecard and stores nothing.
 
+use super::search::index_segments;
 use super::PgStore;
 use crate::claim::{holder_is_dead, ClaimOwner, CLAIM_LEASE_MS};
 use crate::query::normalise_instant;
@@ -157,7 +158,9 @@ impl PgStore {
         let result = (|| {
             let mut tx = client.transaction()?;
             upsert_call(&mut tx, call, &fields, "scored")?;
-            insert_transcript(&mut tx, call.id, transcript, &fields)?;
+            if insert_transcript(&mut tx, call.id, transcript, &fields)? {
+                index_segments(&mut tx, call.id, &transcript.segments)?;
+            }
             let recorded = insert_scorecard(&mut tx, call.id, scorecard)?;
             tx.commit()?;
             Ok(recorded)
@@ -179,7 +182,9 @@ impl PgStore {
         let result = (|| {
             let mut tx = client.transaction()?;
             upsert_call(&mut tx, call, &fields, "transcribed")?;
-            insert_transcript(&mut tx, call.id, transcript, &fields)?;
+            if insert_transcript(&mut tx, call.id, transcript, &fields)? {
+                index_segments(&mut tx, call.id, &transcript.segments)?;
+            }
             tx.commit()
         })();
         result.map_err(sql)
@@ -285,19 +290,25 @@ impl PgStore {
             .collect()
     }
 
-    /// See [`crate::Store::update_redactions`]. (No search index on PostgreSQL yet.)
+    /// See [`crate::Store::update_redactions`]: the search rows follow in the same
+    /// transaction.
     pub fn update_redactions(&mut self, call_id: &str, transcript: &Transcript) -> Result<()> {
         let segments_json = serde_json::to_string(&transcript.segments)
             .map_err(self.corrupt(call_id, "transcript"))?;
         let details_json = serde_json::to_string(&TranscriptDetails::of(transcript))
             .map_err(self.corrupt(call_id, "transcript"))?;
-        self.client_mut()
-            .execute(
+        let sql = self.sql("storing redactions");
+        let mut client = self.client_mut();
+        let result = (|| {
+            let mut tx = client.transaction()?;
+            tx.execute(
                 "UPDATE transcripts SET segments_json = $2, details_json = $3 WHERE call_id = $1",
                 &[&call_id, &segments_json, &details_json],
-            )
-            .map_err(self.sql("storing redactions"))?;
-        Ok(())
+            )?;
+            index_segments(&mut tx, call_id, &transcript.segments)?;
+            tx.commit()
+        })();
+        result.map_err(sql)
     }
 
     fn build_transcript(&self, r: &postgres::Row) -> Result<Transcript> {
@@ -391,14 +402,15 @@ fn upsert_call(
     Ok(())
 }
 
-/// The first transcript stored for a call wins, as on SQLite.
+/// The first transcript stored for a call wins, as on SQLite; whether this one was stored (and
+/// so is to be made searchable).
 fn insert_transcript(
     tx: &mut Transaction<'_>,
     call_id: &str,
     transcript: &Transcript,
     f: &CallFields,
-) -> Result<(), postgres::Error> {
-    tx.execute(
+) -> Result<bool, postgres::Error> {
+    let inserted = tx.execute(
         "INSERT INTO transcripts (call_id, model, duration_ms, segments_json, language, details_json)
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (call_id) DO NOTHING",
@@ -411,7 +423,7 @@ fn insert_transcript(
             &f.details_json,
         ],
     )?;
-    Ok(())
+    Ok(inserted > 0)
 }
 
 fn lock_call(tx: &mut Transaction<'_>, call_id: &str) -> Result<(), postgres::Error> {
