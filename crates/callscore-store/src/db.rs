@@ -104,13 +104,6 @@ impl Db {
         }
     }
 
-    fn not_on_postgres(&self, what: &'static str) -> StoreError {
-        StoreError::NotOnPostgres {
-            what,
-            url: self.shown(),
-        }
-    }
-
     // -- the queue and writing ------------------------------------------------------------
 
     /// Makes recordings available to every `callscore work` on this database (see
@@ -271,12 +264,8 @@ impl Db {
         on_both!(self, s => s.add_review(review))
     }
 
-    /// SQLite only for now (`report --disagreements`).
     pub fn disagreements(&self, filter: &DisagreementFilter) -> Result<Vec<Disagreement>> {
-        match self {
-            Db::Sqlite(s) => s.disagreements(filter),
-            Db::Postgres(_) => Err(self.not_on_postgres("report --disagreements")),
-        }
+        on_both!(self, s => s.disagreements(filter))
     }
 
     /// Full-text search: FTS5 on SQLite, tsvector + GIN on PostgreSQL (same hits; the marked

@@ -79,8 +79,6 @@ pub enum StoreError {
     },
     #[error("database {url} holds no callscore tables (score some calls into it first)")]
     NoCallscoreTables { url: String },
-    #[error("{what} is not yet on PostgreSQL ({url}); use a SQLite database for it")]
-    NotOnPostgres { what: &'static str, url: String },
     #[error(
         "database {path}: the shared work queue needs PostgreSQL (--db postgres://…); a SQLite \
          database is scored by `callscore score PATH…`"

@@ -846,10 +846,13 @@ fn postgres_prints_what_sqlite_prints() {
             "search {query:?} finds otherwise on PostgreSQL"
         );
     }
-    // What is not on PostgreSQL yet says so.
-    let (code, err) = run_err(&pg, &["report", "--disagreements"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("not yet on PostgreSQL"), "{err}");
+    // Reviewers' disagreements too (the database holds one override).
+    for args in [
+        &["report", "--disagreements"][..],
+        &["report", "--disagreements", "--format", "json"],
+    ] {
+        assert_eq!(run(&pg, args), run(&sqlite, args), "callscore {args:?}");
+    }
 }
 
 #[test]

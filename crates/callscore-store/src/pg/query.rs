@@ -3,7 +3,9 @@
 //! whichever backend holds the calls.
 
 use super::PgStore;
-use crate::browse::{apply_overrides, CriterionOverride, ReviewedScore};
+use crate::browse::{
+    apply_overrides, CriterionOverride, Disagreement, DisagreementFilter, ReviewedScore,
+};
 use crate::query::{bound, opt_u64, split_ids, ScorecardSummary, WEEKDAYS};
 use crate::{
     AgentRow, CallDetail, CallRecord, CallRow, CriterionRow, FailedCallRow, GroupBy, GroupRow,
@@ -622,6 +624,85 @@ impl PgStore {
                 created_at: r.get(8),
             })
             .collect())
+    }
+
+    /// See [`crate::Store::disagreements`].
+    pub fn disagreements(&self, filter: &DisagreementFilter) -> Result<Vec<Disagreement>> {
+        let rows = self
+            .client_mut()
+            .query(
+                "WITH reviewed AS (
+                     SELECT scorecard_id AS sid FROM reviews WHERE scorecard_id IS NOT NULL
+                     UNION
+                     SELECT s.id FROM reviews rv JOIN scorecards s ON s.call_id = rv.call_id AND s.is_current
+                     WHERE rv.scorecard_id IS NULL
+                 ),
+                 latest AS (
+                     SELECT scorecard_id, criterion_id, override_outcome FROM (
+                         SELECT rv.scorecard_id, rv.criterion_id, rv.override_outcome,
+                                row_number() OVER (PARTITION BY rv.scorecard_id, rv.criterion_id
+                                                   ORDER BY rv.created_at DESC, rv.id DESC) AS nth
+                         FROM reviews rv WHERE rv.override_outcome IS NOT NULL AND rv.scorecard_id IS NOT NULL
+                     ) ranked
+                     WHERE nth = 1
+                 )
+                 SELECT s.rubric_id, s.rubric_version, r.criterion_id, max(r.name), max(r.section), count(*),
+                        count(*) FILTER (WHERE l.override_outcome IS NOT NULL AND l.override_outcome <> r.outcome),
+                        count(*) FILTER (WHERE r.outcome = 'fail' AND l.override_outcome = 'pass'),
+                        count(*) FILTER (WHERE r.outcome = 'pass' AND l.override_outcome = 'fail'),
+                        count(*) FILTER (WHERE l.override_outcome IS NOT NULL AND l.override_outcome <> r.outcome
+                                         AND (r.outcome = 'na' OR l.override_outcome = 'na')),
+                        min(r.position)
+                 FROM reviewed x
+                      JOIN scorecards s ON s.id = x.sid
+                      JOIN results r ON r.scorecard_id = s.id
+                      LEFT JOIN latest l ON l.scorecard_id = r.scorecard_id AND l.criterion_id = r.criterion_id
+                 WHERE ($1::text IS NULL OR s.rubric_id = $1)
+                 GROUP BY s.rubric_id, s.rubric_version, r.criterion_id
+                 HAVING count(*) >= $2",
+                &[
+                    &filter.rubric_id,
+                    &(filter.min_reviewed.min(i64::MAX as u64) as i64),
+                ],
+            )
+            .map_err(self.sql("counting disagreements"))?;
+        let mut rows: Vec<(Disagreement, i64)> = rows
+            .iter()
+            .map(|r| {
+                let reviewed = count(r, 5);
+                let overridden = count(r, 6);
+                (
+                    Disagreement {
+                        rubric_id: r.get(0),
+                        rubric_version: version(r.get(1)),
+                        criterion_id: r.get(2),
+                        name: r.get(3),
+                        section: r.get(4),
+                        reviewed,
+                        overridden,
+                        machine_fail_reviewer_pass: count(r, 7),
+                        machine_pass_reviewer_fail: count(r, 8),
+                        applicability_changes: count(r, 9),
+                        override_rate: if reviewed == 0 {
+                            0.0
+                        } else {
+                            overridden as f64 / reviewed as f64
+                        },
+                    },
+                    r.get(10),
+                )
+            })
+            .collect();
+        // The same order as on SQLite: most disagreed first, ties in rubric order.
+        rows.sort_by(|(a, pa), (b, pb)| {
+            b.override_rate
+                .total_cmp(&a.override_rate)
+                .then(b.overridden.cmp(&a.overridden))
+                .then(a.rubric_id.cmp(&b.rubric_id))
+                .then(b.rubric_version.cmp(&a.rubric_version))
+                .then(pa.cmp(pb))
+        });
+        Ok(rows.into_iter().map(|(d, _)| d).collect())
     }
 
     /// See [`crate::Store::add_review`].
