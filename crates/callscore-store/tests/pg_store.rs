@@ -483,3 +483,50 @@ fn search_finds_words_phrases_prefixes_and_near_and_follows_redaction() {
     assert!(search(&store, "manager", None).is_empty());
     assert_eq!(calls(search(&store, "refund", None)), ["0002", "0003"]);
 }
+
+#[test]
+fn an_older_schema_is_upgraded_and_its_transcripts_become_searchable() {
+    let db = callscore_pgtest::database("upgrade");
+    let v1 = callscore_store::PgStore::open_at_schema_version(db.url(), 1).unwrap();
+    assert_eq!(v1.schema_version().unwrap(), 1);
+    // A call stored by a build that knew only version 1 (no search rows).
+    v1.client()
+        .batch_execute(
+            "INSERT INTO calls (id, source_path, file_name, status) VALUES ('c1', '/r/a.wav', 'a.wav', 'scored');
+             INSERT INTO transcripts (call_id, model, duration_ms, segments_json)
+             VALUES ('c1', 'tiny.en', 4000,
+                     '[{\"speaker\":\"caller\",\"start_ms\":1000,\"end_ms\":3000,\"text\":\"I want a refund\"}]');",
+        )
+        .unwrap();
+    drop(v1);
+    let store = open(db.url());
+    match &store {
+        Db::Postgres(p) => assert_eq!(p.schema_version().unwrap(), PG_SCHEMA_VERSION),
+        Db::Sqlite(_) => unreachable!(),
+    }
+    let hits = store
+        .search(&callscore_store::SearchQuery {
+            text: "refund".into(),
+            limit: 5,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hits.hits.len(), 1);
+    assert_eq!(
+        (hits.hits[0].speaker, hits.hits[0].start_ms),
+        (Speaker::Caller, 1000)
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let db = callscore_pgtest::database("too_new");
+    let store = callscore_store::PgStore::open(db.url()).unwrap();
+    store
+        .client()
+        .batch_execute("INSERT INTO callscore_schema_migrations (version) VALUES (99)")
+        .unwrap();
+    drop(store);
+    let err = Db::open(Path::new(db.url())).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+}

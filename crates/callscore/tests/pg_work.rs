@@ -330,3 +330,15 @@ fn a_following_worker_takes_new_calls_until_sigterm() {
     );
     assert_each_scored_once(url, &calls);
 }
+
+#[test]
+fn work_on_a_sqlite_file_says_the_queue_needs_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("calls.db");
+    let out = worker(dir.path(), &db.to_string_lossy(), &[])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs PostgreSQL"), "{stderr}");
+}

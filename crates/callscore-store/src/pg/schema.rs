@@ -156,9 +156,22 @@ impl PgStore {
     }
 
     pub(crate) fn migrate(&self) -> Result<()> {
+        self.migrate_to(PG_SCHEMA_VERSION)
+    }
+
+    /// Connects to `url` and migrates it only up to `version` (tests of upgrades from older
+    /// schemas).
+    #[doc(hidden)]
+    pub fn open_at_schema_version(url: &str, version: usize) -> Result<PgStore> {
+        let store = Self::connect(url)?;
+        store.migrate_to(version.min(PG_SCHEMA_VERSION))?;
+        Ok(store)
+    }
+
+    fn migrate_to(&self, target: usize) -> Result<()> {
         let migrate_err = |source| StoreError::PgMigrate {
             url: self.shown.clone(),
-            target: PG_SCHEMA_VERSION,
+            target,
             source,
         };
         let mut client = self.client_mut();
@@ -190,7 +203,7 @@ impl PgStore {
                 known: PG_SCHEMA_VERSION,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found) {
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(found) {
             tx.batch_execute(sql).map_err(migrate_err)?;
             tx.execute(
                 "INSERT INTO callscore_schema_migrations (version) VALUES ($1)",
