@@ -243,7 +243,7 @@ fn server_bin_dir() -> Result<PathBuf, String> {
             Ok(dir)
         } else {
             Err(format!(
-                "CALLSCORE_PG_BIN={} holds no initdb and pg_ctl",
+                "CALLSCORE_PG_BIN={} holds no initdb and pg_ctl (install the server with `scripts/install-deps.sh postgresql`)",
                 dir.display()
             ))
         };

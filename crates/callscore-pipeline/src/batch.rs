@@ -244,7 +244,7 @@ impl Pipeline {
     ) -> Result<BatchReport, PipelineError> {
         let started = Instant::now();
         // Fails here, before any worker starts, when the database has no queue.
-        drop(Db::open(db)?);
+        drop(Db::open_queue(db)?);
         let workers = opts.workers.max(1);
         let source = Source::Shared {
             lease: opts.lease,

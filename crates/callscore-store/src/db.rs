@@ -88,6 +88,15 @@ impl Db {
         }
     }
 
+    /// Opens a database for working on its shared queue: PostgreSQL (set up when empty). A
+    /// SQLite path is refused without creating the file.
+    pub fn open_queue(given: &Path) -> Result<Db> {
+        match DbLocation::of(given) {
+            DbLocation::Sqlite(path) => Err(StoreError::QueueNeedsPostgres { path }),
+            DbLocation::Postgres(url) => PgStore::open(&url).map(Db::Postgres),
+        }
+    }
+
     /// How messages name this database (a PostgreSQL URL without its password).
     pub fn shown(&self) -> String {
         match self {

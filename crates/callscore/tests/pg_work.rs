@@ -341,4 +341,5 @@ fn work_on_a_sqlite_file_says_the_queue_needs_postgres() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("needs PostgreSQL"), "{stderr}");
+    assert!(!db.exists(), "no SQLite file was made");
 }
