@@ -255,8 +255,10 @@ fn score_registers_and_scores_and_work_then_finds_nothing_left() {
         "{stderr}"
     );
     // `report` and `show` read the same database.
+    // CALLSCORE_DB takes the URL as --db does.
     let report = callscore(models.path())
-        .args(["report", "--db", url, "--format", "json"])
+        .env("CALLSCORE_DB", url)
+        .args(["report", "--format", "json"])
         .output()
         .unwrap();
     assert!(report.status.success());

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 /// Serve the review pages (flagged queue, call pages with audio and evidence, reviews).
 #[derive(Args)]
 pub struct ServeArgs {
-    /// SQLite database written by `callscore score`.
+    /// SQLite database written by `callscore score` (the review pages are not yet on
+    /// PostgreSQL).
     #[arg(long, default_value = "callscore.db", env = "CALLSCORE_DB")]
     pub db: PathBuf,
     /// Address and port to listen on. Any address but loopback needs --token.
