@@ -21,7 +21,7 @@ demo: (deps "build") model-release
     {{release_bin}} flagged --db {{demo_db}}
 
 # The whole test suite: unit, integration, golden files, rubric regression cases, real peers.
-test: (deps "build" "capture" "browser") model-dev
+test: (deps "build" "capture" "browser" "postgresql") model-dev
     if cargo nextest --version >/dev/null 2>&1; then cargo nextest run --workspace --no-fail-fast; else cargo test --workspace --no-fail-fast; fi
     cargo test --workspace --doc
     {{dev_bin}} rubric test rubrics/tests --junit target/rubric-tests.xml

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages callscore needs, with apt-get, only when something is missing.
-# Usage: scripts/install-deps.sh [build|fixtures|capture|browser]...   (default: build)
+# Usage: scripts/install-deps.sh [build|fixtures|capture|browser|postgresql]...   (default: build)
 #   build    cmake, clang, libclang-dev: whisper-rs builds whisper.cpp with cmake and bindgen.
 #   fixtures espeak-ng, sox, ffmpeg: re-rendering the synthetic call fixtures.
 #   capture  sip-tester (sipp), tshark, espeak-ng: the SIP/RTP tests use a real SIP peer, and
 #            mystery-shop calls (`callscore shop`) speak their `say` lines with espeak-ng.
 #   browser  chromium, nodejs, npm: the review page's real-browser test.
+#   postgresql  postgresql (server binaries initdb, pg_ctl, postgres): the PostgreSQL store and
+#            queue tests start a throwaway server of their own (crates/callscore-pgtest).
 set -euo pipefail
 
 groups=("$@")
@@ -17,6 +19,7 @@ for g in "${groups[@]}"; do
     build)    want+=(cmake clang libclang-dev pkg-config) ;;
     fixtures) want+=(espeak-ng sox libsox-fmt-all ffmpeg) ;;
     capture)  want+=(sip-tester tshark espeak-ng) ;;
+    postgresql) want+=(postgresql) ;;
     browser)  want+=(chromium)
               # Node may come from elsewhere than Debian; only ask apt for it when it is absent.
               command -v npm >/dev/null 2>&1 || want+=(nodejs npm) ;;

@@ -7,11 +7,12 @@
 use crate::{FaultHooks, Observer, Pipeline, PipelineError};
 use callscore_core::Scorecard;
 use callscore_store::{
-    content_id, Claim, ClaimOwner, NewCall, Recorded, Store, CLAIM_RENEW_EVERY_MS,
+    content_id, Claim, ClaimOwner, Db, NewCall, NextCall, Recorded, CLAIM_LEASE_MS,
+    CLAIM_RENEW_EVERY_MS,
 };
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,6 +27,31 @@ pub struct BatchOptions {
 impl Default for BatchOptions {
     fn default() -> Self {
         BatchOptions { workers: 1 }
+    }
+}
+
+/// How `work_queue` runs: workers taking calls from the database's shared queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueOptions {
+    /// Calls worked on at once. At least 1.
+    pub workers: usize,
+    /// How long a taken call stays this process's without renewal. The process renews its
+    /// calls well within it; a process that is killed loses them when it runs out.
+    pub lease: Duration,
+    /// Keep asking for new calls when the queue is empty, until `stop` is set.
+    pub follow: bool,
+    /// How long to wait before asking again when nothing is free.
+    pub poll: Duration,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        QueueOptions {
+            workers: 1,
+            lease: Duration::from_millis(CLAIM_LEASE_MS as u64),
+            follow: false,
+            poll: Duration::from_secs(2),
+        }
     }
 }
 
@@ -158,11 +184,18 @@ impl Pipeline {
             });
         }
         let (plan, work) = {
-            let store = Store::open(db)?;
+            let mut store = Db::open(db)?;
             if found.files.len() >= MANY_RECORDINGS {
                 observer.checking(found.files.len());
             }
-            self.plan(&store, found)?
+            let (plan, work) = self.plan(&store, found)?;
+            // On a shared database, `callscore work` on other machines may help with these.
+            let calls: Vec<(&str, &Path)> = work
+                .iter()
+                .map(|w| (w.id.as_str(), w.path.as_path()))
+                .collect();
+            store.register_many(&calls)?;
+            (plan, work)
         };
         let workers = opts.workers.clamp(1, work.len().max(1));
         if plan.to_transcribe > 0 {
@@ -170,7 +203,25 @@ impl Pipeline {
             self.transcription.transcriber()?;
         }
         observer.planned(&plan, workers);
-        let outcomes = self.run_workers(db, work, workers, observer, hooks)?;
+        let total = work.len();
+        if total == 0 {
+            return Ok(BatchReport {
+                plan,
+                outcomes: Vec::new(),
+                wall: started.elapsed(),
+            });
+        }
+        let source = Source::Planned(Mutex::new(
+            work.into_iter()
+                .map(|item| Queued {
+                    item,
+                    not_before: Instant::now(),
+                })
+                .collect(),
+        ));
+        let renew_every = Duration::from_millis(CLAIM_RENEW_EVERY_MS as u64);
+        let outcomes =
+            self.run_workers(db, source, workers, total, renew_every, observer, hooks)?;
         Ok(BatchReport {
             plan,
             outcomes,
@@ -178,9 +229,44 @@ impl Pipeline {
         })
     }
 
+    /// Works on the shared queue of the database at `db` (PostgreSQL: see
+    /// `callscore_store::PgStore::claim_next`) until it is empty — calls other processes hold
+    /// included, since one of them may die and its lease run out — or, with `follow`, until
+    /// `stop` is set. Each call is scored exactly as `score_paths` scores it. The report's plan
+    /// is empty; its outcomes are the calls this process finished.
+    pub fn work_queue(
+        &self,
+        db: &Path,
+        opts: &QueueOptions,
+        stop: &AtomicBool,
+        observer: &dyn Observer,
+        hooks: &dyn FaultHooks,
+    ) -> Result<BatchReport, PipelineError> {
+        let started = Instant::now();
+        // Fails here, before any worker starts, when the database has no queue.
+        drop(Db::open_queue(db)?);
+        let workers = opts.workers.max(1);
+        let source = Source::Shared {
+            lease: opts.lease,
+            follow: opts.follow,
+            poll: opts.poll,
+            stop,
+        };
+        // Renewing six times per lease: a renewal or two may fail (a network blip) before
+        // the lease is lost.
+        let renew_every = (opts.lease / 6).max(Duration::from_millis(50));
+        observer.planned(&PlanSummary::default(), workers);
+        let outcomes = self.run_workers(db, source, workers, 0, renew_every, observer, hooks)?;
+        Ok(BatchReport {
+            plan: PlanSummary::default(),
+            outcomes,
+            wall: started.elapsed(),
+        })
+    }
+
     fn plan(
         &self,
-        store: &Store,
+        store: &Db,
         found: crate::Found,
     ) -> Result<(PlanSummary, Vec<WorkItem>), PipelineError> {
         let mut plan = PlanSummary {
@@ -218,36 +304,32 @@ impl Pipeline {
         Ok((plan, work))
     }
 
+    /// Runs `workers` threads over `source` while this thread collects their outcomes and
+    /// renews the process's claims every `renew_every`. `total` is the planned number of calls
+    /// (0: not known, a shared queue).
+    #[allow(clippy::too_many_arguments)]
     fn run_workers(
         &self,
         db: &Path,
-        work: Vec<WorkItem>,
+        source: Source<'_>,
         workers: usize,
+        total: usize,
+        renew_every: Duration,
         observer: &dyn Observer,
         hooks: &dyn FaultHooks,
     ) -> Result<Vec<CallOutcome>, PipelineError> {
-        let total = work.len();
-        if total == 0 {
-            return Ok(Vec::new());
-        }
         let ctx = Workers {
             pipeline: self,
             db,
             owner: ClaimOwner::current_process(),
-            queue: Mutex::new(
-                work.into_iter()
-                    .map(|item| Queued {
-                        item,
-                        not_before: Instant::now(),
-                    })
-                    .collect(),
-            ),
+            source,
+            halt: AtomicBool::new(false),
             hooks,
             commits: AtomicUsize::new(0),
             transcriptions: AtomicUsize::new(0),
         };
         // This thread keeps the process's claims alive while the workers run.
-        let keeper = Store::open(db)?;
+        let keeper = Db::open(db)?;
         let (tx, rx) = mpsc::channel::<Result<CallOutcome, PipelineError>>();
         let mut outcomes = Vec::with_capacity(total);
         std::thread::scope(|scope| {
@@ -261,7 +343,6 @@ impl Pipeline {
                 });
             }
             drop(tx);
-            let renew_every = Duration::from_millis(CLAIM_RENEW_EVERY_MS as u64);
             let mut last_renewal = Instant::now();
             let mut fatal = None;
             loop {
@@ -271,13 +352,16 @@ impl Pipeline {
                         observer.finished(
                             outcomes.last().expect("just pushed"),
                             outcomes.len(),
-                            total,
+                            total.max(outcomes.len()),
                         );
                     }
                     Ok(Err(e)) => {
                         // A worker lost the database: hand out no more work, let the others
                         // finish their current call, then report.
-                        ctx.queue.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                        ctx.halt.store(true, Ordering::SeqCst);
+                        if let Source::Planned(queue) = &ctx.source {
+                            queue.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                        }
                         fatal.get_or_insert(e);
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -297,22 +381,37 @@ impl Pipeline {
     }
 }
 
+/// Where the workers find their calls.
+enum Source<'a> {
+    /// The batch's own plan; each call is claimed before it is worked on.
+    Planned(Mutex<VecDeque<Queued>>),
+    /// The database's shared queue.
+    Shared {
+        lease: Duration,
+        follow: bool,
+        poll: Duration,
+        stop: &'a AtomicBool,
+    },
+}
+
 /// What the worker threads share.
 struct Workers<'a> {
     pipeline: &'a Pipeline,
     db: &'a Path,
     owner: ClaimOwner,
-    queue: Mutex<VecDeque<Queued>>,
+    source: Source<'a>,
+    /// A worker lost the database: the others take no new calls.
+    halt: AtomicBool,
     hooks: &'a dyn FaultHooks,
     commits: AtomicUsize,
     transcriptions: AtomicUsize,
 }
 
 impl Workers<'_> {
-    fn next_item(&self) -> Option<WorkItem> {
+    fn next_item(&self, queue: &Mutex<VecDeque<Queued>>) -> Option<WorkItem> {
         loop {
             let wait = {
-                let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                let mut queue = queue.lock().unwrap_or_else(|p| p.into_inner());
                 let front = queue.pop_front()?;
                 let now = Instant::now();
                 if front.not_before <= now {
@@ -327,46 +426,97 @@ impl Workers<'_> {
         }
     }
 
-    /// One worker: claims calls from the shared queue until it is empty.
+    /// One worker: claims calls until there are none left for it.
     fn work(
         &self,
         tx: &mpsc::Sender<Result<CallOutcome, PipelineError>>,
     ) -> Result<(), PipelineError> {
-        let mut store = Store::open(self.db)?;
-        while let Some(item) = self.next_item() {
-            let claim = store.claim(
-                &item.id,
-                &item.path,
-                self.pipeline.rubric.hash(),
-                &self.owner,
-                now_ms(),
-            )?;
-            let has_transcript = match claim {
-                Claim::AlreadyScored => {
-                    let _ = tx.send(Ok(CallOutcome::DoneElsewhere { path: item.path }));
-                    continue;
-                }
-                Claim::Busy { .. } => {
-                    let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-                    queue.push_back(Queued {
-                        item,
-                        not_before: Instant::now() + BUSY_RETRY,
-                    });
-                    continue;
-                }
-                Claim::Acquired { has_transcript } => has_transcript,
-            };
+        let mut store = Db::open(self.db)?;
+        while let Some((item, has_transcript)) = self.next_claimed(&mut store, tx)? {
             let outcome = self.score_claimed(&mut store, item, has_transcript)?;
             let _ = tx.send(Ok(outcome));
         }
         Ok(())
     }
 
+    /// The next call this worker holds a claim on, with whether its transcript is stored;
+    /// `None` when there is nothing more to do.
+    fn next_claimed(
+        &self,
+        store: &mut Db,
+        tx: &mpsc::Sender<Result<CallOutcome, PipelineError>>,
+    ) -> Result<Option<(WorkItem, bool)>, PipelineError> {
+        loop {
+            if self.halt.load(Ordering::SeqCst) {
+                return Ok(None);
+            }
+            match &self.source {
+                Source::Planned(queue) => {
+                    let Some(item) = self.next_item(queue) else {
+                        return Ok(None);
+                    };
+                    match store.claim(
+                        &item.id,
+                        &item.path,
+                        self.pipeline.rubric.hash(),
+                        &self.owner,
+                        now_ms(),
+                    )? {
+                        Claim::AlreadyScored => {
+                            let _ = tx.send(Ok(CallOutcome::DoneElsewhere { path: item.path }));
+                        }
+                        Claim::Busy { .. } => {
+                            queue
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push_back(Queued {
+                                    item,
+                                    not_before: Instant::now() + BUSY_RETRY,
+                                });
+                        }
+                        Claim::Acquired { has_transcript } => {
+                            return Ok(Some((item, has_transcript)))
+                        }
+                    }
+                }
+                Source::Shared {
+                    lease,
+                    follow,
+                    poll,
+                    stop,
+                } => {
+                    if stop.load(Ordering::SeqCst) {
+                        return Ok(None);
+                    }
+                    match store.claim_next(&self.owner, *lease)? {
+                        NextCall::Claimed(call) => {
+                            let item = WorkItem {
+                                path: call.source_path,
+                                id: call.id,
+                                has_transcript: call.has_transcript,
+                            };
+                            let has_transcript = item.has_transcript;
+                            return Ok(Some((item, has_transcript)));
+                        }
+                        NextCall::Empty if !follow => return Ok(None),
+                        NextCall::Empty | NextCall::Wait => {
+                            // In small steps, so a stop is heard quickly.
+                            let until = Instant::now() + *poll;
+                            while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                                std::thread::sleep(Duration::from_millis(50).min(*poll));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// A claimed call, start to finish. Only a lost database is an `Err`; everything that goes
     /// wrong with the recording itself is recorded as the call's failure.
     fn score_claimed(
         &self,
-        store: &mut Store,
+        store: &mut Db,
         item: WorkItem,
         has_transcript: bool,
     ) -> Result<CallOutcome, PipelineError> {
@@ -409,6 +559,12 @@ impl Workers<'_> {
             }
             // The store is gone: not this call's fault, and nothing more can be recorded.
             Err(PipelineError::Store(e)) => Err(PipelineError::Store(e)),
+            // No model on this machine: not this call's fault either (a batch checks before it
+            // starts; a queue worker learns it here). The call goes back for another worker.
+            Err(e @ (PipelineError::ModelUnavailable(_) | PipelineError::ModelLoad { .. })) => {
+                store.release_claim(&item.id, &self.owner)?;
+                Err(e)
+            }
             Err(e) => {
                 let error = describe(&e, &item.path);
                 store.record_failure(&item.id, &item.path, &error, &self.owner)?;
@@ -424,7 +580,7 @@ impl Workers<'_> {
     /// Transcript (stored, or ingest + transcribe), scorecard, one commit.
     fn score_one(
         &self,
-        store: &mut Store,
+        store: &mut Db,
         item: &WorkItem,
         has_transcript: bool,
     ) -> Result<Done, PipelineError> {

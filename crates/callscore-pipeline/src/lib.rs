@@ -24,7 +24,7 @@ mod hooks;
 mod observer;
 mod transcription;
 
-pub use batch::{BatchOptions, BatchReport, CallOutcome, PlanSummary};
+pub use batch::{BatchOptions, BatchReport, CallOutcome, PlanSummary, QueueOptions};
 pub use discover::{discover, Found};
 pub use error::PipelineError;
 pub use hooks::{FaultHooks, NoFaults};

@@ -17,13 +17,18 @@
 
 pub mod browse;
 mod claim;
+mod db;
+pub mod pg;
 pub mod query;
 mod review;
 mod schema;
+mod scrub;
 pub mod search;
 mod write;
 
 pub use claim::{ClaimOwner, CLAIM_LEASE_MS, CLAIM_RENEW_EVERY_MS};
+pub use db::{Db, DbLocation};
+pub use pg::{NextCall, PgStore, QueuedCall, PG_SCHEMA_VERSION};
 pub use query::{
     AgentRow, CallDetail, CallRecord, CallRow, CriterionRow, FailedCallRow, GroupBy, GroupRow,
     Report, ReportFilter, RubricUse, StatusCounts, StoredScorecard,
@@ -52,9 +57,34 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error(
-        "database {path} looks like a URL; callscore's database is a SQLite file: give its path"
+        "database {path} looks like a URL of a kind callscore does not know; give a SQLite \
+         file's path or a postgres:// (postgresql://) URL"
     )]
     NotAPath { path: PathBuf },
+    #[error("cannot connect to database {url}: {source}")]
+    PgConnect {
+        url: String,
+        source: postgres::Error,
+    },
+    #[error("database {url}: {context}: {source}")]
+    Pg {
+        url: String,
+        context: String,
+        source: postgres::Error,
+    },
+    #[error("cannot bring database {url} to schema version {target}: {source}")]
+    PgMigrate {
+        url: String,
+        target: usize,
+        source: postgres::Error,
+    },
+    #[error("database {url} holds no callscore tables (score some calls into it first)")]
+    NoCallscoreTables { url: String },
+    #[error(
+        "database {path}: the shared work queue needs PostgreSQL (--db postgres://…); a SQLite \
+         database is scored by `callscore score PATH…`"
+    )]
+    QueueNeedsPostgres { path: PathBuf },
     #[error("cannot create database {path}: {file} is a file, not a folder")]
     ParentIsAFile { path: PathBuf, file: PathBuf },
     #[error("cannot open database {path}: {source}")]
@@ -163,12 +193,8 @@ impl Store {
     /// Opens (creating it and its folder when missing) the database at `path` and brings its
     /// schema to [`SCHEMA_VERSION`].
     pub fn open(path: &Path) -> Result<Store> {
-        // `--db postgres://host/db` would otherwise become a folder named `postgres:`.
-        if path.to_string_lossy().contains("://") {
-            return Err(StoreError::NotAPath {
-                path: path.to_path_buf(),
-            });
-        }
+        // `--db mysql://host/db` would otherwise become a folder named `mysql:`.
+        refuse_urls(path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // "File exists" is what the OS says when a parent is a file; say which one.
             if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
@@ -195,6 +221,7 @@ impl Store {
     /// Opens an existing database for reading and writing without creating it; for reports,
     /// where a mistyped `--db` should say so instead of showing an empty new database.
     pub fn open_existing(path: &Path) -> Result<Store> {
+        refuse_urls(path)?;
         if !path.is_file() {
             return Err(StoreError::Open {
                 path: path.to_path_buf(),
@@ -386,6 +413,18 @@ impl Store {
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// A SQLite database is a path: anything that looks like a URL (`scheme://…`) is refused,
+/// named without any password it holds.
+fn refuse_urls(path: &Path) -> Result<()> {
+    let text = path.to_string_lossy();
+    if text.contains("://") {
+        return Err(StoreError::NotAPath {
+            path: pg::without_password(&text).into(),
+        });
+    }
+    Ok(())
 }
 
 /// Runs `op` again while SQLite answers "busy". Switching a new file to WAL needs an exclusive

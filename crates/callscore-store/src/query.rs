@@ -141,7 +141,7 @@ pub struct GroupRow {
     pub average_ring_ms: Option<f64>,
 }
 
-const WEEKDAYS: [&str; 7] = [
+pub(crate) const WEEKDAYS: [&str; 7] = [
     "Monday",
     "Tuesday",
     "Wednesday",
@@ -336,14 +336,14 @@ const CALL_COLUMNS: &str = "
     f.rubric_version, f.score, f.passed, f.flagged, f.flag_reasons_json, f.failed_criteria,
     f.critical_failures, f.first_failed_ms, f.scored_at";
 
-fn split_ids(joined: String) -> Vec<String> {
+pub(crate) fn split_ids(joined: String) -> Vec<String> {
     if joined.is_empty() {
         return Vec::new();
     }
     joined.split('\u{1f}').map(str::to_string).collect()
 }
 
-fn opt_u64(v: Option<i64>) -> Option<u64> {
+pub(crate) fn opt_u64(v: Option<i64>) -> Option<u64> {
     v.map(|v| v.max(0) as u64)
 }
 

@@ -76,7 +76,7 @@ pub(crate) fn index_segments(
     Ok(())
 }
 
-fn speaker_name(s: Speaker) -> &'static str {
+pub(crate) fn speaker_name(s: Speaker) -> &'static str {
     match s {
         Speaker::Agent => "agent",
         Speaker::Caller => "caller",
@@ -242,9 +242,9 @@ impl Store {
 
 /// One piece of a search query, as typed.
 #[derive(Debug, Clone, PartialEq)]
-enum Piece {
-    /// A word or phrase, already quoted for FTS5 (with a trailing `*` for a prefix).
-    Term(String),
+pub(crate) enum Piece {
+    /// A word or a phrase (its text as typed, without quotes), `prefix`: ends in `*`.
+    Term { text: String, prefix: bool },
     /// `AND`, `OR`, `NOT`, `(`, `)`.
     Op(&'static str),
     /// `NEAR` or `NEAR/N` between two terms.
@@ -254,16 +254,13 @@ enum Piece {
 /// Words between `NEAR` terms when no distance is given (FTS5's own default).
 const NEAR_DEFAULT: u32 = 10;
 
-/// Translates what an analyst types into an FTS5 query. Written by hand because FTS5 has no
-/// "plain text" mode: a bare `e-mail`, `o'clock` or `3:15` is a syntax error there, so every
-/// word becomes a quoted string, while `"phrases"`, `AND`/`OR`/`NOT`, parentheses, `word*`
-/// prefixes and `a NEAR/5 b` (the FTS4 spelling people know) keep their meaning.
-pub fn fts_query(text: &str) -> Result<String> {
+/// Splits what an analyst types into words, phrases and operators (both backends' search reads
+/// these; each writes them in its engine's syntax).
+pub(crate) fn pieces(text: &str) -> Result<Vec<Piece>> {
     let bad = |reason: &str| StoreError::BadSearch {
         query: text.to_string(),
         reason: reason.to_string(),
     };
-    let quote = |w: &str| format!("\"{}\"", w.replace('"', "\"\""));
     let mut pieces = Vec::new();
     let mut chars = text.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -278,12 +275,14 @@ pub fn fts_query(text: &str) -> Result<String> {
             if phrase.trim().is_empty() {
                 continue;
             }
-            let mut term = quote(phrase.trim());
-            if chars.peek() == Some(&'*') {
+            let prefix = chars.peek() == Some(&'*');
+            if prefix {
                 chars.next();
-                term.push('*');
             }
-            pieces.push(Piece::Term(term));
+            pieces.push(Piece::Term {
+                text: phrase.trim().to_string(),
+                prefix,
+            });
         } else {
             let mut word = String::new();
             while let Some(&c) = chars.peek() {
@@ -311,34 +310,54 @@ pub fn fts_query(text: &str) -> Result<String> {
                     };
                     // Only words with a letter or digit in them mean anything to the index.
                     if stem.chars().any(char::is_alphanumeric) {
-                        let mut term = quote(stem);
-                        if prefix {
-                            term.push('*');
-                        }
-                        pieces.push(Piece::Term(term));
+                        pieces.push(Piece::Term {
+                            text: stem.to_string(),
+                            prefix,
+                        });
                     }
                 }
             }
         }
     }
+    Ok(pieces)
+}
+
+/// Translates what an analyst types into an FTS5 query. Written by hand because FTS5 has no
+/// "plain text" mode: a bare `e-mail`, `o'clock` or `3:15` is a syntax error there, so every
+/// word becomes a quoted string, while `"phrases"`, `AND`/`OR`/`NOT`, parentheses, `word*`
+/// prefixes and `a NEAR/5 b` (the FTS4 spelling people know) keep their meaning.
+pub fn fts_query(text: &str) -> Result<String> {
+    let bad = |reason: &str| StoreError::BadSearch {
+        query: text.to_string(),
+        reason: reason.to_string(),
+    };
+    let quote = |t: &str, prefix: bool| {
+        let mut q = format!("\"{}\"", t.replace('"', "\"\""));
+        if prefix {
+            q.push('*');
+        }
+        q
+    };
+    let pieces = pieces(text)?;
     // `a NEAR/n b NEAR/n c` → NEAR(a b c, n).
     let mut out: Vec<String> = Vec::new();
     let mut i = 0;
     while i < pieces.len() {
         match &pieces[i] {
-            Piece::Term(t) => {
+            Piece::Term { text, prefix } => {
+                let t = quote(text, *prefix);
                 let mut group = vec![t.clone()];
                 let mut distance = None;
-                while let (Some(Piece::Near(n)), Some(Piece::Term(next))) =
+                while let (Some(Piece::Near(n)), Some(Piece::Term { text, prefix })) =
                     (pieces.get(i + 1), pieces.get(i + 2))
                 {
-                    group.push(next.clone());
+                    group.push(quote(text, *prefix));
                     distance = Some(distance.map_or(*n, |d: u32| d.max(*n)));
                     i += 2;
                 }
                 match distance {
                     Some(n) => out.push(format!("NEAR({}, {n})", group.join(" "))),
-                    None => out.push(t.clone()),
+                    None => out.push(t),
                 }
             }
             Piece::Op(op) => out.push((*op).to_string()),

@@ -2,6 +2,7 @@
 
 use crate::claim::{claim_is_free, ClaimOwner};
 use crate::query::normalise_instant;
+use crate::scrub;
 use crate::{Result, Store};
 use callscore_core::{CallMeta, Outcome, Scorecard, Transcript};
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
@@ -62,13 +63,13 @@ impl Recorded {
     }
 }
 
-fn file_name_of(path: &Path) -> String {
+pub(crate) fn file_name_of(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.to_string_lossy().into_owned())
 }
 
-fn ms(v: u64) -> i64 {
+pub(crate) fn ms(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -277,6 +278,78 @@ impl Store {
         result.map_err(sql)
     }
 
+    /// Stores a call and its transcript without a scorecard, in one transaction: status
+    /// `transcribed` (a scored call stays scored), claim released. Any worker scores it later
+    /// from the stored transcript, without audio or a model.
+    pub fn record_transcribed_call(
+        &mut self,
+        call: &NewCall<'_>,
+        transcript: &Transcript,
+    ) -> Result<()> {
+        let meta_json =
+            serde_json::to_string(call.meta).map_err(self.corrupt(call.id, "metadata"))?;
+        let segments_json = serde_json::to_string(&transcript.segments)
+            .map_err(self.corrupt(call.id, "transcript"))?;
+        let details_json = serde_json::to_string(&TranscriptDetails::of(transcript))
+            .map_err(self.corrupt(call.id, "transcript"))?;
+        let warnings_json =
+            serde_json::to_string(call.warnings).map_err(self.corrupt(call.id, "warnings"))?;
+        let started_at = call.meta.started_at.as_deref().and_then(normalise_instant);
+        let source = call.source_path.to_string_lossy();
+        let sql = self.sql("storing a transcribed call");
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO calls (id, source_path, file_name, duration_ms, channels, sample_rate, format,
+                                    meta_json, agent, started_at, status, warnings_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'transcribed', ?11)
+                 ON CONFLICT (id) DO UPDATE SET
+                     source_path = excluded.source_path, file_name = excluded.file_name,
+                     duration_ms = excluded.duration_ms, channels = excluded.channels,
+                     sample_rate = excluded.sample_rate, format = excluded.format,
+                     meta_json = excluded.meta_json, agent = excluded.agent,
+                     started_at = excluded.started_at,
+                     status = CASE WHEN status = 'scored' THEN 'scored' ELSE 'transcribed' END,
+                     error = NULL, warnings_json = excluded.warnings_json,
+                     claimed_by = NULL, claimed_at_ms = NULL,
+                     updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+                params![
+                    call.id,
+                    source,
+                    file_name_of(call.source_path),
+                    ms(call.duration_ms),
+                    call.channels,
+                    call.sample_rate,
+                    call.format,
+                    meta_json,
+                    call.meta.agent,
+                    started_at,
+                    warnings_json,
+                ],
+            )?;
+            let inserted = tx.execute(
+                "INSERT INTO transcripts (call_id, model, duration_ms, segments_json, language, details_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (call_id) DO NOTHING",
+                params![
+                    call.id,
+                    transcript.model,
+                    ms(transcript.duration_ms),
+                    segments_json,
+                    transcript.language,
+                    details_json
+                ],
+            )?;
+            if inserted > 0 {
+                crate::search::index_segments(&tx, call.id, &transcript.segments)?;
+            }
+            tx.commit()
+        })();
+        result.map_err(sql)
+    }
+
     /// Stores scorecards for calls whose transcripts are already stored (rescoring, or a batch
     /// reusing a transcript), all in one transaction, marking each call `scored` and releasing
     /// `owner`'s claim on it.
@@ -417,7 +490,7 @@ impl Store {
             let before: Vec<callscore_core::Segment> = before
                 .and_then(|json| serde_json::from_str(&json).ok())
                 .unwrap_or_default();
-            let removed = removed_words(&before, &transcript.segments);
+            let removed = scrub::removed_words(&before, &transcript.segments);
             if !removed.is_empty() {
                 scrub_scorecards(&tx, call_id, &removed)?;
             }
@@ -444,71 +517,12 @@ impl Store {
     }
 }
 
-/// The words a redaction took out: in a segment's text before, not after (punctuation
-/// trimmed; at least two characters, so no stray letter is scrubbed everywhere).
-fn removed_words(
-    before: &[callscore_core::Segment],
-    after: &[callscore_core::Segment],
-) -> Vec<String> {
-    let words = |text: &str| -> Vec<String> {
-        text.split_whitespace()
-            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string())
-            .filter(|w| w.chars().count() >= 2)
-            .collect()
-    };
-    let mut removed: Vec<String> = Vec::new();
-    for (old, new) in before.iter().zip(after) {
-        if old.text == new.text {
-            continue;
-        }
-        let kept = words(&new.text);
-        for w in words(&old.text) {
-            if !kept.contains(&w) && !removed.contains(&w) {
-                removed.push(w);
-            }
-        }
-    }
-    // Longest first, so "grace.hall@example.org" goes before a shorter word inside it.
-    removed.sort_by_key(|w| std::cmp::Reverse(w.len()));
-    removed
-}
-
-/// `text` with every whole-word occurrence of `word` replaced by `[redacted]`.
-fn scrub(text: &str, word: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(word) {
-        let before_ok = rest[..at]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
-        let after_ok = rest[at + word.len()..]
-            .chars()
-            .next()
-            .is_none_or(|c| !c.is_alphanumeric());
-        out.push_str(&rest[..at]);
-        if before_ok && after_ok {
-            out.push_str("[redacted]");
-        } else {
-            out.push_str(word);
-        }
-        rest = &rest[at + word.len()..];
-    }
-    out.push_str(rest);
-    out
-}
-
 /// Rewrites the evidence quotes and reasons of every scorecard of `call_id` without `removed`.
 fn scrub_scorecards(
     tx: &Transaction<'_>,
     call_id: &str,
     removed: &[String],
 ) -> rusqlite::Result<()> {
-    let clean = |text: &str| {
-        removed
-            .iter()
-            .fold(text.to_string(), |acc, word| scrub(&acc, word))
-    };
     let rows: Vec<(i64, i64, String, String)> = {
         let mut stmt = tx.prepare(
             "SELECT r.scorecard_id, r.position, r.evidence_json, r.reason
@@ -523,25 +537,8 @@ fn scrub_scorecards(
         "UPDATE results SET evidence_json = ?3, reason = ?4 WHERE scorecard_id = ?1 AND position = ?2",
     )?;
     for (scorecard_id, position, evidence, reason) in rows {
-        // Unreadable evidence is left as it is (reading it reports the corruption).
-        let evidence_clean = match serde_json::from_str::<Vec<callscore_core::Evidence>>(&evidence)
-        {
-            Ok(mut quotes) => {
-                for e in &mut quotes {
-                    e.quote = clean(&e.quote);
-                }
-                serde_json::to_string(&quotes).unwrap_or_else(|_| evidence.clone())
-            }
-            Err(_) => evidence.clone(),
-        };
-        let reason_clean = clean(&reason);
-        if evidence_clean != evidence || reason_clean != reason {
-            update.execute(params![
-                scorecard_id,
-                position,
-                evidence_clean,
-                reason_clean
-            ])?;
+        if let Some((evidence, reason)) = scrub::result(&evidence, &reason, removed) {
+            update.execute(params![scorecard_id, position, evidence, reason])?;
         }
     }
     let reasons: Vec<(i64, String)> = {
@@ -551,15 +548,11 @@ fn scrub_scorecards(
         rows.collect::<rusqlite::Result<_>>()?
     };
     for (id, json) in reasons {
-        if let Ok(list) = serde_json::from_str::<Vec<String>>(&json) {
-            let cleaned: Vec<String> = list.iter().map(|r| clean(r)).collect();
-            if cleaned != list {
-                let json = serde_json::to_string(&cleaned).unwrap_or(json);
-                tx.execute(
-                    "UPDATE scorecards SET flag_reasons_json = ?2 WHERE id = ?1",
-                    params![id, json],
-                )?;
-            }
+        if let Some(json) = scrub::flag_reasons(&json, removed) {
+            tx.execute(
+                "UPDATE scorecards SET flag_reasons_json = ?2 WHERE id = ?1",
+                params![id, json],
+            )?;
         }
     }
     Ok(())
@@ -598,17 +591,17 @@ impl TranscriptRow {
 /// how the speakers were decided and what was redacted. Missing keys read as defaults, so rows
 /// from before schema version 4 read as "channels were the truth, nothing redacted".
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct TranscriptDetails {
+pub(crate) struct TranscriptDetails {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    diarized: bool,
+    pub(crate) diarized: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    speaker_notes: Vec<String>,
+    pub(crate) speaker_notes: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    redactions: Vec<callscore_core::Redaction>,
+    pub(crate) redactions: Vec<callscore_core::Redaction>,
 }
 
 impl TranscriptDetails {
-    fn of(t: &Transcript) -> TranscriptDetails {
+    pub(crate) fn of(t: &Transcript) -> TranscriptDetails {
         TranscriptDetails {
             diarized: t.diarized,
             speaker_notes: t.speaker_notes.clone(),

@@ -907,3 +907,52 @@ fn redacting_a_stored_transcript_scrubs_what_earlier_scorecards_quoted() {
         .quote
         .starts_with("Send it to"));
 }
+
+#[test]
+fn a_transcribed_call_waits_for_its_scorecard_and_is_searchable() {
+    let f = fixture();
+    let mut store = Store::open(&f.db).unwrap();
+    let t = transcript(&[(Speaker::Agent, 0, "Thank you for calling Acme.")]);
+    let path = PathBuf::from("/recordings/t.wav");
+    let m = meta("Daniel", "2024-05-02T09:00:00Z");
+    let call = NewCall {
+        id: ID_A,
+        source_path: &path,
+        duration_ms: 61_000,
+        channels: 2,
+        sample_rate: 8_000,
+        format: "wav/pcm_mulaw",
+        meta: &m,
+        warnings: &[],
+    };
+    store.record_transcribed_call(&call, &t).unwrap();
+    assert_eq!(store.call_record(ID_A).unwrap().status, "transcribed");
+    let state = store.plan_state(ID_A, "h1").unwrap();
+    assert!(state.known && state.has_transcript && !state.scored_with_rubric);
+    assert_eq!(store.transcript(ID_A).unwrap().unwrap().meta, m);
+    let hits = store
+        .search(&callscore_store::SearchQuery {
+            text: "acme".into(),
+            limit: 5,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hits.hits.len(), 1);
+    assert!(store
+        .report(&ReportFilter::default())
+        .unwrap()
+        .calls
+        .is_empty());
+    store
+        .record_scorecards(&[(ID_A, &good("h1"))], None)
+        .unwrap();
+    assert_eq!(store.call_record(ID_A).unwrap().status, "scored");
+    // Stored again, a scored call stays scored, and its first transcript stays.
+    let other = transcript(&[(Speaker::Agent, 0, "Something else entirely.")]);
+    store.record_transcribed_call(&call, &other).unwrap();
+    assert_eq!(store.call_record(ID_A).unwrap().status, "scored");
+    assert_eq!(
+        store.transcript(ID_A).unwrap().unwrap().segments,
+        t.segments
+    );
+}

@@ -31,6 +31,9 @@ enum Command {
     Transcribe(cmd::transcribe::TranscribeArgs),
     /// Score recordings (batch, into the database) or transcript files against a rubric.
     Score(cmd::score::ScoreArgs),
+    /// Score queued calls from a shared PostgreSQL database until none are left (--follow: keep
+    /// waiting for new ones).
+    Work(cmd::work::WorkArgs),
     /// Re-evaluate every stored transcript against a rubric, without touching audio.
     Rescore(cmd::rescore::RescoreArgs),
     /// Report scored calls, per-agent and per-criterion summaries.
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
             Ok(cmd::score::ScoreMode::Recordings) => cmd::batch::run(a),
             Err(e) => Err(e),
         },
+        Command::Work(a) => cmd::work::run(a),
         Command::Rescore(a) => cmd::rescore::run(a),
         Command::Report(a) => cmd::report::run_report(a),
         Command::Flagged(a) => cmd::report::run_flagged(a),

@@ -1,13 +1,14 @@
 //! Golden tests of `callscore report`, `flagged` and `show` in every format. The database is
 //! filled through the store from transcripts and scorecards written here (no audio, no model),
-//! and its timestamps are pinned, so the output is byte-for-byte stable.
+//! and its timestamps are pinned, so the output is byte-for-byte stable. The same calls stored
+//! on PostgreSQL print the same (`postgres_prints_what_sqlite_prints`).
 
 use assert_cmd::Command;
 use callscore_core::{
     CallMeta, CriterionResult, Direction, Evidence, Outcome, Scorecard, Segment, Speaker,
     Transcript,
 };
-use callscore_store::{NewCall, NewReview, Store};
+use callscore_store::{Db as StoreDb, NewCall, NewReview};
 use std::path::{Path, PathBuf};
 
 fn seg(speaker: Speaker, start_s: f64, end_s: f64, text: &str) -> Segment {
@@ -225,9 +226,10 @@ fn calls() -> Vec<Call> {
     ]
 }
 
-/// A database with the calls above, one failed recording, one review, and pinned timestamps.
+/// A database (a SQLite path or a postgres:// URL) with the calls above, one failed recording,
+/// one review, and pinned timestamps.
 fn fill(db: &Path) {
-    let mut store = Store::open(db).unwrap();
+    let mut store = StoreDb::open(db).unwrap();
     for c in calls() {
         let meta = CallMeta {
             agent: c.agent.map(str::to_string),
@@ -288,17 +290,25 @@ fn fill(db: &Path) {
             listened: true,
         })
         .unwrap();
-    let conn = store.connection();
-    conn.execute_batch(
+    pin_times(&store);
+}
+
+/// Every stored time set to a fixed one, so output does not depend on when the test ran.
+fn pin_times(store: &StoreDb) {
+    let pin =
         "UPDATE calls SET created_at = '2024-03-16T07:00:00Z', updated_at = '2024-03-16T07:00:00Z';
          UPDATE scorecards SET scored_at = '2024-03-16T07:05:00Z';
-         UPDATE reviews SET created_at = '2024-03-16T09:30:00Z';",
-    )
-    .unwrap();
+         UPDATE reviews SET created_at = '2024-03-16T09:30:00Z';";
+    match store {
+        StoreDb::Sqlite(s) => s.connection().execute_batch(pin).unwrap(),
+        StoreDb::Postgres(p) => p.client().batch_execute(pin).unwrap(),
+    }
 }
 
 struct Db {
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
+    _server: Option<callscore_pgtest::TestDb>,
+    /// A SQLite path, or a postgres:// URL.
     path: PathBuf,
 }
 
@@ -306,7 +316,23 @@ fn db() -> Db {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("calls.db");
     fill(&path);
-    Db { _dir: dir, path }
+    Db {
+        _dir: Some(dir),
+        _server: None,
+        path,
+    }
+}
+
+/// The same database as [`db`], on PostgreSQL.
+fn pg_db(name: &str) -> Db {
+    let server = callscore_pgtest::database(name);
+    let path = PathBuf::from(server.url());
+    fill(&path);
+    Db {
+        _dir: None,
+        _server: Some(server),
+        path,
+    }
 }
 
 fn run(db: &Db, args: &[&str]) -> String {
@@ -422,7 +448,8 @@ fn report_rejects_a_bad_date_and_a_missing_database() {
         "{err}"
     );
     let missing = Db {
-        _dir: tempfile::tempdir().unwrap(),
+        _dir: Some(tempfile::tempdir().unwrap()),
+        _server: None,
         path: PathBuf::from("/nonexistent/dir/calls.db"),
     };
     let (code, err) = run_err(&missing, &["report"]);
@@ -492,8 +519,12 @@ fn show_explains_unknown_and_ambiguous_calls() {
 fn an_empty_database_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.db");
-    drop(Store::open(&path).unwrap());
-    let db = Db { _dir: dir, path };
+    drop(callscore_store::Store::open(&path).unwrap());
+    let db = Db {
+        _dir: Some(dir),
+        _server: None,
+        path,
+    };
     assert!(run(&db, &["report"]).contains("callscore score"));
     assert_eq!(run(&db, &["flagged"]), "No flagged calls.\n");
 }
@@ -503,7 +534,7 @@ fn an_empty_database_says_what_to_do() {
 #[test]
 fn report_shows_reviewed_scores_and_disagreements() {
     let db = db();
-    let store = Store::open(&db.path).unwrap();
+    let store = callscore_store::Store::open(&db.path).unwrap();
     let report = store.report(&Default::default()).unwrap();
     // Override the first failed, weighted criterion of some call to pass.
     let (call, criterion) = report
@@ -567,7 +598,7 @@ fn report_shows_reviewed_scores_and_disagreements() {
 
 /// Adds two mystery-shop calls (scenario and ring time in their metadata) to `db`.
 fn add_shops(db: &Db) {
-    let mut store = Store::open(&db.path).unwrap();
+    let mut store = StoreDb::open(&db.path).unwrap();
     let good = calls().remove(0);
     for (i, (scenario, ring_ms, started)) in [
         ("billing-question", 4_200, "2024-03-14T10:05:00Z"),
@@ -734,4 +765,111 @@ fn search_finds_words_and_phrases_newest_first_in_every_format() {
         "a query that cannot run is like a bad rubric: nothing ran"
     );
     assert!(err.contains("cannot search for 'NEAR/x bill'"), "{err}");
+}
+
+#[test]
+fn postgres_prints_what_sqlite_prints() {
+    let (sqlite, pg) = (db(), pg_db("report_cli"));
+    for db in [&sqlite, &pg] {
+        add_shops(db);
+        pin_times(&StoreDb::open(&db.path).unwrap());
+    }
+    let commands: &[&[&str]] = &[
+        &["report"],
+        &["report", "--format", "json"],
+        &["report", "--format", "csv"],
+        &["report", "--format", "csv", "--table", "agents"],
+        &["report", "--format", "csv", "--table", "criteria"],
+        &["report", "--agent", "SARAH"],
+        &[
+            "report",
+            "--flagged",
+            "--from",
+            "2024-03-11",
+            "--to",
+            "2024-03-12",
+        ],
+        &["report", "--by", "hour"],
+        &["report", "--by", "weekday", "--format", "json"],
+        &["report", "--by", "scenario", "--format", "csv"],
+        &["flagged"],
+        &["flagged", "--format", "json"],
+        &["flagged", "--format", "csv", "--limit", "1"],
+        &["show", "rude_agent"],
+        &["show", "rude_agent", "--format", "json"],
+        &["show", "good_call.wav", "--format", "csv"],
+        &["show", "5555aaaa"],
+        &["show", "/recordings/2024-03/no_caller_name.wav"],
+    ];
+    for args in commands {
+        assert_eq!(
+            run(&pg, args),
+            run(&sqlite, args),
+            "callscore {args:?} prints otherwise on PostgreSQL"
+        );
+    }
+    // Search finds the same segments of the same calls; only the marked snippet is each
+    // engine's own.
+    let hits = |db: &Db, args: &[&str]| -> Vec<serde_json::Value> {
+        let mut full = vec!["search", "--format", "json"];
+        full.extend_from_slice(args);
+        let v: serde_json::Value = serde_json::from_str(&run(db, &full)).unwrap();
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let mut h = h.clone();
+                h.as_object_mut().unwrap().remove("marked");
+                h
+            })
+            .collect()
+    };
+    for query in [
+        &["bill"][..],
+        &["\"thank you for calling\""],
+        &["riverside", "--speaker", "agent"],
+        &["calm*", "OR", "whatever"],
+        &["energy", "NOT", "morning"],
+        &["paid", "NEAR/3", "bill"],
+        &["energy", "--agent", "GARY"],
+        &["energy", "--from", "2024-03-12"],
+    ] {
+        let found = hits(&sqlite, query);
+        assert!(
+            !found.is_empty(),
+            "search {query:?} finds nothing on SQLite"
+        );
+        assert_eq!(
+            hits(&pg, query),
+            found,
+            "search {query:?} finds otherwise on PostgreSQL"
+        );
+    }
+    // Reviewers' disagreements too (the database holds one override).
+    for args in [
+        &["report", "--disagreements"][..],
+        &["report", "--disagreements", "--format", "json"],
+    ] {
+        assert_eq!(run(&pg, args), run(&sqlite, args), "callscore {args:?}");
+    }
+}
+
+#[test]
+fn an_unknown_url_scheme_is_an_error_not_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in [&["report"][..], &["show", "x"], &["flagged"]] {
+        let out = Command::cargo_bin("callscore")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(command)
+            .args(["--db", "mysql://qa:secret@db.local/calls"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("postgres://"), "{err}");
+        assert!(!err.contains("secret"), "the password is not shown: {err}");
+        assert!(!dir.path().join("mysql:").exists(), "no folder was made");
+    }
 }

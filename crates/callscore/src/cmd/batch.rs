@@ -12,6 +12,7 @@ use callscore_pipeline::{
     BatchOptions, BatchReport, CallOutcome, FaultHooks, Observer, PlanSummary,
 };
 use callscore_rubric::Rubric;
+use callscore_store::DbLocation;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -37,7 +38,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
         },
     )?;
     let hooks = TestHooks::from_env();
-    let log = Log::new(args.quiet);
+    let log = Log::new(args.quiet, false);
     let report = pipeline
         .score_paths(
             &args.db,
@@ -47,11 +48,27 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
             &hooks,
         )
         .map_err(anyhow::Error::new)
-        .with_context(|| format!("scoring into {}", args.db.display()))?;
+        .with_context(|| format!("scoring into {}", DbLocation::of(&args.db).shown()))?;
 
-    let summary = Summary::new(&report);
-    log.finish(&summary.text(&args.db));
-    match args.format {
+    conclude(
+        &log,
+        &report,
+        &DbLocation::of(&args.db).shown(),
+        args.format,
+    )
+}
+
+/// The batch's summary on stderr, its data in `format` on stdout; exit status 1 when a call
+/// failed.
+pub fn conclude(
+    log: &Log,
+    report: &BatchReport,
+    db: &str,
+    format: OutputFormat,
+) -> anyhow::Result<ExitCode> {
+    let summary = Summary::new(report);
+    log.finish(&summary.text(db));
+    match format {
         OutputFormat::Table => {}
         OutputFormat::Json => {
             let mut json =
@@ -86,11 +103,14 @@ fn plural(n: usize, what: &str) -> String {
 /// - `CALLSCORE_TEST_ABORT_BEFORE_COMMIT=N`: with the N-th call fully computed, just before its
 ///   commit (work done, nothing stored);
 /// - `CALLSCORE_TEST_ABORT_DURING_TRANSCRIPTION=N`: while the N-th transcription is running.
+/// - `CALLSCORE_TEST_HANG_BEFORE_COMMIT=N`: with the N-th call fully computed, says so on
+///   stderr and waits forever (its claims still renewed), for a test to `kill -9` it mid-call.
 #[derive(Debug, Default)]
 pub struct TestHooks {
     after_commits: Option<usize>,
     before_commit: Option<usize>,
     during_transcription: Option<usize>,
+    hang_before_commit: Option<usize>,
 }
 
 impl TestHooks {
@@ -100,6 +120,7 @@ impl TestHooks {
             after_commits: read("CALLSCORE_TEST_ABORT_AFTER_COMMITS"),
             before_commit: read("CALLSCORE_TEST_ABORT_BEFORE_COMMIT"),
             during_transcription: read("CALLSCORE_TEST_ABORT_DURING_TRANSCRIPTION"),
+            hang_before_commit: read("CALLSCORE_TEST_HANG_BEFORE_COMMIT"),
         }
     }
 }
@@ -116,6 +137,12 @@ impl FaultHooks for TestHooks {
         if self.before_commit == Some(n) {
             errln!("test hook: aborting before commit {n}");
             std::process::abort();
+        }
+        if self.hang_before_commit == Some(n) {
+            errln!("test hook: hanging before commit {n}");
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
         }
     }
 
@@ -138,13 +165,16 @@ impl FaultHooks for TestHooks {
 /// Progress on stderr: a bar on a terminal, plain lines otherwise (CI logs) or with --quiet.
 pub struct Log {
     bar: Option<ProgressBar>,
+    /// Working on a shared queue: how many calls there will be is not known.
+    queue: bool,
     /// Audio of the calls finished so far, for the bar's message.
     audio_ms: AtomicU64,
 }
 
 impl Log {
-    pub fn new(quiet: bool) -> Self {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+    pub fn new(quiet: bool, queue: bool) -> Self {
+        // A queue has no known length to draw a bar for: plain lines.
+        let bar = (!quiet && !queue && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template(
@@ -157,6 +187,7 @@ impl Log {
         });
         Log {
             bar,
+            queue,
             audio_ms: AtomicU64::new(0),
         }
     }
@@ -184,6 +215,10 @@ impl Observer for Log {
     }
 
     fn planned(&self, plan: &PlanSummary, workers: usize) {
+        if self.queue {
+            self.line(&format!("taking calls from the queue, {workers} worker(s)"));
+            return;
+        }
         self.line(&format!(
             "{} to score ({} need transcription), {} already scored with this rubric, {} worker(s)",
             plural(plan.to_score, "call"),
@@ -199,6 +234,11 @@ impl Observer for Log {
     }
 
     fn finished(&self, outcome: &CallOutcome, done: usize, total: usize) {
+        let counter = if self.queue {
+            format!("[{done}]")
+        } else {
+            format!("[{done}/{total}]")
+        };
         let name = |p: &Path| {
             p.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -226,7 +266,7 @@ impl Observer for Log {
                     "failed"
                 };
                 let mut line = format!(
-                    "[{done}/{total}] {}: {score:.1} {verdict}{} ({} audio, {} in {seconds:.1} s)",
+                    "{counter} {}: {score:.1} {verdict}{} ({} audio, {} in {seconds:.1} s)",
                     name(path),
                     if *flagged { ", flagged" } else { "" },
                     fmt_ms(*audio_ms),
@@ -242,12 +282,9 @@ impl Observer for Log {
                 line
             }
             CallOutcome::DoneElsewhere { path } => {
-                format!(
-                    "[{done}/{total}] {}: already scored by another run",
-                    name(path)
-                )
+                format!("{counter} {}: already scored by another run", name(path))
             }
-            CallOutcome::Failed { error, .. } => format!("[{done}/{total}] FAILED {error}"),
+            CallOutcome::Failed { error, .. } => format!("{counter} FAILED {error}"),
         };
         match &self.bar {
             Some(bar) => {
@@ -315,7 +352,7 @@ impl Summary {
         (self.scored.len(), transcribed, audio)
     }
 
-    fn text(&self, db: &Path) -> String {
+    fn text(&self, db: &str) -> String {
         let (scored, transcribed, audio_ms) = self.counts();
         let mut out = format!(
             "\nScored {} ({} transcribed, {} from stored transcripts)",
@@ -388,8 +425,7 @@ impl Summary {
             }
         }
         out.push_str(&format!(
-            "Database: {}  (see `callscore report --db {0}`)\n",
-            db.display()
+            "Database: {db}  (see `callscore report --db {db}`)\n"
         ));
         out
     }

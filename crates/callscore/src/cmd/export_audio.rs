@@ -37,7 +37,7 @@ pub fn run(args: ExportAudioArgs) -> anyhow::Result<ExitCode> {
     let id = store.find_call(&args.call)?;
     let detail = store
         .call_detail(&id, None)
-        .with_context(|| format!("cannot read call {id} from {}", args.db.db.display()))?;
+        .with_context(|| format!("cannot read call {id} from {}", args.db.shown()))?;
     let source = PathBuf::from(&detail.call.source_path);
     // The id is the sha256 of the bytes that were scored: anything else now at that path is
     // not this call's recording, and its redaction spans would not fit it.

@@ -14,3 +14,4 @@ pub mod search;
 pub mod serve;
 pub mod shop;
 pub mod transcribe;
+pub mod work;

@@ -46,7 +46,7 @@ pub struct RecordArgs {
     /// Rubric for --score.
     #[arg(long, default_value = "rubrics/default.toml")]
     pub rubric: PathBuf,
-    /// SQLite database for --score.
+    /// Database for --score: a SQLite file, or a postgres:// URL.
     #[arg(long, default_value = "callscore.db", env = "CALLSCORE_DB")]
     pub db: PathBuf,
     #[command(flatten)]
@@ -186,7 +186,7 @@ fn score_recorded(s: &ScoreWith, wav: &std::path::Path) {
                         flagged,
                         "scored {} into {}",
                         wav.display(),
-                        s.db.display()
+                        callscore_store::DbLocation::of(&s.db).shown()
                     ),
                     CallOutcome::DoneElsewhere { .. } => {
                         tracing::info!("{} was already scored", wav.display())

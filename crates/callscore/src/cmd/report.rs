@@ -4,7 +4,9 @@
 use super::score::OutputFormat;
 use anyhow::Context;
 use callscore_core::{fmt_ms, Outcome, Speaker};
-use callscore_store::{CallDetail, CallRow, GroupBy, GroupRow, Report, ReportFilter, Store};
+use callscore_store::{
+    CallDetail, CallRow, Db, DbLocation, GroupBy, GroupRow, Report, ReportFilter,
+};
 use clap::{Args, ValueEnum};
 use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 use serde::Serialize;
@@ -15,16 +17,21 @@ use std::process::ExitCode;
 /// The database to read.
 #[derive(Args, Clone, Debug)]
 pub struct DbArgs {
-    /// SQLite database written by `callscore score`.
+    /// Database written by `callscore score`: a SQLite file, or a postgres:// URL.
     #[arg(long, default_value = "callscore.db", env = "CALLSCORE_DB")]
     pub db: PathBuf,
 }
 
 impl DbArgs {
     /// Opens an existing database (a typo in --db must not create an empty one).
-    pub fn open(&self) -> anyhow::Result<Store> {
-        Store::open_existing(&self.db)
-            .with_context(|| format!("cannot read the database {}", self.db.display()))
+    pub fn open(&self) -> anyhow::Result<Db> {
+        Db::open_existing(&self.db)
+            .with_context(|| format!("cannot read the database {}", self.shown()))
+    }
+
+    /// The database as messages name it (a URL without its password).
+    pub fn shown(&self) -> String {
+        DbLocation::of(&self.db).shown()
     }
 }
 
@@ -154,12 +161,12 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     let report = store
         .report(&args.filter.to_filter(args.flagged))
-        .with_context(|| format!("cannot build the report from {}", args.db.db.display()))?;
+        .with_context(|| format!("cannot build the report from {}", args.db.shown()))?;
     // Machine vs reviewed score, for the calls a reviewer overrode; shown only when there are any
     // so a database nobody reviewed reads as before.
     let reviewed = store
         .reviewed_scores(report.rubric_id.as_deref())
-        .with_context(|| format!("cannot read reviews from {}", args.db.db.display()))?;
+        .with_context(|| format!("cannot read reviews from {}", args.db.shown()))?;
     let reviewed: Vec<ReviewedCall<'_>> = report
         .calls
         .iter()
@@ -194,11 +201,11 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `report --by hour|weekday|scenario`.
-fn run_grouped(store: &Store, args: &ReportArgs, by: ReportGroup) -> anyhow::Result<ExitCode> {
+fn run_grouped(store: &Db, args: &ReportArgs, by: ReportGroup) -> anyhow::Result<ExitCode> {
     let filter = args.filter.to_filter(args.flagged);
     let rows = store
         .report_by(&filter, by.into())
-        .with_context(|| format!("cannot build the report from {}", args.db.db.display()))?;
+        .with_context(|| format!("cannot build the report from {}", args.db.shown()))?;
     let rubric = match filter.rubric_id.clone() {
         Some(id) => Some(id),
         None => store.latest_rubric_id()?,
@@ -324,7 +331,7 @@ pub fn run_flagged(args: FlaggedArgs) -> anyhow::Result<ExitCode> {
     let store = args.db.open()?;
     let calls = store
         .flagged(&args.filter.to_filter(true), args.limit)
-        .with_context(|| format!("cannot list flagged calls from {}", args.db.db.display()))?;
+        .with_context(|| format!("cannot list flagged calls from {}", args.db.shown()))?;
     let out = match args.format {
         OutputFormat::Table => render_flagged_table(&calls, table_width()),
         OutputFormat::Json => to_json(
@@ -343,7 +350,7 @@ pub fn run_show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let id = store.find_call(&args.call)?;
     let detail = store
         .call_detail(&id, args.rubric.as_deref())
-        .with_context(|| format!("cannot read call {id} from {}", args.db.db.display()))?;
+        .with_context(|| format!("cannot read call {id} from {}", args.db.shown()))?;
     let out = match args.format {
         OutputFormat::Table => render_show(&detail, table_width()),
         OutputFormat::Json => to_json(&detail)?,
@@ -620,13 +627,13 @@ fn append_reviewed(out: &mut String, reviewed: &[ReviewedCall<'_>], width: Optio
 }
 
 /// `callscore report --disagreements`: where reviewers overrode the machine, per criterion.
-fn run_disagreements(store: &Store, args: &ReportArgs) -> anyhow::Result<ExitCode> {
+fn run_disagreements(store: &Db, args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let rows = store
         .disagreements(&callscore_store::browse::DisagreementFilter {
             rubric_id: args.filter.rubric.clone(),
             min_reviewed: args.min_reviewed,
         })
-        .with_context(|| format!("cannot read reviews from {}", args.db.db.display()))?;
+        .with_context(|| format!("cannot read reviews from {}", args.db.shown()))?;
     let out = match args.format {
         OutputFormat::Json => to_json(&rows)?,
         OutputFormat::Csv => {

@@ -35,7 +35,7 @@ pub fn run(args: RescoreArgs) -> anyhow::Result<ExitCode> {
     let redactor = callscore_redact::Redactor::new(super::common::redaction_of(&rubric)?);
     let mut redacted = 0usize;
     let mut store = args.db.open()?;
-    let db = args.db.db.display();
+    let db = args.db.shown();
     let (mut new, mut existing, mut passed, mut flagged) = (0usize, 0usize, 0usize, 0usize);
     let mut after: Option<String> = None;
     loop {

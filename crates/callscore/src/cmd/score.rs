@@ -24,7 +24,8 @@ pub struct ScoreArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
-    /// SQLite database (created when missing).
+    /// Database: a SQLite file (created when missing), or a postgres:// URL, whose queue
+    /// `callscore work` on other machines then shares.
     #[arg(long, default_value = "callscore.db", env = "CALLSCORE_DB")]
     pub db: PathBuf,
     /// Calls processed in parallel (default: the number of cores).

@@ -92,7 +92,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
             },
             limit: args.limit,
         })
-        .with_context(|| format!("cannot search {}", args.db.db.display()))?;
+        .with_context(|| format!("cannot search {}", args.db.shown()))?;
     let out = match args.format {
         OutputFormat::Json => to_json(&HitsJson {
             query: &text,

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 /// Serve the review pages (flagged queue, call pages with audio and evidence, reviews).
 #[derive(Args)]
 pub struct ServeArgs {
-    /// SQLite database written by `callscore score`.
+    /// SQLite database written by `callscore score` (the review pages are not yet on
+    /// PostgreSQL).
     #[arg(long, default_value = "callscore.db", env = "CALLSCORE_DB")]
     pub db: PathBuf,
     /// Address and port to listen on. Any address but loopback needs --token.
@@ -23,6 +24,13 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let location = callscore_store::DbLocation::of(&args.db);
+    if let callscore_store::DbLocation::Postgres(_) = location {
+        anyhow::bail!(
+            "the review pages (serve) are not yet on PostgreSQL ({}); serve a SQLite database",
+            location.shown()
+        );
+    }
     let config = callscore_web::ServeConfig {
         db: args.db.clone(),
         token: args.token.clone(),

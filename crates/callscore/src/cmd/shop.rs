@@ -45,10 +45,10 @@ pub struct CallArgs {
     /// Where recordings and attempt records are written.
     #[arg(long, value_name = "DIR", default_value = "shop-calls")]
     pub out: PathBuf,
-    /// SQLite database the calls are scored into.
+    /// Database the calls are scored into: a SQLite file, or a postgres:// URL.
     #[arg(
         long,
-        value_name = "FILE",
+        value_name = "FILE|URL",
         default_value = "callscore.db",
         env = "CALLSCORE_DB"
     )]
@@ -196,7 +196,7 @@ impl Scorer {
                             flagged,
                             "scored {} into {}",
                             wav.display(),
-                            self.db.display()
+                            callscore_store::DbLocation::of(&self.db).shown()
                         ),
                         CallOutcome::DoneElsewhere { .. } => {
                             tracing::info!("{} was already scored", wav.display())
