@@ -27,9 +27,10 @@ test: (deps "build" "capture" "browser" "postgresql") model-dev
     {{dev_bin}} rubric test rubrics/tests --junit target/rubric-tests.xml
     CALLSCORE_BIN={{dev_bin}} bash tests/browser/run.sh
 
-# Benchmarks (divan): transcription real-time factor, rubric scorecards/s, store, capture; the
+# Benchmarks (divan): transcription real-time factor, rubric scorecards/s, store, search, the
+# PostgreSQL queue (1, 2 and 4 workers), capture; the
 # sipp load test; then the side-by-side run against faster-whisper (benches/RESULTS.md).
-bench: (deps "build" "capture" "fixtures") model-release
+bench: (deps "build" "capture" "fixtures" "postgresql") model-release
     cargo bench -p callscore-benches
     bash benches/sip_load.sh
     just bench-side-by-side

@@ -554,8 +554,7 @@ fn redacting_scrubs_earlier_evidence_on_both_backends() {
         let detail = db.call_detail(&id(77), None).unwrap();
         let stored = detail.scorecard.unwrap().scorecard;
         assert_eq!(
-            stored.results[0].evidence[0].quote,
-            "it's Priya, [redacted].",
+            stored.results[0].evidence[0].quote, "it's Priya, [redacted].",
             "{location}"
         );
         assert_eq!(stored.results[0].reason, "caller gave [redacted]");
