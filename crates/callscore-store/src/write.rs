@@ -211,66 +211,13 @@ impl Store {
         transcript: &Transcript,
         scorecard: &Scorecard,
     ) -> Result<Recorded> {
-        let meta_json =
-            serde_json::to_string(call.meta).map_err(self.corrupt(call.id, "metadata"))?;
-        let segments_json = serde_json::to_string(&transcript.segments)
-            .map_err(self.corrupt(call.id, "transcript"))?;
-        let details_json = serde_json::to_string(&TranscriptDetails::of(transcript))
-            .map_err(self.corrupt(call.id, "transcript"))?;
-        let warnings_json =
-            serde_json::to_string(call.warnings).map_err(self.corrupt(call.id, "warnings"))?;
-        let started_at = call.meta.started_at.as_deref().and_then(normalise_instant);
-        let source = call.source_path.to_string_lossy();
+        let encoded = self.encode(call, transcript)?;
         let sql = self.sql("storing a scored call");
         let result = (|| {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute(
-                "INSERT INTO calls (id, source_path, file_name, duration_ms, channels, sample_rate, format,
-                                    meta_json, agent, started_at, status, warnings_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'scored', ?11)
-                 ON CONFLICT (id) DO UPDATE SET
-                     source_path = excluded.source_path, file_name = excluded.file_name,
-                     duration_ms = excluded.duration_ms, channels = excluded.channels,
-                     sample_rate = excluded.sample_rate, format = excluded.format,
-                     meta_json = excluded.meta_json, agent = excluded.agent,
-                     started_at = excluded.started_at, status = 'scored', error = NULL,
-                     warnings_json = excluded.warnings_json,
-                     claimed_by = NULL, claimed_at_ms = NULL,
-                     updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
-                params![
-                    call.id,
-                    source,
-                    file_name_of(call.source_path),
-                    ms(call.duration_ms),
-                    call.channels,
-                    call.sample_rate,
-                    call.format,
-                    meta_json,
-                    call.meta.agent,
-                    started_at,
-                    warnings_json,
-                ],
-            )?;
-            let inserted = tx.execute(
-                "INSERT INTO transcripts (call_id, model, duration_ms, segments_json, language, details_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (call_id) DO NOTHING",
-                params![
-                    call.id,
-                    transcript.model,
-                    ms(transcript.duration_ms),
-                    segments_json,
-                    transcript.language,
-                    details_json
-                ],
-            )?;
-            // Searchable in the same transaction as it is stored (the first transcript wins,
-            // so only a newly stored one is indexed).
-            if inserted > 0 {
-                crate::search::index_segments(&tx, call.id, &transcript.segments)?;
-            }
+            write_call_and_transcript(&tx, call, transcript, &encoded, Becomes::Scored)?;
             let recorded = insert_scorecard(&tx, call.id, scorecard)?;
             tx.commit()?;
             Ok(recorded)
@@ -286,68 +233,29 @@ impl Store {
         call: &NewCall<'_>,
         transcript: &Transcript,
     ) -> Result<()> {
-        let meta_json =
-            serde_json::to_string(call.meta).map_err(self.corrupt(call.id, "metadata"))?;
-        let segments_json = serde_json::to_string(&transcript.segments)
-            .map_err(self.corrupt(call.id, "transcript"))?;
-        let details_json = serde_json::to_string(&TranscriptDetails::of(transcript))
-            .map_err(self.corrupt(call.id, "transcript"))?;
-        let warnings_json =
-            serde_json::to_string(call.warnings).map_err(self.corrupt(call.id, "warnings"))?;
-        let started_at = call.meta.started_at.as_deref().and_then(normalise_instant);
-        let source = call.source_path.to_string_lossy();
+        let encoded = self.encode(call, transcript)?;
         let sql = self.sql("storing a transcribed call");
         let result = (|| {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute(
-                "INSERT INTO calls (id, source_path, file_name, duration_ms, channels, sample_rate, format,
-                                    meta_json, agent, started_at, status, warnings_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'transcribed', ?11)
-                 ON CONFLICT (id) DO UPDATE SET
-                     source_path = excluded.source_path, file_name = excluded.file_name,
-                     duration_ms = excluded.duration_ms, channels = excluded.channels,
-                     sample_rate = excluded.sample_rate, format = excluded.format,
-                     meta_json = excluded.meta_json, agent = excluded.agent,
-                     started_at = excluded.started_at,
-                     status = CASE WHEN status = 'scored' THEN 'scored' ELSE 'transcribed' END,
-                     error = NULL, warnings_json = excluded.warnings_json,
-                     claimed_by = NULL, claimed_at_ms = NULL,
-                     updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
-                params![
-                    call.id,
-                    source,
-                    file_name_of(call.source_path),
-                    ms(call.duration_ms),
-                    call.channels,
-                    call.sample_rate,
-                    call.format,
-                    meta_json,
-                    call.meta.agent,
-                    started_at,
-                    warnings_json,
-                ],
-            )?;
-            let inserted = tx.execute(
-                "INSERT INTO transcripts (call_id, model, duration_ms, segments_json, language, details_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (call_id) DO NOTHING",
-                params![
-                    call.id,
-                    transcript.model,
-                    ms(transcript.duration_ms),
-                    segments_json,
-                    transcript.language,
-                    details_json
-                ],
-            )?;
-            if inserted > 0 {
-                crate::search::index_segments(&tx, call.id, &transcript.segments)?;
-            }
+            write_call_and_transcript(&tx, call, transcript, &encoded, Becomes::Transcribed)?;
             tx.commit()
         })();
         result.map_err(sql)
+    }
+
+    /// The JSON columns of a call and its transcript.
+    fn encode(&self, call: &NewCall<'_>, transcript: &Transcript) -> Result<Encoded> {
+        Ok(Encoded {
+            meta: serde_json::to_string(call.meta).map_err(self.corrupt(call.id, "metadata"))?,
+            segments: serde_json::to_string(&transcript.segments)
+                .map_err(self.corrupt(call.id, "transcript"))?,
+            details: serde_json::to_string(&TranscriptDetails::of(transcript))
+                .map_err(self.corrupt(call.id, "transcript"))?,
+            warnings: serde_json::to_string(call.warnings)
+                .map_err(self.corrupt(call.id, "warnings"))?,
+        })
     }
 
     /// Stores scorecards for calls whose transcripts are already stored (rescoring, or a batch
@@ -608,6 +516,87 @@ impl TranscriptDetails {
             redactions: t.redactions.clone(),
         }
     }
+}
+
+/// A call's and its transcript's JSON columns, encoded before the transaction starts.
+struct Encoded {
+    meta: String,
+    segments: String,
+    details: String,
+    warnings: String,
+}
+
+/// The status a stored call takes.
+#[derive(Clone, Copy)]
+enum Becomes {
+    Scored,
+    /// Transcribed, unless it is already scored (a scored call stays scored).
+    Transcribed,
+}
+
+/// Writes (or updates) the call's row, releasing its claim, and its transcript unless one is
+/// stored already (the first one wins, and only a newly stored one is indexed for search, in
+/// the same transaction).
+fn write_call_and_transcript(
+    tx: &Transaction<'_>,
+    call: &NewCall<'_>,
+    transcript: &Transcript,
+    encoded: &Encoded,
+    becomes: Becomes,
+) -> rusqlite::Result<()> {
+    let (new_status, updated_status) = match becomes {
+        Becomes::Scored => ("'scored'", "'scored'"),
+        Becomes::Transcribed => (
+            "'transcribed'",
+            "CASE WHEN status = 'scored' THEN 'scored' ELSE 'transcribed' END",
+        ),
+    };
+    tx.execute(
+        &format!(
+            "INSERT INTO calls (id, source_path, file_name, duration_ms, channels, sample_rate, format,
+                                meta_json, agent, started_at, status, warnings_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, {new_status}, ?11)
+             ON CONFLICT (id) DO UPDATE SET
+                 source_path = excluded.source_path, file_name = excluded.file_name,
+                 duration_ms = excluded.duration_ms, channels = excluded.channels,
+                 sample_rate = excluded.sample_rate, format = excluded.format,
+                 meta_json = excluded.meta_json, agent = excluded.agent,
+                 started_at = excluded.started_at, status = {updated_status}, error = NULL,
+                 warnings_json = excluded.warnings_json,
+                 claimed_by = NULL, claimed_at_ms = NULL,
+                 updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+        ),
+        params![
+            call.id,
+            call.source_path.to_string_lossy(),
+            file_name_of(call.source_path),
+            ms(call.duration_ms),
+            call.channels,
+            call.sample_rate,
+            call.format,
+            encoded.meta,
+            call.meta.agent,
+            call.meta.started_at.as_deref().and_then(normalise_instant),
+            encoded.warnings,
+        ],
+    )?;
+    let inserted = tx.execute(
+        "INSERT INTO transcripts (call_id, model, duration_ms, segments_json, language, details_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (call_id) DO NOTHING",
+        params![
+            call.id,
+            transcript.model,
+            ms(transcript.duration_ms),
+            encoded.segments,
+            transcript.language,
+            encoded.details
+        ],
+    )?;
+    if inserted > 0 {
+        crate::search::index_segments(tx, call.id, &transcript.segments)?;
+    }
+    Ok(())
 }
 
 /// Inserts one scorecard and its results, or finds the existing one with the same rubric hash;
