@@ -37,7 +37,7 @@ bench: (deps "build" "capture" "fixtures" "postgresql") model-release
 
 # callscore's whole pipeline against faster-whisper on the same weights, same audio, same threads;
 # the virtual environment for the peer is created on first use (pip, from the package registry).
-bench-side-by-side:
+bench-side-by-side: (deps "build" "fixtures") model-release
     cargo build --release -p callscore -p callscore-benches --bin callscore --bin side-by-side
     test -x target/bench-venv/bin/python || python3 -m venv target/bench-venv
     target/bench-venv/bin/python -c "import faster_whisper" 2>/dev/null || target/bench-venv/bin/pip install -q --disable-pip-version-check "faster-whisper==1.2.1"

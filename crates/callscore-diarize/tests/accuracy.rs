@@ -10,7 +10,7 @@ mod common;
 
 use callscore_core::{Outcome, Speaker, Transcript};
 use callscore_diarize::der::der;
-use callscore_diarize::{attribute, Attribution};
+use callscore_diarize::Attribution;
 use callscore_rubric::Rubric;
 use common::*;
 
@@ -18,10 +18,13 @@ fn rubric() -> Rubric {
     Rubric::from_path(&repo_root().join("rubrics/default.toml")).unwrap()
 }
 
-/// Diarizes and attributes a loaded mono recording's transcript.
-fn separate(rec: &callscore_ingest::Recording, transcript: &Transcript) -> Attribution {
-    let d = diarizer().diarize(&rec.legs[0].samples);
-    attribute(transcript, &d, &rec.meta)
+/// A loaded mono recording transcribed as the pipeline does it: diarized, one track per voice
+/// transcribed, words attributed.
+fn separate(rec: &callscore_ingest::Recording) -> Attribution {
+    assert_eq!(rec.legs.len(), 1, "{}: one leg", rec.path.display());
+    diarizer()
+        .transcribe_mono(transcriber(), &rec.legs[0], &rec.meta)
+        .unwrap_or_else(|e| panic!("{}: {e}", rec.path.display()))
 }
 
 fn show(t: &Transcript) -> String {
@@ -70,36 +73,62 @@ fn diarization_error_rate_on_the_mono_mixes() {
     assert!(overall <= 0.15);
 }
 
-/// Where the mono transcript's verdicts differ from the stereo call's because whisper heard the
-/// mixed channel differently from the separate legs (not because of diarization: the same
-/// verdict comes from the mono transcript with the reference speakers, checked below). The
-/// test fails on any other disagreement.
-const ASR_DIFFERENCES: &[(&str, &str, &str)] = &[
-    ("good_call", "further_help", "the stereo agent leg mis-hears the offer of help that the mix carries (\"anything else I can help you with\")"),
-    ("noisy_line", "caller_name", "\"Sophie\" is lost in the noise of the agent leg but heard in the mix"),
-    ("noisy_line", "further_help", "\"anything else\" is mis-heard in the mix (noise of both legs together)"),
-    ("noisy_line", "closing", "\"Have a good day\" is heard as \"Good day\" in the mix"),
+/// The mono mixes the verdicts are compared on: every stereo fixture, in the encodings mono
+/// recorders write.
+const VERDICT_CALLS: &[(&str, Encoding)] = &[
+    ("good_call", Encoding::Pcm16),
+    ("curt_agent", Encoding::MuLaw),
+    ("rude_agent", Encoding::U8),
+    ("no_caller_name", Encoding::MuLaw),
+    ("long_hold", Encoding::MuLaw),
+    ("common_name_will", Encoding::Pcm16),
+    ("noisy_line", Encoding::MuLaw),
+    ("u8_agent_right", Encoding::U8),
 ];
 
-/// Words attributed to the right speaker, and verdicts against the stereo scorecard, on a
-/// call with overlapping speech (good_call, 16-bit) and the noisy outbound line (mu-law).
+/// Calls whose roles cannot be told from one channel, and why: they must come out "cannot be
+/// judged", never with guessed roles.
+const ROLELESS: &[(&str, &str)] = &[(
+    "curt_agent",
+    "the agent never greets, names a company or themself, or offers help; whisper hears the \
+     caller's \"I'm calling because\" as \"I'm calling Bitcoin\"",
+)];
+
+/// Words attributed to the right speaker, and verdicts against the stereo scorecard, on the
+/// mono mixes of the stereo fixtures (overlapping speech in good_call, a hold, the noisy
+/// outbound line, 8-bit and mu-law files).
+///
+/// A verdict can differ from the stereo call's for two reasons, measured apart: the speakers
+/// were attributed wrongly (the same mono transcript with the reference speakers must give the
+/// same verdicts on ≥ 95% of criteria), or whisper heard the mono audio differently from the
+/// separate legs. The second is bounded by whisper's own repeatability, measured here too: the
+/// same stereo file stored 1 ms later (a recorder that started a moment later) changes about
+/// one verdict in ten with tiny.en on these synthetic voices, so agreement with the stereo call
+/// must come within 5 points of that.
 #[test]
 fn words_and_verdicts_match_the_stereo_call() {
     let dir = tempfile::tempdir().unwrap();
     let rubric = rubric();
     let (mut right, mut words) = (0usize, 0usize);
     let (mut agree_stereo, mut agree_oracle, mut criteria) = (0usize, 0usize, 0usize);
-    let mut unexpected = Vec::new();
-    for (call, enc) in [
-        ("good_call", Encoding::Pcm16),
-        ("noisy_line", Encoding::MuLaw),
-    ] {
+    let (mut agree_repeat, mut repeated) = (0usize, 0usize);
+    let mut differ = Vec::new();
+    let mut roleless = Vec::new();
+    for &(call, enc) in VERDICT_CALLS {
         let tl = timeline(call);
         let rec = load(&mono_mix(call, enc, dir.path()));
-        let mono = transcribe(&rec);
-        assert!(mono.segments.iter().all(|s| s.speaker == Speaker::Unknown));
-        let a = separate(&rec, &mono);
+        let a = separate(&rec);
         eprintln!("{call} {enc:?}: {}\n{}", a.role.reason, show(&a.transcript));
+        let got = rubric.evaluate(&a.transcript);
+        if ROLELESS.iter().any(|(c, _)| *c == call) {
+            assert!(a.role.agent.is_none(), "{call}: {}", a.role.reason);
+            assert!(
+                !got.judged && !got.passed && got.flagged,
+                "{call}: a call without roles must not be judged: {got:#?}"
+            );
+            roleless.push(call);
+            continue;
+        }
         assert!(a.transcript.diarized, "{call}: {:?}", a.unknown_reasons);
         assert!(a
             .transcript
@@ -114,11 +143,18 @@ fn words_and_verdicts_match_the_stereo_call() {
 
         let stereo = transcribe(&load(&fixture(&format!("calls/{call}.wav"))));
         let want = rubric.evaluate(&stereo);
-        let perfect = rubric.evaluate(&oracle(&mono, &tl));
-        let got = rubric.evaluate(&a.transcript);
+        let again = rubric.evaluate(&transcribe(&load(&delayed_stereo(call, 1, dir.path()))));
+        let perfect = rubric.evaluate(&oracle(&a.transcript, &tl));
         assert!(got.judged, "{call}: {:?}", got.flag_reasons);
-        for ((w, p), g) in want.results.iter().zip(&perfect.results).zip(&got.results) {
+        for (((w, again), p), g) in want
+            .results
+            .iter()
+            .zip(&again.results)
+            .zip(&perfect.results)
+            .zip(&got.results)
+        {
             criteria += 1;
+            agree_repeat += usize::from(w.outcome == again.outcome);
             agree_oracle += usize::from(p.outcome == g.outcome);
             if p.outcome != g.outcome {
                 eprintln!(
@@ -128,41 +164,38 @@ fn words_and_verdicts_match_the_stereo_call() {
             }
             if w.outcome == g.outcome {
                 agree_stereo += 1;
-                continue;
-            }
-            let known = ASR_DIFFERENCES
-                .iter()
-                .any(|(c, id, _)| *c == call && *id == w.criterion_id);
-            eprintln!(
-                "{call}: `{}` stereo {} ({}) vs mono {} ({}){}",
-                w.criterion_id,
-                w.outcome,
-                w.reason,
-                g.outcome,
-                g.reason,
-                if known { " [known ASR difference]" } else { "" }
-            );
-            if !known || p.outcome != g.outcome {
-                unexpected.push(format!("{call}: {}", w.criterion_id));
+            } else {
+                eprintln!(
+                    "{call}: `{}` stereo {} ({}) vs mono {} ({})",
+                    w.criterion_id, w.outcome, w.reason, g.outcome, g.reason
+                );
+                differ.push(format!("{call}: {}", w.criterion_id));
             }
         }
+        repeated += want.results.len();
     }
+    let share = |n: usize| n as f64 / criteria as f64;
     let word_share = right as f64 / words as f64;
     eprintln!(
-        "words: {right}/{words} = {:.1}%; verdicts vs stereo: {agree_stereo}/{criteria} = {:.1}%; \
-         vs the mono transcript with reference speakers: {agree_oracle}/{criteria} = {:.1}%",
+        "words: {right}/{words} = {:.1}%; verdicts vs stereo: {agree_stereo}/{criteria} = {:.1}% \
+         (differing: {differ:?}); vs the same transcript with reference speakers: \
+         {agree_oracle}/{criteria} = {:.1}%; the stereo call against itself 1 ms later: \
+         {agree_repeat}/{repeated} = {:.1}%; not judged (roles unknown): {roleless:?}",
         word_share * 100.0,
-        agree_stereo as f64 * 100.0 / criteria as f64,
-        agree_oracle as f64 * 100.0 / criteria as f64
+        share(agree_stereo) * 100.0,
+        share(agree_oracle) * 100.0,
+        share(agree_repeat) * 100.0,
     );
+    assert_eq!(roleless.len(), ROLELESS.len(), "{roleless:?}");
     assert!(word_share >= 0.95, "{word_share}");
     assert!(
-        agree_oracle as f64 >= 0.95 * criteria as f64,
-        "diarization changed verdicts"
+        share(agree_oracle) >= 0.95,
+        "attribution changed verdicts: {agree_oracle}/{criteria}"
     );
     assert!(
-        unexpected.is_empty(),
-        "verdicts differ from the stereo call beyond the known ASR differences: {unexpected:?}"
+        share(agree_stereo) >= share(agree_repeat) - 0.05,
+        "verdicts agree with the stereo calls on {agree_stereo}/{criteria} ({differ:?}), \
+         whisper with itself on {agree_repeat}/{repeated}"
     );
 }
 
@@ -184,7 +217,7 @@ fn the_mono_fixture_is_judged_once_its_speakers_are_separated() {
     let rep = der(&reference(&tl), &hypothesis(&d), 250);
     eprintln!("mono_call: DER {:.1}%", rep.der() * 100.0);
     assert!(rep.der() <= 0.15, "{}", rep.der());
-    let a = attribute(&transcript, &d, &rec.meta);
+    let a = separate(&rec);
     eprintln!("{}\n{}", a.role.reason, show(&a.transcript));
     let (r, n) = word_accuracy(&a.transcript, &tl);
     assert!(r as f64 >= 0.95 * n as f64, "{r}/{n}");
@@ -204,8 +237,7 @@ fn the_mono_fixture_is_judged_once_its_speakers_are_separated() {
 #[test]
 fn the_real_mono_call_gets_the_turns_a_listener_hears() {
     let rec = load(&fixture("real/commercial_mono.wav"));
-    let transcript = transcribe(&rec);
-    let a = separate(&rec, &transcript);
+    let a = separate(&rec);
     eprintln!("{}\n{}", a.role.reason, show(&a.transcript));
     assert!(a.transcript.diarized, "{:?}", a.unknown_reasons);
     // (a word of the line, who says it in the approximate transcript)

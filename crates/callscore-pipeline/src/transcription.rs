@@ -2,11 +2,11 @@
 //! with the one loaded model and merged by time, with the recording's metadata attached.
 
 use crate::PipelineError;
-use callscore_core::{Speaker, Transcript};
+use callscore_core::{Leg, Speaker, Transcript};
 use callscore_diarize::Diarizer;
 use callscore_ingest::{LoadOptions, Recording};
 use callscore_redact::{RedactionConfig, RedactionSummary, Redactor};
-use callscore_transcribe::{TranscribeOptions, Transcriber};
+use callscore_transcribe::{TranscribeError, TranscribeOptions, Transcriber};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -130,25 +130,26 @@ impl Transcription {
     }
 
     /// A mono recording's transcript with its words given to agent and caller by speaker
-    /// diarization, where it is sure; the notes say how the agent was recognised and why any
-    /// segment stayed `unknown`.
-    fn separate_speakers(
+    /// diarization, where it is sure (each voice transcribed from its own track, see
+    /// `Diarizer::transcribe_mono`); the notes say how the agent was recognised and why any
+    /// segment stayed `unknown`. Without a diarizer the mix is transcribed and the notes say why
+    /// the speakers were not separated.
+    fn transcribe_mono(
         &self,
-        transcript: Transcript,
-        samples: &[f32],
+        transcriber: &Transcriber,
+        leg: &Leg,
         recording: &Recording,
-    ) -> Transcript {
+    ) -> Result<Transcript, TranscribeError> {
         let diarizer = match self.diarizer() {
             Ok(d) => d,
             Err(why) => {
-                let mut t = transcript;
+                let mut t = transcriber.transcribe(std::slice::from_ref(leg))?;
                 t.speaker_notes
                     .push(format!("mono recording; speakers not separated: {why}"));
-                return t;
+                return Ok(t);
             }
         };
-        let diarization = diarizer.diarize(samples);
-        let attribution = callscore_diarize::attribute(&transcript, &diarization, &recording.meta);
+        let attribution = diarizer.transcribe_mono(transcriber, leg, &recording.meta)?;
         let mut t = attribution.transcript;
         // Why segments stayed unknown comes first: it is what n/a verdicts quote.
         t.speaker_notes.extend(attribution.unknown_reasons);
@@ -160,7 +161,7 @@ impl Transcription {
                 attribution.unknown_segments
             );
         }
-        t
+        Ok(t)
     }
 
     /// Removes the personal data this pipeline redacts from `transcript` (idempotent: a
@@ -178,20 +179,19 @@ impl Transcription {
     /// merged, with the recording's metadata attached and personal data redacted.
     pub fn transcribe(&self, recording: &Recording) -> Result<Transcript, PipelineError> {
         let transcriber = self.transcriber()?;
-        let mut transcript = transcriber.transcribe(&recording.legs).map_err(|source| {
-            PipelineError::Transcribe {
-                path: recording.path.clone(),
-                source,
+        let transcribed = match recording.legs.as_slice() {
+            [leg] if leg.speaker == Speaker::Unknown => {
+                self.transcribe_mono(transcriber, leg, recording)
             }
+            legs => transcriber.transcribe(legs),
+        };
+        let mut transcript = transcribed.map_err(|source| PipelineError::Transcribe {
+            path: recording.path.clone(),
+            source,
         })?;
         transcript.meta = recording.meta.clone();
         if transcript.model.is_empty() {
             transcript.model = transcriber.model_name().to_string();
-        }
-        if let [leg] = recording.legs.as_slice() {
-            if leg.speaker == Speaker::Unknown {
-                transcript = self.separate_speakers(transcript, &leg.samples, recording);
-            }
         }
         self.redact(&mut transcript);
         Ok(transcript)

@@ -110,20 +110,64 @@ pub enum Encoding {
     MuLaw,
 }
 
-/// Mixes a stereo fixture down to one 8 kHz channel (agent + caller, as a mixing recorder
-/// does) and writes it in `enc` into `dir`, with the call's sidecar beside it. Returns the path.
+/// The samples a stereo fixture stores, per channel, at its own 8 kHz: G.711 mu-law decoded
+/// as a recorder decodes it, 8-bit PCM scaled to 16 bits.
+fn stored_channels(path: &Path) -> Vec<Vec<i16>> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut at = 12;
+    let (mut tag, mut channels, mut bits) = (0u16, 0usize, 0u16);
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        let body = &bytes[at + 8..(at + 8 + len).min(bytes.len())];
+        if id == b"fmt " {
+            tag = u16_at(at + 8);
+            channels = u16_at(at + 10) as usize;
+            assert_eq!(
+                u32::from_le_bytes(body[4..8].try_into().unwrap()),
+                8000,
+                "{}: not 8 kHz",
+                path.display()
+            );
+            bits = u16_at(at + 22);
+        } else if id == b"data" {
+            let samples: Vec<i16> = match (tag, bits) {
+                (7, 8) => {
+                    let mut out = Vec::with_capacity(body.len());
+                    callscore_capture::g711::G711::Ulaw.decode_into(body, &mut out);
+                    out
+                }
+                (1, 8) => body.iter().map(|&b| ((b as i16) - 128) << 8).collect(),
+                (1, 16) => body
+                    .chunks_exact(2)
+                    .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                    .collect(),
+                other => panic!("{}: format {other:?} not mixed here", path.display()),
+            };
+            return (0..channels)
+                .map(|c| samples.iter().skip(c).step_by(channels).copied().collect())
+                .collect();
+        }
+        at += 8 + len + (len & 1);
+    }
+    panic!("{}: no data chunk", path.display());
+}
+
+/// Mixes a stereo fixture down to one 8 kHz channel and writes it in `enc` into `dir`, with the
+/// call's sidecar beside it; returns the path. The mix is made as a mixing recorder makes it: the
+/// two parties' decoded 8 kHz samples summed (clipped at full scale), then encoded. Where only
+/// one party speaks on a clean line, the mono file then holds that party's samples as the stereo
+/// file does, so what whisper hears differs only by the recorder's encoding and where both
+/// parties' sound meets (overlap, the noise of both lines, cross-talk).
 pub fn mono_mix(call: &str, enc: Encoding, dir: &Path) -> PathBuf {
     let src = fixture(&format!("calls/{call}.wav"));
-    let decoded = callscore_ingest::decode(&src).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(decoded.channels.len(), 2, "{call} is not stereo");
-    assert_eq!(decoded.source_sample_rate, 8000);
-    // The 16 kHz channels were upsampled from 8 kHz band-limited audio: every second sample is
-    // the 8 kHz signal again (nothing above 4 kHz to alias).
-    let mixed: Vec<f32> = decoded.channels[0]
+    let channels = stored_channels(&src);
+    assert_eq!(channels.len(), 2, "{call} is not stereo");
+    let mixed: Vec<i16> = channels[0]
         .iter()
-        .zip(&decoded.channels[1])
-        .step_by(2)
-        .map(|(a, b)| (a + b).clamp(-1.0, 1.0))
+        .zip(&channels[1])
+        .map(|(&a, &b)| (a as i32 + b as i32).clamp(i16::MIN as i32, i16::MAX as i32) as i16)
         .collect();
     let name = format!(
         "{call}_mono_{}.wav",
@@ -134,7 +178,6 @@ pub fn mono_mix(call: &str, enc: Encoding, dir: &Path) -> PathBuf {
         }
     );
     let out = dir.join(&name);
-    let pcm = |x: f32| (x * 32767.0).round() as i16;
     match enc {
         Encoding::Pcm16 | Encoding::U8 => {
             let bits = if enc == Encoding::Pcm16 { 16 } else { 8 };
@@ -147,10 +190,11 @@ pub fn mono_mix(call: &str, enc: Encoding, dir: &Path) -> PathBuf {
             let mut w = hound::WavWriter::create(&out, spec).unwrap();
             for &x in &mixed {
                 if bits == 16 {
-                    w.write_sample(pcm(x)).unwrap();
+                    w.write_sample(x).unwrap();
                 } else {
                     // hound stores 8-bit samples unsigned (offset 128) from a signed i8.
-                    w.write_sample((x * 127.0).round() as i8).unwrap();
+                    let rounded = ((x as i32 + 128) >> 8).clamp(-128, 127);
+                    w.write_sample(rounded as i8).unwrap();
                 }
             }
             w.finalize().unwrap();
@@ -158,7 +202,7 @@ pub fn mono_mix(call: &str, enc: Encoding, dir: &Path) -> PathBuf {
         Encoding::MuLaw => {
             let data: Vec<u8> = mixed
                 .iter()
-                .map(|&x| callscore_capture::g711::linear_to_ulaw(pcm(x)))
+                .map(|&x| callscore_capture::g711::linear_to_ulaw(x))
                 .collect();
             let mut wav = Vec::new();
             let fmt_len = 18u32; // WAVE_FORMAT_MULAW with cbSize
@@ -286,4 +330,42 @@ pub fn oracle(t: &Transcript, tl: &Timeline) -> Transcript {
     }
     out.normalise();
     out
+}
+
+/// The stereo fixture as a recorder that started `ms` later would have stored it: the same
+/// bytes after `ms` of digital silence on both channels, with the sidecar beside it. What whisper
+/// makes of this is the same call heard again: the verdicts that change between the two measure
+/// the ASR's own repeatability, which bounds how well any mono transcript can agree with the
+/// stereo one.
+pub fn delayed_stereo(call: &str, ms: u32, dir: &Path) -> PathBuf {
+    let src = fixture(&format!("calls/{call}.wav"));
+    let bytes = std::fs::read(&src).unwrap();
+    let data_at = bytes
+        .windows(4)
+        .position(|w| w == b"data")
+        .unwrap_or_else(|| panic!("{}: no data chunk", src.display()));
+    let fmt_at = bytes.windows(4).position(|w| w == b"fmt ").unwrap();
+    let tag = u16::from_le_bytes([bytes[fmt_at + 8], bytes[fmt_at + 9]]);
+    let bits = u16::from_le_bytes([bytes[fmt_at + 22], bytes[fmt_at + 23]]);
+    // Digital silence: mu-law 0xFF, unsigned 8-bit PCM 0x80.
+    let zero = match (tag, bits) {
+        (7, 8) => 0xFFu8,
+        (1, 8) => 0x80,
+        other => panic!("{call}: format {other:?} is not delayed here"),
+    };
+    let silence = vec![zero; (8 * ms * 2) as usize];
+    let len = u32::from_le_bytes(bytes[data_at + 4..data_at + 8].try_into().unwrap());
+    let mut out = bytes[..data_at + 4].to_vec();
+    out.extend((len + silence.len() as u32).to_le_bytes());
+    out.extend(&silence);
+    out.extend(&bytes[data_at + 8..]);
+    let riff = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&riff.to_le_bytes());
+    let path = dir.join(format!("{call}_delayed_{ms}ms.wav"));
+    std::fs::write(&path, out).unwrap();
+    let sidecar = fixture(&format!("calls/{call}.json"));
+    if sidecar.is_file() {
+        std::fs::copy(&sidecar, path.with_extension("json")).unwrap();
+    }
+    path
 }
