@@ -95,7 +95,16 @@ struct Server {
 
 impl Server {
     fn start(db: &Path, token: Option<&str>) -> Server {
+        Self::start_in(db, token, None)
+    }
+
+    /// [`Server::start`] in the working directory `cwd` (where relative recording paths of a
+    /// PostgreSQL database resolve).
+    fn start_in(db: &Path, token: Option<&str>, cwd: Option<&Path>) -> Server {
         let mut cmd = Command::new(BIN);
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
             .env_remove("CALLSCORE_TOKEN");
@@ -260,7 +269,41 @@ fn serves_a_postgres_database_without_showing_its_password() {
     // printed.
     let url = pg.url().replacen("callscore@", "callscore:s3cret-pw@", 1);
     assert!(url.contains("s3cret-pw"));
-    let mut server = Server::start(Path::new(&url), None);
+    // A call registered by a relative path: serve finds it from the folder it runs in.
+    let recording = dir.path().join("relative.wav");
+    std::fs::write(&recording, b"RIFF-ish bytes of a recording").unwrap();
+    let relative_id = callscore_store::content_id(&recording).unwrap();
+    let mut db = Db::open(Path::new(pg.url())).unwrap();
+    let transcript = Transcript {
+        duration_ms: 1_000,
+        model: "tiny.en".into(),
+        ..Default::default()
+    };
+    let scorecard = Scorecard {
+        rubric_id: "inbound".into(),
+        rubric_version: 1,
+        rubric_hash: "h".into(),
+        score: 100.0,
+        passed: true,
+        flagged: false,
+        flag_reasons: vec![],
+        judged: true,
+        results: vec![],
+    };
+    let call = NewCall {
+        id: &relative_id,
+        source_path: Path::new("relative.wav"),
+        duration_ms: 1_000,
+        channels: 1,
+        sample_rate: 8_000,
+        format: "wav",
+        meta: &CallMeta::default(),
+        warnings: &[],
+    };
+    db.record_scored_call(&call, &transcript, &scorecard)
+        .unwrap();
+    drop(db);
+    let mut server = Server::start_in(Path::new(&url), None, Some(dir.path()));
     assert!(
         server.first_line.contains("postgres://callscore:***@")
             && !server.first_line.contains("s3cret"),
@@ -270,9 +313,12 @@ fn serves_a_postgres_database_without_showing_its_password() {
     let (status, page) = server.request("/calls", "");
     assert_eq!(status, 200, "{page}");
     assert!(
-        page.contains("rude.wav") && page.contains("1–1 of 1"),
+        page.contains("rude.wav") && page.contains("relative.wav") && page.contains("1–2 of 2"),
         "{page}"
     );
+    let (status, audio) = server.request(&format!("/calls/{relative_id}/audio"), "");
+    assert_eq!(status, 200, "{audio}");
+    assert!(audio.ends_with("RIFF-ish bytes of a recording"), "{audio}");
     let (status, page) = server.request("/", "");
     assert_eq!(status, 200);
     assert!(page.contains("Flagged calls") && page.contains("rude.wav"));
