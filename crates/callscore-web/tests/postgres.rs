@@ -225,6 +225,13 @@ fn postgres_serves_the_same_pages_as_sqlite() {
     let calibration = &after[1][PAGES.len() - 1].2;
     assert!(calibration.contains("Warm greeting") && calibration.contains("100%"));
 
+    // Search is PostgreSQL's own index (its marked snippets are its own, so the page is not
+    // compared): the same turns, each opening its call at that moment.
+    let search = rt.block_on(fetch(&apps[1], "/search?q=paid")).text();
+    assert!(search.contains("2 hit(s)"), "{search}");
+    assert!(search.contains(&format!("href=\"/calls/{RUDE_ID}?t=1800\"")));
+    assert!(search.contains(&format!("href=\"/calls/{RUDE_ID}?t=9400\"")));
+
     // The recording is served from the path PostgreSQL holds.
     let audio = rt.block_on(fetch(&apps[1], &format!("/calls/{RUDE_ID}/audio")));
     assert_eq!(audio.status, StatusCode::OK);
