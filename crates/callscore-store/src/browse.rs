@@ -374,7 +374,7 @@ const STAMP: &[time::format_description::FormatItem<'static>] =
 
 /// A list's date bound in the stored form. `from` is inclusive; `to` becomes an exclusive
 /// upper bound (a date alone means the whole of that day, a time that whole second).
-fn date_bound(text: &str, what: &'static str, upper: bool) -> Result<String> {
+pub(crate) fn date_bound(text: &str, what: &'static str, upper: bool) -> Result<String> {
     let bad = || StoreError::BadDate {
         what,
         value: text.to_string(),

@@ -7,12 +7,16 @@
 //! keeps `Db` a plain value (no boxing, no object safety constraints on the methods) that the
 //! pipeline's threads each open for themselves.
 
-use crate::browse::{Disagreement, DisagreementFilter, ReviewedScore};
+use crate::browse::{
+    CallPage, CallQuery, CriterionOverride, Disagreement, DisagreementFilter, ReviewedScore,
+    TrendPoint,
+};
 use crate::query::ScorecardSummary;
 use crate::{
-    CallDetail, CallRecord, CallRow, Claim, ClaimOwner, FailedCallRow, GroupBy, GroupRow, NewCall,
-    NewReview, NextCall, PgStore, PlanState, Recorded, Report, ReportFilter, Result, Review,
-    RubricUse, SearchQuery, SearchResults, StatusCounts, Store, StoreError,
+    AgentRow, CallDetail, CallRecord, CallRow, Claim, ClaimOwner, CriterionRow, FailedCallRow,
+    GroupBy, GroupRow, NewCall, NewReview, NextCall, PgStore, PlanState, Recorded, Report,
+    ReportFilter, Result, Review, RubricUse, SearchQuery, SearchResults, StatusCounts, Store,
+    StoreError, StoredScorecard,
 };
 use callscore_core::{Scorecard, Transcript};
 use std::collections::BTreeMap;
@@ -105,7 +109,7 @@ impl Db {
         }
     }
 
-    /// The SQLite store, for the parts that are on SQLite only (search, the review pages).
+    /// The SQLite store, for what only SQLite has (its file, its query plans).
     pub fn sqlite(&self) -> Option<&Store> {
         match self {
             Db::Sqlite(s) => Some(s),
@@ -281,6 +285,100 @@ impl Db {
     /// text is each engine's own snippet).
     pub fn search(&self, q: &SearchQuery) -> Result<SearchResults> {
         on_both!(self, s => s.search(q))
+    }
+
+    // -- the review pages -----------------------------------------------------------------
+
+    /// Creates the review pages' indexes on a SQLite database made before the migration that
+    /// carries them (see [`Store::ensure_browse_indexes`]). On PostgreSQL they come with the
+    /// schema (version 3), which opening has already brought up to date: nothing to do.
+    pub fn ensure_browse_indexes(&self) -> Result<()> {
+        match self {
+            Db::Sqlite(s) => s.ensure_browse_indexes(),
+            Db::Postgres(_) => Ok(()),
+        }
+    }
+
+    /// Whether this connection can no longer be used (a PostgreSQL server that closed it); a
+    /// pool drops such a connection instead of handing it out again. A SQLite connection is a
+    /// file handle and never goes away.
+    pub fn is_broken(&self) -> bool {
+        match self {
+            Db::Sqlite(_) => false,
+            Db::Postgres(p) => p.is_closed(),
+        }
+    }
+
+    /// Where relative recording paths stored in this database may also be found: a SQLite
+    /// database's folder. A PostgreSQL database has no folder; its relative paths resolve
+    /// against the current directory only.
+    pub fn folder(&self) -> Option<PathBuf> {
+        match self {
+            Db::Sqlite(s) => s
+                .path()
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map(Path::to_path_buf),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    pub fn list_calls(&self, q: &CallQuery) -> Result<CallPage> {
+        on_both!(self, s => s.list_calls(q))
+    }
+
+    pub fn agent_names(&self) -> Result<Vec<String>> {
+        on_both!(self, s => s.agent_names())
+    }
+
+    pub fn agent_summaries(
+        &self,
+        rubric_id: Option<&str>,
+        agent: Option<&str>,
+    ) -> Result<Vec<AgentRow>> {
+        on_both!(self, s => s.agent_summaries(rubric_id, agent))
+    }
+
+    pub fn agent_trend(
+        &self,
+        agent: &str,
+        rubric_id: Option<&str>,
+        days: u32,
+    ) -> Result<Vec<TrendPoint>> {
+        on_both!(self, s => s.agent_trend(agent, rubric_id, days))
+    }
+
+    pub fn agent_criteria(
+        &self,
+        agent: &str,
+        rubric_id: Option<&str>,
+    ) -> Result<Vec<CriterionRow>> {
+        on_both!(self, s => s.agent_criteria(agent, rubric_id))
+    }
+
+    pub fn scorecard(&self, scorecard_id: i64) -> Result<Option<StoredScorecard>> {
+        on_both!(self, s => s.scorecard(scorecard_id))
+    }
+
+    pub fn overrides_for_scorecard(&self, scorecard_id: i64) -> Result<Vec<CriterionOverride>> {
+        on_both!(self, s => s.overrides_for_scorecard(scorecard_id))
+    }
+
+    pub fn reviewed_score(&self, scorecard_id: i64) -> Result<Option<ReviewedScore>> {
+        on_both!(self, s => s.reviewed_score(scorecard_id))
+    }
+
+    pub fn reviewed(
+        &self,
+        scorecard_id: i64,
+        scorecard: &Scorecard,
+        overrides: &[CriterionOverride],
+    ) -> Result<ReviewedScore> {
+        on_both!(self, s => s.reviewed(scorecard_id, scorecard, overrides))
+    }
+
+    pub fn call_exists(&self, call_id: &str) -> Result<bool> {
+        on_both!(self, s => s.call_exists(call_id))
     }
 }
 

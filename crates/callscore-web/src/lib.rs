@@ -70,7 +70,8 @@ pub enum WebError {
 /// [`router`] check it again for configs built field by field.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
-    /// The callscore database (it must exist).
+    /// The callscore database, as `--db` names it: a SQLite file's path or a `postgres://`
+    /// URL (what [`callscore_store::Db::open_existing`] takes). It must already hold calls.
     pub db: PathBuf,
     /// With a token, every request must carry it (`Authorization: Bearer`, or the cookie the
     /// login form sets). Without one, only loopback host names are answered.

@@ -281,17 +281,7 @@ fn score_registers_and_scores_and_work_then_finds_nothing_left() {
     let stderr = String::from_utf8_lossy(&rescore.stderr);
     assert!(rescore.status.success(), "{stderr}");
     assert!(stderr.contains("Rescored 3 call(s)"), "{stderr}");
-    // The review pages are not on PostgreSQL yet, and say so.
-    let serve = callscore(models.path())
-        .args(["serve", "--db", url])
-        .output()
-        .unwrap();
-    assert_eq!(serve.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&serve.stderr).contains("not yet on PostgreSQL"),
-        "{}",
-        String::from_utf8_lossy(&serve.stderr)
-    );
+    // `serve` on PostgreSQL is tested in serve_cli.rs.
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use callscore_core::{
     CallMeta, CriterionResult, Evidence, Outcome, Scorecard, Segment, Speaker, Transcript,
 };
-use callscore_store::{NewCall, Store};
+use callscore_store::{Db, NewCall};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,14 @@ const TOKEN: &str = "a-long-enough-test-token";
 
 fn scored_db(dir: &Path) -> PathBuf {
     let db = dir.join("calls.db");
-    let mut store = Store::open(&db).unwrap();
+    score_into(&db, dir);
+    db
+}
+
+/// One scored call (its recording, never written, would be `dir/rude.wav`) in the database at
+/// `location`: a SQLite path or a PostgreSQL URL.
+fn score_into(location: &Path, dir: &Path) {
+    let mut store = Db::open(location).unwrap();
     let transcript = Transcript {
         duration_ms: 4_000,
         model: "tiny.en".into(),
@@ -76,18 +83,28 @@ fn scored_db(dir: &Path) -> PathBuf {
     store
         .record_scored_call(&call, &transcript, &scorecard)
         .unwrap();
-    db
 }
 
 /// The running server, stopped (SIGTERM, then killed) when dropped.
 struct Server {
     child: Child,
     addr: String,
+    /// What the server printed first: where it serves what.
+    first_line: String,
 }
 
 impl Server {
     fn start(db: &Path, token: Option<&str>) -> Server {
+        Self::start_in(db, token, None)
+    }
+
+    /// [`Server::start`] in the working directory `cwd` (where relative recording paths of a
+    /// PostgreSQL database resolve).
+    fn start_in(db: &Path, token: Option<&str>, cwd: Option<&Path>) -> Server {
         let mut cmd = Command::new(BIN);
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
             .env_remove("CALLSCORE_TOKEN");
@@ -113,7 +130,11 @@ impl Server {
             .find("http://")
             .unwrap_or_else(|| panic!("no URL in {line:?}"));
         let addr = line[at + 7..].trim().trim_end_matches('/').to_string();
-        Server { child, addr }
+        Server {
+            child,
+            addr,
+            first_line: line,
+        }
     }
 
     /// A raw HTTP/1.1 request; returns the status code and the whole response text.
@@ -237,4 +258,92 @@ fn the_token_from_the_environment_guards_every_page() {
     let (status, page) = server.request("/", &format!("Authorization: Bearer {TOKEN}\r\n"));
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("rude.wav"));
+}
+
+#[test]
+fn serves_a_postgres_database_without_showing_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = callscore_pgtest::database("serve_cli");
+    score_into(Path::new(pg.url()), dir.path());
+    // The test server trusts every login, so the URL may carry any password: it must never be
+    // printed.
+    let url = pg.url().replacen("callscore@", "callscore:s3cret-pw@", 1);
+    assert!(url.contains("s3cret-pw"));
+    // A call registered by a relative path: serve finds it from the folder it runs in.
+    let recording = dir.path().join("relative.wav");
+    std::fs::write(&recording, b"RIFF-ish bytes of a recording").unwrap();
+    let relative_id = callscore_store::content_id(&recording).unwrap();
+    let mut db = Db::open(Path::new(pg.url())).unwrap();
+    let transcript = Transcript {
+        duration_ms: 1_000,
+        model: "tiny.en".into(),
+        ..Default::default()
+    };
+    let scorecard = Scorecard {
+        rubric_id: "inbound".into(),
+        rubric_version: 1,
+        rubric_hash: "h".into(),
+        score: 100.0,
+        passed: true,
+        flagged: false,
+        flag_reasons: vec![],
+        judged: true,
+        results: vec![],
+    };
+    let call = NewCall {
+        id: &relative_id,
+        source_path: Path::new("relative.wav"),
+        duration_ms: 1_000,
+        channels: 1,
+        sample_rate: 8_000,
+        format: "wav",
+        meta: &CallMeta::default(),
+        warnings: &[],
+    };
+    db.record_scored_call(&call, &transcript, &scorecard)
+        .unwrap();
+    drop(db);
+    let mut server = Server::start_in(Path::new(&url), None, Some(dir.path()));
+    assert!(
+        server.first_line.contains("postgres://callscore:***@")
+            && !server.first_line.contains("s3cret"),
+        "{}",
+        server.first_line
+    );
+    let (status, page) = server.request("/calls", "");
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("rude.wav") && page.contains("relative.wav") && page.contains("1–2 of 2"),
+        "{page}"
+    );
+    let (status, audio) = server.request(&format!("/calls/{relative_id}/audio"), "");
+    assert_eq!(status, 200, "{audio}");
+    assert!(audio.ends_with("RIFF-ish bytes of a recording"), "{audio}");
+    let (status, page) = server.request("/", "");
+    assert_eq!(status, 200);
+    assert!(page.contains("Flagged calls") && page.contains("rude.wav"));
+    let (status, _) = server.request(&format!("/calls/{}", "ab".repeat(32)), "");
+    assert_eq!(status, 200);
+    let exit = server.terminate();
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn a_postgres_database_that_cannot_be_reached_is_named_without_its_password() {
+    // Nothing listens on port 1.
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            "postgres://qa:s3cret-pw@127.0.0.1:1/calls",
+        ])
+        .env_remove("CALLSCORE_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("postgres://qa:***@127.0.0.1:1/calls"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
 }

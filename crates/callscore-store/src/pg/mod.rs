@@ -12,6 +12,7 @@
 //! whatever the server's default locale is. Times are stored as the same UTC
 //! `YYYY-MM-DDTHH:MM:SSZ` text as in SQLite, so every value read back is the same.
 
+mod browse;
 mod query;
 mod queue;
 mod schema;

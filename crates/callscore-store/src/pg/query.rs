@@ -3,9 +3,7 @@
 //! whichever backend holds the calls.
 
 use super::PgStore;
-use crate::browse::{
-    apply_overrides, CriterionOverride, Disagreement, DisagreementFilter, ReviewedScore,
-};
+use crate::browse::{Disagreement, DisagreementFilter};
 use crate::query::{bound, opt_u64, split_ids, ScorecardSummary, WEEKDAYS};
 use crate::{
     AgentRow, CallDetail, CallRecord, CallRow, CriterionRow, FailedCallRow, GroupBy, GroupRow,
@@ -13,7 +11,6 @@ use crate::{
 };
 use callscore_core::{CriterionResult, Evidence, Outcome, Scorecard};
 use postgres::types::ToSql;
-use std::collections::{BTreeMap, HashMap};
 
 /// `crate::query::Filtered` for PostgreSQL: the current scorecards of one rubric id joined to
 /// their calls, after the report filters, as a CTE named `f`. Agents match without regard to
@@ -73,11 +70,11 @@ const CALL_COLUMNS: &str = "
     f.rubric_version, f.score, f.passed, f.flagged, f.flag_reasons_json, f.failed_criteria,
     f.critical_failures, f.first_failed_ms, f.scored_at";
 
-fn count(r: &postgres::Row, i: usize) -> u64 {
+pub(super) fn count(r: &postgres::Row, i: usize) -> u64 {
     r.get::<_, Option<i64>>(i).unwrap_or(0).max(0) as u64
 }
 
-fn version(v: i64) -> u32 {
+pub(super) fn version(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
 
@@ -213,7 +210,7 @@ impl PgStore {
         let f = Filtered::new(&rubric, filter, false)?;
         let filtered = &f.cte;
         let agents_sql = format!(
-            "{filtered} SELECT min(f.agent), count(*), avg(f.score), count(*) FILTER (WHERE f.passed),
+            "{filtered} SELECT min(f.agent), count(*), callscore_avg(f.score), count(*) FILTER (WHERE f.passed),
                     count(*) FILTER (WHERE f.flagged), sum(COALESCE(f.duration_ms, 0))::bigint
              FROM f GROUP BY lower(f.agent)
              ORDER BY min(f.agent) IS NULL, lower(min(f.agent))"
@@ -309,7 +306,7 @@ impl PgStore {
             GroupBy::Scenario => ("f.scenario", " WHERE f.scenario IS NOT NULL"),
         };
         let sql = format!(
-            "{} SELECT {key} COLLATE \"C\" AS g, count(*), avg(f.score), count(*) FILTER (WHERE f.passed),
+            "{} SELECT {key} COLLATE \"C\" AS g, count(*), callscore_avg(f.score), count(*) FILTER (WHERE f.passed),
                     count(*) FILTER (WHERE f.flagged), avg(f.ring_ms)
              FROM f{only} GROUP BY g ORDER BY g",
             f.cte
@@ -755,76 +752,5 @@ impl PgStore {
             )
             .map_err(self.sql("storing a review"))?;
         Ok(row.get(0))
-    }
-
-    /// See [`crate::Store::reviewed_scores`].
-    pub fn reviewed_scores(&self, rubric_id: Option<&str>) -> Result<BTreeMap<i64, ReviewedScore>> {
-        // The latest override of each criterion wins, as on SQLite.
-        let rows = self
-            .client_mut()
-            .query(
-                "SELECT id, scorecard_id, criterion_id, override_outcome, reviewer, note, created_at FROM (
-                     SELECT rv.id, rv.scorecard_id, rv.criterion_id, rv.override_outcome, rv.reviewer, rv.note,
-                            rv.created_at,
-                            row_number() OVER (PARTITION BY rv.scorecard_id, rv.criterion_id
-                                               ORDER BY rv.created_at DESC, rv.id DESC) AS nth
-                     FROM reviews rv
-                     WHERE rv.override_outcome IS NOT NULL AND rv.scorecard_id IS NOT NULL
-                       AND ($1::text IS NULL
-                            OR rv.scorecard_id IN (SELECT id FROM scorecards WHERE rubric_id = $1))) latest
-                 WHERE nth = 1 ORDER BY scorecard_id, criterion_id",
-                &[&rubric_id],
-            )
-            .map_err(self.sql("reading overrides"))?;
-        let mut by_scorecard: BTreeMap<i64, Vec<CriterionOverride>> = BTreeMap::new();
-        for r in &rows {
-            let o = CriterionOverride {
-                review_id: r.get(0),
-                scorecard_id: r.get(1),
-                criterion_id: r.get(2),
-                outcome: r
-                    .get::<_, &str>(3)
-                    .parse()
-                    .unwrap_or(Outcome::NotApplicable),
-                reviewer: r.get(4),
-                note: r.get(5),
-                created_at: r.get(6),
-            };
-            by_scorecard.entry(o.scorecard_id).or_default().push(o);
-        }
-        let mut out = BTreeMap::new();
-        for (scorecard_id, overrides) in by_scorecard {
-            let Some(stored) = self.scorecard(scorecard_id)? else {
-                continue;
-            };
-            let mut na_weights = HashMap::new();
-            for o in overrides
-                .iter()
-                .filter(|o| o.outcome != Outcome::NotApplicable)
-            {
-                let was_na = stored.scorecard.results.iter().any(|r| {
-                    r.criterion_id == o.criterion_id && r.outcome == Outcome::NotApplicable
-                });
-                if was_na {
-                    let weight = self
-                        .client_mut()
-                        .query_opt(
-                            "SELECT r.max_points FROM results r JOIN scorecards s ON s.id = r.scorecard_id
-                             WHERE r.criterion_id = $2 AND r.outcome IN ('pass', 'fail') AND s.rubric_hash = $1
-                             LIMIT 1",
-                            &[&stored.scorecard.rubric_hash, &o.criterion_id],
-                        )
-                        .map_err(self.sql("finding a criterion's weight"))?;
-                    if let Some(w) = weight {
-                        na_weights.insert(o.criterion_id.clone(), w.get::<_, f64>(0));
-                    }
-                }
-            }
-            out.insert(
-                scorecard_id,
-                apply_overrides(scorecard_id, &stored.scorecard, &overrides, &na_weights),
-            );
-        }
-        Ok(out)
     }
 }

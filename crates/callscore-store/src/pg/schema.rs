@@ -122,8 +122,8 @@ CREATE INDEX reviews_by_scorecard ON reviews (scorecard_id, criterion_id);
 "#;
 
 /// All migrations, oldest first; version N is `MIGRATIONS[N - 1]`. Version 2 is full-text
-/// search (see `super::search`).
-const MIGRATIONS: &[&str] = &[V1, super::search::V2_SEARCH];
+/// search (see `super::search`), version 3 the review pages' indexes (see `super::browse`).
+const MIGRATIONS: &[&str] = &[V1, super::search::V2_SEARCH, super::browse::V3_BROWSE];
 
 /// The PostgreSQL schema version this build writes.
 pub const PG_SCHEMA_VERSION: usize = MIGRATIONS.len();

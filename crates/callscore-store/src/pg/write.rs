@@ -68,17 +68,24 @@ impl PgStore {
             )?;
             let row = tx.query_one(
                 &format!(
-                    "SELECT claimed_by, lease_expires_ms, {NOW_MS},
-                            EXISTS (SELECT 1 FROM scorecards WHERE call_id = $1 AND rubric_hash = $2),
-                            EXISTS (SELECT 1 FROM transcripts WHERE call_id = $1)
-                     FROM calls WHERE id = $1 FOR UPDATE"
+                    "SELECT claimed_by, lease_expires_ms, {NOW_MS} FROM calls WHERE id = $1 FOR UPDATE"
                 ),
-                &[&call_id, &rubric_hash],
+                &[&call_id],
             )?;
             let holder: Option<String> = row.get(0);
             let expires: Option<i64> = row.get(1);
             let now: i64 = row.get(2);
-            if row.get::<_, bool>(3) {
+            // What is stored is read by a statement of its own, after the lock: `FOR UPDATE`
+            // waits for a finisher's transaction and then reads the call's row as it committed,
+            // but the rest of that statement still sees the snapshot taken before the wait — it
+            // would find the claim released and no scorecard yet, and hand out a call that was
+            // just scored. (READ COMMITTED gives each statement a new snapshot.)
+            let done = tx.query_one(
+                "SELECT EXISTS (SELECT 1 FROM scorecards WHERE call_id = $1 AND rubric_hash = $2),
+                        EXISTS (SELECT 1 FROM transcripts WHERE call_id = $1)",
+                &[&call_id, &rubric_hash],
+            )?;
+            if done.get::<_, bool>(0) {
                 return Ok(Claim::AlreadyScored);
             }
             let free = match &holder {
@@ -107,7 +114,7 @@ impl PgStore {
                     &CLAIM_LEASE_MS,
                 ],
             )?;
-            let has_transcript: bool = row.get(4);
+            let has_transcript: bool = done.get(1);
             tx.commit()?;
             Ok(Claim::Acquired { has_transcript })
         })();

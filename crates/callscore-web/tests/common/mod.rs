@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use callscore_core::{CallMeta, Transcript};
 use callscore_rubric::Rubric;
-use callscore_store::{NewCall, Store};
+use callscore_store::{Db, NewCall};
 use http_body_util::BodyExt;
 use std::path::{Path, PathBuf};
 use tower::ServiceExt;
@@ -140,8 +140,15 @@ pub fn build() -> TestDb {
         GOOD_ID,
         "good.wav's bytes changed: update GOOD_ID"
     );
+    fill(dir.path(), &db);
+    TestDb { dir, db, wav }
+}
+
+/// Scores the three calls, whose recordings are in `dir`, into the database at `location` (a
+/// SQLite path or a PostgreSQL URL), as a batch would.
+pub fn fill(dir: &Path, location: &Path) {
     let rubric = Rubric::from_toml_str(RUBRIC, "test.toml").unwrap();
-    let mut store = Store::open(&db).unwrap();
+    let mut store = Db::open(location).unwrap();
     let calls: [(&str, &str, &str, &str, &str); 3] = [
         (RUDE_ID, "rude.wav", RUDE, "Gary", "2024-03-11T11:40:00Z"),
         (GOOD_ID, "good.wav", GOOD, "Daniel", "2024-03-12T09:00:00Z"),
@@ -164,7 +171,7 @@ pub fn build() -> TestDb {
         };
         transcript.meta = meta.clone();
         let scorecard = rubric.evaluate(&transcript);
-        let path = dir.path().join(file);
+        let path = dir.join(file);
         let call = NewCall {
             id,
             source_path: &path,
@@ -179,7 +186,6 @@ pub fn build() -> TestDb {
             .record_scored_call(&call, &transcript, &scorecard)
             .unwrap();
     }
-    TestDb { dir, db, wav }
 }
 
 pub fn app(db: &TestDb, token: Option<&str>) -> Router {

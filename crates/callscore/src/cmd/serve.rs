@@ -10,8 +10,10 @@ use std::process::ExitCode;
 /// Serve the review pages (flagged queue, call pages with audio and evidence, reviews).
 #[derive(Args)]
 pub struct ServeArgs {
-    /// SQLite database written by `callscore score` (the review pages are not yet on
-    /// PostgreSQL).
+    /// Database written by `callscore score` or `callscore work`: a SQLite file, or a
+    /// postgres://user@host/db URL. Relative recording paths stored in it are looked for from
+    /// the current folder, then (SQLite) beside the database file; PostgreSQL has no database
+    /// folder, so start serve where those paths resolve.
     #[arg(long, default_value = "callscore.db", env = "CALLSCORE_DB")]
     pub db: PathBuf,
     /// Address and port to listen on. Any address but loopback needs --token.
@@ -24,19 +26,14 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let location = callscore_store::DbLocation::of(&args.db);
-    if let callscore_store::DbLocation::Postgres(_) = location {
-        anyhow::bail!(
-            "the review pages (serve) are not yet on PostgreSQL ({}); serve a SQLite database",
-            location.shown()
-        );
-    }
+    // Never the password of a postgres:// URL, in messages or on stdout.
+    let shown_db = callscore_store::DbLocation::of(&args.db).shown();
     let config = callscore_web::ServeConfig {
         db: args.db.clone(),
         token: args.token.clone(),
     };
     let server = callscore_web::Server::bind(config, args.listen)
-        .with_context(|| format!("cannot serve the review pages of {}", args.db.display()))?;
+        .with_context(|| format!("cannot serve the review pages of {shown_db}"))?;
     let addr = server.local_addr();
     let shown = if addr.ip().is_unspecified() {
         format!("port {}", addr.port())
@@ -45,7 +42,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     // The address goes to stdout (scripts starting the server on port 0 read it there).
     let mut out = std::io::stdout().lock();
-    writeln!(out, "Review pages for {} at {shown}", args.db.display())?;
+    writeln!(out, "Review pages for {shown_db} at {shown}")?;
     out.flush()?;
     drop(out);
     if args.token.is_none() {
@@ -55,6 +52,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     server
         .run_until_interrupted()
-        .with_context(|| format!("serving the review pages of {}", args.db.display()))?;
+        .with_context(|| format!("serving the review pages of {shown_db}"))?;
     Ok(ExitCode::SUCCESS)
 }
