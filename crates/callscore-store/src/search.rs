@@ -261,17 +261,24 @@ pub(crate) fn pieces(text: &str) -> Result<Vec<Piece>> {
         query: text.to_string(),
         reason: reason.to_string(),
     };
+    // Control characters (NUL above all: SQLite reads the query as a C string and would stop
+    // there, in the middle of a quoted term) separate words like spaces do.
+    let separates = |c: char| c.is_whitespace() || c.is_control();
     let mut pieces = Vec::new();
     let mut chars = text.chars().peekable();
     while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
+        if separates(c) {
             chars.next();
         } else if c == '(' || c == ')' {
             chars.next();
             pieces.push(Piece::Op(if c == '(' { "(" } else { ")" }));
         } else if c == '"' {
             chars.next();
-            let phrase: String = chars.by_ref().take_while(|&c| c != '"').collect();
+            let phrase: String = chars
+                .by_ref()
+                .take_while(|&c| c != '"')
+                .map(|c| if separates(c) { ' ' } else { c })
+                .collect();
             if phrase.trim().is_empty() {
                 continue;
             }
@@ -286,7 +293,7 @@ pub(crate) fn pieces(text: &str) -> Result<Vec<Piece>> {
         } else {
             let mut word = String::new();
             while let Some(&c) = chars.peek() {
-                if c.is_whitespace() || c == '(' || c == ')' || c == '"' {
+                if separates(c) || c == '(' || c == ')' || c == '"' {
                     break;
                 }
                 word.push(c);
@@ -407,6 +414,18 @@ mod tests {
             fts_query("near and far").unwrap(),
             "\"near\" \"and\" \"far\""
         );
+    }
+
+    #[test]
+    fn control_characters_separate_words_and_never_reach_the_engine() {
+        // Found by the search_query fuzz target: a NUL ended SQLite's reading of the query
+        // inside a quoted term ("unterminated string").
+        assert_eq!(fts_query("\0\0\0\0manag*").unwrap(), "\"manag\"*");
+        assert_eq!(
+            fts_query("\"cancel\0my\u{7}account\" re\u{1b}fund").unwrap(),
+            "\"cancel my account\" \"re\" \"fund\""
+        );
+        assert!(fts_query("\0\u{1}\u{7f}").is_err());
     }
 
     #[test]
