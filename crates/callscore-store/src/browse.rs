@@ -289,6 +289,37 @@ pub struct TrendPoint {
     pub passed: u64,
 }
 
+/// [`apply_overrides`] with the weights of the criteria overridden from "not applicable", each
+/// looked up by `weight(rubric_hash, criterion_id)` (both backends' `reviewed`).
+pub(crate) fn reviewed_with(
+    scorecard_id: i64,
+    scorecard: &Scorecard,
+    overrides: &[CriterionOverride],
+    mut weight: impl FnMut(&str, &str) -> Result<Option<f64>>,
+) -> Result<ReviewedScore> {
+    let mut na_weights = HashMap::new();
+    for o in overrides
+        .iter()
+        .filter(|o| o.scorecard_id == scorecard_id && o.outcome != Outcome::NotApplicable)
+    {
+        let was_na = scorecard
+            .results
+            .iter()
+            .any(|r| r.criterion_id == o.criterion_id && r.outcome == Outcome::NotApplicable);
+        if was_na {
+            if let Some(w) = weight(&scorecard.rubric_hash, &o.criterion_id)? {
+                na_weights.insert(o.criterion_id.clone(), w);
+            }
+        }
+    }
+    Ok(apply_overrides(
+        scorecard_id,
+        scorecard,
+        overrides,
+        &na_weights,
+    ))
+}
+
 /// Applies reviewers' overrides to a machine scorecard and recomputes its score exactly as
 /// `callscore-rubric` scores: the percent of the points of applicable criteria earned, rounded
 /// to two decimals; a pass earns the criterion's weight, a fail none, and a not-applicable
@@ -921,27 +952,9 @@ impl Store {
         scorecard: &Scorecard,
         overrides: &[CriterionOverride],
     ) -> Result<ReviewedScore> {
-        let mut na_weights = HashMap::new();
-        for o in overrides
-            .iter()
-            .filter(|o| o.scorecard_id == scorecard_id && o.outcome != Outcome::NotApplicable)
-        {
-            let was_na = scorecard
-                .results
-                .iter()
-                .any(|r| r.criterion_id == o.criterion_id && r.outcome == Outcome::NotApplicable);
-            if was_na {
-                if let Some(w) = self.criterion_weight(&scorecard.rubric_hash, &o.criterion_id)? {
-                    na_weights.insert(o.criterion_id.clone(), w);
-                }
-            }
-        }
-        Ok(apply_overrides(
-            scorecard_id,
-            scorecard,
-            overrides,
-            &na_weights,
-        ))
+        reviewed_with(scorecard_id, scorecard, overrides, |hash, id| {
+            self.criterion_weight(hash, id)
+        })
     }
 
     /// A criterion's weight in a rubric (by content hash), from any scorecard of that rubric

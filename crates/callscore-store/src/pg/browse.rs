@@ -17,8 +17,8 @@
 use super::query::{count, version};
 use super::PgStore;
 use crate::browse::{
-    apply_overrides, date_bound, CallListItem, CallPage, CallQuery, CriterionOverride,
-    ReviewedScore, SortKey, TrendPoint, Verdict,
+    date_bound, reviewed_with, CallListItem, CallPage, CallQuery, CriterionOverride, ReviewedScore,
+    SortKey, TrendPoint, Verdict,
 };
 use crate::query::opt_u64;
 use crate::{AgentRow, CriterionRow, Result};
@@ -473,27 +473,9 @@ impl PgStore {
         scorecard: &Scorecard,
         overrides: &[CriterionOverride],
     ) -> Result<ReviewedScore> {
-        let mut na_weights = HashMap::new();
-        for o in overrides
-            .iter()
-            .filter(|o| o.scorecard_id == scorecard_id && o.outcome != Outcome::NotApplicable)
-        {
-            let was_na = scorecard
-                .results
-                .iter()
-                .any(|r| r.criterion_id == o.criterion_id && r.outcome == Outcome::NotApplicable);
-            if was_na {
-                if let Some(w) = self.criterion_weight(&scorecard.rubric_hash, &o.criterion_id)? {
-                    na_weights.insert(o.criterion_id.clone(), w);
-                }
-            }
-        }
-        Ok(apply_overrides(
-            scorecard_id,
-            scorecard,
-            overrides,
-            &na_weights,
-        ))
+        reviewed_with(scorecard_id, scorecard, overrides, |hash, id| {
+            self.criterion_weight(hash, id)
+        })
     }
 
     /// A criterion's weight in a rubric (by content hash), from any scorecard of that rubric
