@@ -19,6 +19,8 @@ const GATES: usize = 4 * HIDDEN;
 /// Windows encoded together: large enough for efficient matrix products, small enough that a
 /// batch's gate activations stay in a few tens of MB.
 const BATCH: usize = 48;
+/// Time steps whose input projection is computed together (see `embed_batch`).
+const STEPS_AT_ONCE: usize = 16;
 
 struct Layer {
     /// `input × 4·HIDDEN`, the transpose of PyTorch's `weight_ih` (gate order i, f, g, o).
@@ -153,8 +155,6 @@ impl VoiceEncoder {
         let first: Vec<usize> = lens.iter().map(|&l| t_max - l).collect();
         let mut h = Array2::<f32>::zeros((b, HIDDEN));
         for (l, layer) in self.layers.iter().enumerate() {
-            let mut gates_in = x.dot(&layer.w_ih);
-            gates_in += &layer.bias;
             let last = l + 1 == self.layers.len();
             let mut out = if last {
                 Array2::zeros((0, HIDDEN))
@@ -164,9 +164,19 @@ impl VoiceEncoder {
             h = Array2::zeros((b, HIDDEN));
             let mut c = Array2::<f32>::zeros((b, HIDDEN));
             let mut act = vec![0f32; GATES];
+            let mut gates_in = Array2::<f32>::zeros((0, GATES));
             for t in 0..t_max {
+                // The input projection, STEPS_AT_ONCE time steps at a time: large products
+                // run fast, and the whole batch's at once (frames × windows × 4·HIDDEN floats,
+                // ~30 MB) was the largest allocation of a mono call, held once per thread.
+                let in_chunk = t % STEPS_AT_ONCE;
+                if in_chunk == 0 {
+                    let rows = t * b..(t + STEPS_AT_ONCE).min(t_max) * b;
+                    gates_in = x.slice(s![rows, ..]).dot(&layer.w_ih);
+                    gates_in += &layer.bias;
+                }
                 // This step's gates: the input projection plus the recurrent product, in place.
-                let mut g = gates_in.slice_mut(s![t * b..(t + 1) * b, ..]);
+                let mut g = gates_in.slice_mut(s![in_chunk * b..(in_chunk + 1) * b, ..]);
                 ndarray::linalg::general_mat_mul(1.0, &h, &layer.w_hh, 1.0, &mut g);
                 for i in 0..b {
                     if t < first[i] {

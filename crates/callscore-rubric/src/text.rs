@@ -27,6 +27,17 @@ pub(crate) struct Seg<'t> {
     pub words: &'t [Word],
     /// Byte ranges of the sentences of `text`, trimmed, in order.
     pub sentences: Vec<Range<usize>>,
+    /// Where each timed word stands in `shown`, found on first use (see [`Seg::word_spans`]).
+    word_spans: OnceCell<Vec<WordSpan>>,
+}
+
+/// A word of the segment located in its text: byte range in `shown` and call time.
+#[derive(Debug, Clone, Copy)]
+struct WordSpan {
+    start: usize,
+    end: usize,
+    start_ms: u64,
+    end_ms: u64,
 }
 
 /// The transcript as the detectors see it.
@@ -125,6 +136,7 @@ impl<'t> Call<'t> {
                     lower: text.to_ascii_lowercase(),
                     words: &s.words,
                     sentences: sentences(text),
+                    word_spans: OnceCell::new(),
                 }
             })
             .collect();
@@ -176,24 +188,12 @@ impl Seg<'_> {
     /// touches; without them, the whole segment (the only honest answer a segment gives).
     pub fn time_of(&self, range: &Range<usize>) -> (u64, u64) {
         let mut found: Option<(u64, u64)> = None;
-        let mut cursor = 0;
-        for word in self.words {
-            let needle = word.text.trim();
-            if needle.is_empty() {
-                continue;
+        for w in self.word_spans() {
+            if w.start < range.end && range.start < w.end {
+                let (s, e) = found.unwrap_or((w.start_ms, w.end_ms));
+                found = Some((s.min(w.start_ms), e.max(w.end_ms)));
             }
-            // Words are aligned to the text in order; a word that is not found (a system whose
-            // word list differs from its text) is skipped without moving the cursor.
-            let Some(pos) = self.shown[cursor..].find(needle) else {
-                continue;
-            };
-            let (ws, we) = (cursor + pos, cursor + pos + needle.len());
-            cursor = we;
-            if ws < range.end && range.start < we {
-                let (s, e) = found.unwrap_or((word.start_ms, word.end_ms));
-                found = Some((s.min(word.start_ms), e.max(word.end_ms)));
-            }
-            if ws >= range.end {
+            if w.start >= range.end {
                 break;
             }
         }
@@ -204,6 +204,35 @@ impl Seg<'_> {
             ),
             None => (self.start_ms, self.end_ms),
         }
+    }
+
+    /// The timed words located in the text, once per segment: evidence and "what was being said
+    /// at" ask for the time of many ranges of the same segment.
+    fn word_spans(&self) -> &[WordSpan] {
+        self.word_spans.get_or_init(|| {
+            let mut spans = Vec::with_capacity(self.words.len());
+            let mut cursor = 0;
+            for word in self.words {
+                let needle = word.text.trim();
+                if needle.is_empty() {
+                    continue;
+                }
+                // Words are aligned to the text in order; a word that is not found (a system
+                // whose word list differs from its text) is skipped without moving the cursor.
+                let Some(pos) = self.shown[cursor..].find(needle) else {
+                    continue;
+                };
+                let (start, end) = (cursor + pos, cursor + pos + needle.len());
+                cursor = end;
+                spans.push(WordSpan {
+                    start,
+                    end,
+                    start_ms: word.start_ms,
+                    end_ms: word.end_ms,
+                });
+            }
+            spans
+        })
     }
 
     /// Evidence for a match: the sentence it is in (cut to the words around it when the
@@ -400,10 +429,19 @@ pub(crate) fn sentences(text: &str) -> Vec<Range<usize>> {
     // Bytes, not chars: every terminator is ASCII or starts with 0xE2 ('…'), 0xE3 or 0xEF, and
     // this runs on every segment of every call scored.
     let bytes = text.as_bytes();
+    // ASR output is nearly always ASCII: then only `.`, `!` and `?` can end a sentence, and
+    // memchr jumps between them instead of testing every byte.
+    let ascii = text.is_ascii();
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
+        if ascii {
+            match memchr::memchr3(b'.', b'!', b'?', &bytes[i..]) {
+                Some(k) => i += k,
+                None => break,
+            }
+        }
         let Some((width, mut full_width)) = terminator_at(&bytes[i..]) else {
             i += 1;
             continue;
@@ -538,17 +576,58 @@ pub(crate) struct TokenIter<'a> {
     text: &'a str,
     base: usize,
     end: usize,
+    /// Set when `text[range]` is ASCII (nearly all ASR output): then words are read byte by
+    /// byte from `at` (an offset in `text`), with the same rules and without decoding chars.
+    ascii: bool,
+    at: usize,
     chars: std::iter::Peekable<std::str::CharIndices<'a>>,
 }
 
 impl<'a> TokenIter<'a> {
     pub fn new(text: &'a str, range: Range<usize>) -> TokenIter<'a> {
+        let ascii = text[range.clone()].is_ascii();
         TokenIter {
             text,
             base: range.start,
             end: range.end,
-            chars: text[range].char_indices().peekable(),
+            ascii,
+            at: range.start,
+            chars: if ascii { "" } else { &text[range] }
+                .char_indices()
+                .peekable(),
         }
+    }
+
+    /// [`Iterator::next`] for ASCII text: letters and digits, joined by `'` or `-` between them.
+    fn next_ascii(&mut self) -> Option<Tok<'a>> {
+        let bytes = self.text.as_bytes();
+        let end = self.end;
+        let mut i = self.at;
+        while i < end && !bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        if i >= end {
+            self.at = end;
+            return None;
+        }
+        let start = i;
+        while i < end {
+            let b = bytes[i];
+            let joins = matches!(b, b'\'' | b'-')
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_alphanumeric)
+                && i + 1 < end;
+            if b.is_ascii_alphanumeric() || joins {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        self.at = i;
+        Some(Tok {
+            text: &self.text[start..i],
+            start,
+            end: i,
+        })
     }
 }
 
@@ -567,6 +646,9 @@ impl<'a> Iterator for TokenIter<'a> {
     type Item = Tok<'a>;
 
     fn next(&mut self) -> Option<Tok<'a>> {
+        if self.ascii {
+            return self.next_ascii();
+        }
         let mut start: Option<usize> = None;
         while let Some(&(i, c)) = self.chars.peek() {
             // An ideograph is a word by itself, whatever stands next to it: "您好" is two.
@@ -672,6 +754,32 @@ mod tests {
         let t = tokens(text, 0..text.len());
         assert!(t[2].is("it's"));
         assert!(t[1].is_capitalised());
+    }
+
+    /// The ASCII fast path reads the same words as the char-by-char path, at every range.
+    #[test]
+    fn ascii_tokens_match_the_general_tokeniser() {
+        let texts = [
+            "I'm Mary-Jane, it's 'quoted' - fine.",
+            "--a-b--c'' d'e' 'f x-- -y 12-34 5'6'",
+            "  how can i help you today  ",
+            "end-",
+            "'",
+            "",
+            "o'-k a'-b -'c",
+        ];
+        for text in texts {
+            for start in 0..=text.len() {
+                for end in start..=text.len() {
+                    let fast: Vec<Tok<'_>> = TokenIter::new(text, start..end).collect();
+                    let mut general = TokenIter::new(text, start..end);
+                    general.ascii = false;
+                    general.chars = text[start..end].char_indices().peekable();
+                    let general: Vec<Tok<'_>> = general.collect();
+                    assert_eq!(fast, general, "{text:?}[{start}..{end}]");
+                }
+            }
+        }
     }
 
     fn call_with(text: &str, words: Vec<Word>) -> Transcript {
