@@ -61,6 +61,9 @@ enum Cmd {
         /// whisper.cpp flash attention (off by default).
         #[arg(long)]
         flash: bool,
+        /// Without whisper's token timestamps (to measure what they cost).
+        #[arg(long)]
+        no_token_timestamps: bool,
         calls: Vec<PathBuf>,
     },
 }
@@ -175,6 +178,7 @@ fn main() -> anyhow::Result<()> {
             max_chunk_ms,
             lead_in_ms,
             flash,
+            no_token_timestamps,
             calls,
         } => {
             let opts = TranscribeOptions {
@@ -189,6 +193,7 @@ fn main() -> anyhow::Result<()> {
                 max_chunk_ms,
                 lead_in_ms,
                 flash_attention: flash,
+                token_timestamps: !no_token_timestamps,
                 ..Default::default()
             };
             let t = Transcriber::load(&model, opts)?;

@@ -271,4 +271,14 @@ fn the_real_mono_call_gets_the_turns_a_listener_hears() {
         right >= 7,
         "{right}/8 lines attributed as a listener hears them"
     );
+    // "Thank you very much" is said once, across whisper's 30 s window edge: the next window
+    // heard "very much" again until such repetitions were dropped at window seams.
+    let text: Vec<&str> = a
+        .transcript
+        .segments
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect();
+    let said = text.join(" ").to_lowercase().matches("very much").count();
+    assert!(said <= 1, "'very much' {said} times: {text:?}");
 }

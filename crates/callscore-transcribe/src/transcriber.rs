@@ -76,6 +76,10 @@ pub struct TranscribeOptions {
     pub temperature_fallback: bool,
     /// Drop whisper's stock phrases ("Thank you.", "[BLANK_AUDIO]"…) where the leg has no speech.
     pub drop_hallucinations: bool,
+    /// whisper's per-token timestamps. On: every word's time comes from them (evidence, speaker
+    /// attribution on mono calls, splitting at speech regions). Off only to measure their cost
+    /// (benches/RESULTS.md): words then get their segment's times.
+    pub token_timestamps: bool,
 }
 
 impl Default for TranscribeOptions {
@@ -95,6 +99,7 @@ impl Default for TranscribeOptions {
             flash_attention: true,
             temperature_fallback: false,
             drop_hallucinations: true,
+            token_timestamps: true,
         }
     }
 }
@@ -351,11 +356,23 @@ impl Transcriber {
         };
         let mut segments = Vec::new();
         let mut tail: Option<Feed> = None;
+        let mut before_seam: Vec<Vec<u8>> = Vec::new();
         for _ in 0..MAX_RESUMES + 1 {
             let current = tail.as_ref().unwrap_or(feed);
-            let words = self
+            let mut words = self
                 .run_whisper(&mut state, current, threads, language)
                 .map_err(err)?;
+            if tail.is_some() {
+                let repeated = repeated_at_seam(&before_seam, &words, self.opts.lead_in_ms);
+                words.drain(..repeated);
+            }
+            before_seam = words
+                .iter()
+                .rev()
+                .take(SEAM_WORDS)
+                .rev()
+                .map(|w| w.bytes.clone())
+                .collect();
             // whisper sometimes ends a window early (an end-of-text token after the first
             // sentence) and its seek then skips the rest of the window: a chunk's remaining
             // speech would be lost without a trace. Resume after the last word instead.
@@ -476,7 +493,7 @@ impl Transcriber {
         p.set_no_context(true);
         p.set_suppress_blank(true);
         p.set_suppress_nst(true);
-        p.set_token_timestamps(true);
+        p.set_token_timestamps(self.opts.token_timestamps);
         if !self.opts.temperature_fallback {
             p.set_temperature_inc(0.0);
         }
@@ -528,8 +545,125 @@ impl Transcriber {
                 }
             }
         }
+        let feed_ms = feed.audio.len() as u64 * 1000 / SAMPLE_RATE as u64;
+        drop_repeats_at_segment_seams(&mut words, feed_ms);
         Ok(words)
     }
+}
+
+/// Words compared on each side of a resumed window's seam (see [`repeated_at_seam`]).
+const SEAM_WORDS: usize = 6;
+/// How soon after a resumed window starts (past its lead-in) a repeated word may begin.
+const SEAM_REPEAT_WITHIN_MS: u64 = 1500;
+/// How far before the end of whisper's 30 s window its last segment may end for the next
+/// window's first words to be checked for a repetition.
+const WINDOW_SEAM_SLACK_MS: u64 = 5000;
+
+/// How many of a resumed window's first words repeat the last words before the seam. The
+/// resume point is the last word's end by whisper's token timestamps, which are loose at the end
+/// of a window: the real end of speech is often later, so the next window hears those words
+/// again. Only a repetition that starts right at the seam counts, so someone saying the same
+/// words again later is kept.
+fn repeated_at_seam(before: &[Vec<u8>], after: &[RawWord], lead_in_ms: u32) -> usize {
+    let starts_at_seam = after
+        .first()
+        .is_some_and(|w| w.t0_ms <= lead_in_ms as u64 + SEAM_REPEAT_WITHIN_MS);
+    if !starts_at_seam {
+        return 0;
+    }
+    let before: Vec<&[u8]> = before.iter().map(Vec::as_slice).collect();
+    let after: Vec<&[u8]> = after.iter().map(|w| w.bytes.as_slice()).collect();
+    repeat_len(&before, &after)
+}
+
+/// The same inside one whisper run: whisper moves to its next 30 s window from the last
+/// timestamp it wrote and may hear the end of the previous segment again ("… thank you very
+/// much." then "very much. Thank you. Bye." on the real mono call, 300 ms later). Checked only
+/// where windows meet: at the last segment end of a window, when that is at most
+/// [`WINDOW_SEAM_SLACK_MS`] before the window's end and the feed goes on past it. Elsewhere the
+/// same words at the start of the next segment are speech: on a mono call, the caller answering
+/// "the new one or the regular Chromecast?" with "Regular Chromecast is fine". A repetition is
+/// dropped only right after the segment before and with fewer words than it had.
+fn drop_repeats_at_segment_seams(words: &mut Vec<RawWord>, feed_ms: u64) {
+    const WINDOW_MS: u64 = 30_000;
+    let mut window_start = 0u64;
+    let mut i = 1;
+    while i < words.len() {
+        if words[i].segment == words[i - 1].segment {
+            i += 1;
+            continue;
+        }
+        let window_end = window_start + WINDOW_MS;
+        let prev_end = words[i - 1].t1_ms;
+        if prev_end > window_end {
+            // Lost track of whisper's windows (a window with no segment end): follow the text.
+            window_start = prev_end;
+            i += 1;
+            continue;
+        }
+        let this_segment_end = words[i..]
+            .windows(2)
+            .find(|w| w[0].segment != w[1].segment)
+            .map(|w| w[0].t1_ms);
+        if this_segment_end.is_some_and(|e| e <= window_end) {
+            i += 1;
+            continue;
+        }
+        // The window's last segment ends here: whisper's next window starts from it.
+        window_start = prev_end;
+        let at_edge = prev_end + WINDOW_SEAM_SLACK_MS >= window_end && window_end < feed_ms;
+        let soon = words[i].t0_ms <= prev_end + SEAM_REPEAT_WITHIN_MS;
+        let prev_start = words[..i]
+            .iter()
+            .rposition(|w| w.segment != words[i - 1].segment)
+            .map_or(0, |p| p + 1);
+        let next_end = words[i..]
+            .iter()
+            .position(|w| w.segment != words[i].segment)
+            .map_or(words.len(), |p| i + p);
+        let before: Vec<&[u8]> = words[prev_start..i]
+            .iter()
+            .map(|w| w.bytes.as_slice())
+            .collect();
+        let after: Vec<&[u8]> = words[i..next_end]
+            .iter()
+            .map(|w| w.bytes.as_slice())
+            .collect();
+        let k = if at_edge && soon {
+            repeat_len(&before, &after)
+        } else {
+            0
+        };
+        if k < before.len() {
+            words.drain(i..i + k);
+        }
+        i += 1;
+    }
+}
+
+/// The longest run of two or more words (at most [`SEAM_WORDS`]) that ends `before` and starts
+/// `after`, compared without case or punctuation. One word is not enough: speech repeats one
+/// across a sentence end all the time ("we never knew it. It came with the house", a long
+/// fixture call, lost its "It" when one counted).
+fn repeat_len(before: &[&[u8]], after: &[&[u8]]) -> usize {
+    let norm = |b: &[u8]| -> Vec<u8> {
+        b.iter()
+            .filter(|c| c.is_ascii_alphanumeric() || **c >= 0x80)
+            .map(u8::to_ascii_lowercase)
+            .collect()
+    };
+    (2..=before.len().min(after.len()).min(SEAM_WORDS))
+        .rev()
+        .find(|&k| {
+            before[before.len() - k..]
+                .iter()
+                .zip(&after[..k])
+                .all(|(a, b)| {
+                    let (a, b) = (norm(a), norm(b));
+                    !a.is_empty() && a == b
+                })
+        })
+        .unwrap_or(0)
 }
 
 /// A word as whisper produced it, in feed time.
@@ -847,6 +981,157 @@ mod tests {
     /// Activity with no bleed anywhere, for feeds built from given regions.
     fn no_bleed(samples: &[f32]) -> LegActivity {
         vad::detect(&[samples], &VadOptions::default()).remove(0)
+    }
+
+    fn raw(text: &str, t0_ms: u64) -> RawWord {
+        RawWord {
+            bytes: text.as_bytes().to_vec(),
+            t0_ms,
+            t1_ms: t0_ms + 300,
+            segment: 0,
+            spaced: true,
+        }
+    }
+
+    fn said(words: &[&str]) -> Vec<Vec<u8>> {
+        words.iter().map(|w| w.as_bytes().to_vec()).collect()
+    }
+
+    /// The real mono call's seam: "… Thank you very much." then " very much. Thank you. Bye."
+    #[test]
+    fn words_heard_again_right_after_a_resume_are_dropped() {
+        let before = said(&[
+            " It's", " on", " the", " way.", " Thank", " you", " very", " much.",
+        ]);
+        let after = [
+            raw(" very", 600),
+            raw(" much.", 900),
+            raw(" Thank", 3000),
+            raw(" you.", 3300),
+        ];
+        assert_eq!(repeated_at_seam(&before[2..], &after, 500), 2);
+        // Case and punctuation do not hide a repetition.
+        let after = [raw(" Very", 600), raw(" much", 900)];
+        assert_eq!(repeated_at_seam(&before[2..], &after, 500), 2);
+    }
+
+    fn in_segment(segment: usize, text: &str, t0_ms: u64) -> RawWord {
+        RawWord {
+            segment,
+            ..raw(text, t0_ms)
+        }
+    }
+
+    fn texts(words: &[RawWord]) -> Vec<String> {
+        words
+            .iter()
+            .map(|w| String::from_utf8_lossy(&w.bytes).trim().to_string())
+            .collect()
+    }
+
+    /// What whisper wrote on the real mono call at its 30 s window boundary.
+    #[test]
+    fn a_segment_that_starts_by_hearing_the_last_words_again_loses_them() {
+        let mut words = vec![
+            in_segment(13, " Thank", 28_190),
+            in_segment(13, " you", 28_280),
+            in_segment(13, " very", 28_410),
+            in_segment(13, " much.", 28_620),
+            in_segment(14, " very", 29_190),
+            in_segment(14, " much.", 30_580),
+            in_segment(14, " Thank", 31_460),
+            in_segment(14, " you.", 32_230),
+            in_segment(14, " Bye.", 33_160),
+        ];
+        drop_repeats_at_segment_seams(&mut words, 34_000);
+        assert_eq!(
+            texts(&words),
+            ["Thank", "you", "very", "much.", "Thank", "you.", "Bye."]
+        );
+    }
+
+    /// At whisper's window edge (28 s into a 34 s feed), what is speech stays.
+    #[test]
+    fn a_phrase_said_twice_or_later_stays() {
+        // A whole segment said again: "Thank you. Thank you."
+        let mut twice = vec![
+            in_segment(0, " Thank", 28_000),
+            in_segment(0, " you.", 28_300),
+            in_segment(1, " Thank", 28_900),
+            in_segment(1, " you.", 29_200),
+        ];
+        drop_repeats_at_segment_seams(&mut twice, 34_000);
+        assert_eq!(twice.len(), 4);
+        // The last words again, but seconds later.
+        let mut later = vec![
+            in_segment(0, " is", 27_000),
+            in_segment(0, " that", 27_300),
+            in_segment(0, " right?", 27_600),
+            in_segment(1, " that", 31_000),
+            in_segment(1, " right.", 31_300),
+        ];
+        drop_repeats_at_segment_seams(&mut later, 34_000);
+        assert_eq!(later.len(), 5);
+        // One word again right away: "No, we never knew it. It came with the house."
+        let mut knew = vec![
+            in_segment(0, " we", 27_000),
+            in_segment(0, " never", 27_300),
+            in_segment(0, " knew", 27_600),
+            in_segment(0, " it.", 27_900),
+            in_segment(1, " It", 28_400),
+            in_segment(1, " came", 28_700),
+        ];
+        drop_repeats_at_segment_seams(&mut knew, 34_000);
+        assert_eq!(knew.len(), 6);
+    }
+
+    /// An answer that echoes the question, inside a window: the real mono call's caller.
+    #[test]
+    fn an_answer_echoing_the_question_stays() {
+        let mut words = vec![
+            in_segment(7, " or", 22_000),
+            in_segment(7, " the", 22_300),
+            in_segment(7, " regular", 22_600),
+            in_segment(7, " Chromecast?", 22_900),
+            in_segment(8, " Regular", 24_000),
+            in_segment(8, " Chromecast", 24_400),
+            in_segment(8, " is", 26_000),
+            in_segment(8, " fine.", 26_300),
+            in_segment(9, " Okay,", 28_000),
+            in_segment(9, " sure.", 28_300),
+        ];
+        drop_repeats_at_segment_seams(&mut words, 34_000);
+        assert_eq!(words.len(), 10);
+        // The same words at the edge of a feed that ends there: no next window to hear them.
+        let mut words = vec![
+            in_segment(0, " Thank", 28_190),
+            in_segment(0, " you", 28_280),
+            in_segment(0, " very", 28_410),
+            in_segment(0, " much.", 28_620),
+            in_segment(1, " very", 29_190),
+            in_segment(1, " much.", 29_580),
+        ];
+        drop_repeats_at_segment_seams(&mut words, 29_900);
+        assert_eq!(words.len(), 6);
+    }
+
+    #[test]
+    fn words_said_again_later_or_different_words_are_kept() {
+        let before = said(&[" thank", " you"]);
+        // The same words, but well after the seam: said again, not heard again.
+        let later = [raw(" thank", 4000), raw(" you", 4300)];
+        assert_eq!(repeated_at_seam(&before, &later, 500), 0);
+        // Different words at the seam.
+        let other = [raw(" bye", 600), raw(" now", 900)];
+        assert_eq!(repeated_at_seam(&before, &other, 500), 0);
+        // One word again is speech, not a seam: "… knew it. It came with the house."
+        let knew = said(&[" we", " never", " knew", " it."]);
+        let it = [raw(" It", 600), raw(" came", 900)];
+        assert_eq!(repeated_at_seam(&knew, &it, 500), 0);
+        let partial = [raw(" you", 600), raw(" too", 900)];
+        assert_eq!(repeated_at_seam(&before, &partial, 500), 0);
+        assert_eq!(repeated_at_seam(&[], &partial, 500), 0);
+        assert_eq!(repeated_at_seam(&before, &[], 500), 0);
     }
 
     #[test]
