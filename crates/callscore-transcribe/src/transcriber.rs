@@ -613,6 +613,10 @@ fn drop_repeats_at_segment_seams(words: &mut Vec<RawWord>, feed_ms: u64) {
         window_start = prev_end;
         let at_edge = prev_end + WINDOW_SEAM_SLACK_MS >= window_end && window_end < feed_ms;
         let soon = words[i].t0_ms <= prev_end + SEAM_REPEAT_WITHIN_MS;
+        if !(at_edge && soon) {
+            i += 1;
+            continue;
+        }
         let prev_start = words[..i]
             .iter()
             .rposition(|w| w.segment != words[i - 1].segment)
@@ -629,11 +633,7 @@ fn drop_repeats_at_segment_seams(words: &mut Vec<RawWord>, feed_ms: u64) {
             .iter()
             .map(|w| w.bytes.as_slice())
             .collect();
-        let k = if at_edge && soon {
-            repeat_len(&before, &after)
-        } else {
-            0
-        };
+        let k = repeat_len(&before, &after);
         if k < before.len() {
             words.drain(i..i + k);
         }
@@ -644,7 +644,7 @@ fn drop_repeats_at_segment_seams(words: &mut Vec<RawWord>, feed_ms: u64) {
 /// The longest run of two or more words (at most [`SEAM_WORDS`]) that ends `before` and starts
 /// `after`, compared without case or punctuation. One word is not enough: speech repeats one
 /// across a sentence end all the time ("we never knew it. It came with the house", a long
-/// fixture call, lost its "It" when one counted).
+/// bench call, lost its "It" when one counted).
 fn repeat_len(before: &[&[u8]], after: &[&[u8]]) -> usize {
     let norm = |b: &[u8]| -> Vec<u8> {
         b.iter()
