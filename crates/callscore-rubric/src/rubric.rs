@@ -187,8 +187,8 @@ impl Rubric {
     /// judged" either: `judged` is false, it is not passed and it is flagged with that reason,
     /// while `score` still reports the few criteria that applied.
     pub fn evaluate(&self, transcript: &Transcript) -> Scorecard {
-        let folded = crate::text::folded_texts(transcript);
-        let call = Call::with_texts(transcript, &folded);
+        let prepared = crate::text::Prepared::new(transcript);
+        let call = Call::with_texts(transcript, &prepared);
         let mut results = Vec::with_capacity(self.criteria.len());
         for c in &self.criteria {
             let verdict = c.check.evaluate(&call, &c.scope, &self.lexicon);

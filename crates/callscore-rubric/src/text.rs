@@ -23,10 +23,10 @@ pub(crate) struct Seg<'t> {
     /// The text as transcribed, for quotes.
     pub shown: &'t str,
     /// `text` with ASCII letters lowercased: same byte offsets, for fast word look-ups.
-    pub lower: String,
+    pub lower: &'t str,
     pub words: &'t [Word],
     /// Byte ranges of the sentences of `text`, trimmed, in order.
-    pub sentences: Vec<Range<usize>>,
+    pub sentences: &'t [Range<usize>],
     /// Where each timed word stands in `shown`, found on first use (see [`Seg::word_spans`]).
     word_spans: OnceCell<Vec<WordSpan>>,
 }
@@ -107,21 +107,26 @@ impl<'t> Call<'t> {
         })
     }
 
-    /// A call read as transcribed, without folding (for unit tests of English text).
+    /// A call read as transcribed, without folding (for unit tests of English text). The
+    /// prepared texts are leaked so that the call borrows only the transcript: test code only.
     #[cfg(test)]
     pub fn new(transcript: &'t Transcript) -> Call<'t> {
-        Call::with_texts(transcript, &[])
+        let prepared: &'t Prepared =
+            Box::leak(Box::new(Prepared::with_texts(transcript, Vec::new())));
+        Call::with_texts(transcript, prepared)
     }
 
-    /// A call whose segment `i` is read as `texts[i]` where that is given (the folded text from
-    /// [`folded_texts`]) and quoted as transcribed.
-    pub fn with_texts(transcript: &'t Transcript, texts: &'t [Option<String>]) -> Call<'t> {
+    /// A call whose segments are read as `prepared` holds them (folded, lowercased, split into
+    /// sentences) and quoted as transcribed.
+    pub fn with_texts(transcript: &'t Transcript, prepared: &'t Prepared) -> Call<'t> {
         let mut segs: Vec<Seg<'t>> = transcript
             .segments
             .iter()
+            .zip(&prepared.spans)
             .enumerate()
-            .map(|(i, s)| {
-                let text = texts
+            .map(|(i, (s, span))| {
+                let text = prepared
+                    .folded
                     .get(i)
                     .and_then(Option::as_deref)
                     .unwrap_or(s.text.as_str());
@@ -133,9 +138,9 @@ impl<'t> Call<'t> {
                     end_ms: s.end_ms.max(s.start_ms),
                     text,
                     shown: s.text.as_str(),
-                    lower: text.to_ascii_lowercase(),
+                    lower: &prepared.lower[span.lower.clone()],
                     words: &s.words,
-                    sentences: sentences(text),
+                    sentences: &prepared.sentences[span.sentences.clone()],
                     word_spans: OnceCell::new(),
                 }
             })
@@ -213,13 +218,23 @@ impl Seg<'_> {
             let mut spans = Vec::with_capacity(self.words.len());
             let mut cursor = 0;
             for word in self.words {
-                let needle = word.text.trim();
+                let needle = trim_word(&word.text);
                 if needle.is_empty() {
                     continue;
                 }
                 // Words are aligned to the text in order; a word that is not found (a system
                 // whose word list differs from its text) is skipped without moving the cursor.
-                let Some(pos) = self.shown[cursor..].find(needle) else {
+                // Nearly always the word is the next thing after the spaces at the cursor:
+                // that is checked before searching (the needle cannot start in those spaces, so
+                // this finds what the search would).
+                let rest = &self.shown[cursor..];
+                let lead = rest.bytes().take_while(u8::is_ascii_whitespace).count();
+                let found = if rest[lead..].starts_with(needle) {
+                    Some(lead)
+                } else {
+                    rest.find(needle)
+                };
+                let Some(pos) = found else {
                     continue;
                 };
                 let (start, end) = (cursor + pos, cursor + pos + needle.len());
@@ -362,6 +377,66 @@ pub(crate) fn folded_texts(transcript: &Transcript) -> Vec<Option<String>> {
     }
 }
 
+/// The texts a [`Call`] reads, prepared once per evaluation: each segment's folded text (where
+/// folding changes it), its lowercase copy and its sentences. The lowercase copies and the
+/// sentence ranges of all segments share one buffer each, which segments borrow: two
+/// allocations per call instead of two per segment (a 10-minute call has ~200 segments, and
+/// scoring one is a few dozen microseconds).
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    folded: Vec<Option<String>>,
+    lower: String,
+    sentences: Vec<Range<usize>>,
+    spans: Vec<PreparedSpan>,
+}
+
+/// Where segment `i`'s pieces lie in [`Prepared`]'s shared buffers.
+#[derive(Debug)]
+struct PreparedSpan {
+    lower: Range<usize>,
+    sentences: Range<usize>,
+}
+
+impl Prepared {
+    /// Folded as [`folded_texts`] folds (traditional Chinese read as simplified).
+    pub fn new(transcript: &Transcript) -> Prepared {
+        Prepared::with_texts(transcript, folded_texts(transcript))
+    }
+
+    /// Segment `i` read as `folded[i]` where that is given, else as transcribed.
+    pub fn with_texts(transcript: &Transcript, folded: Vec<Option<String>>) -> Prepared {
+        let total: usize = transcript.segments.iter().map(|s| s.text.len()).sum();
+        let mut lower = String::with_capacity(total);
+        let mut sentences = Vec::with_capacity(transcript.segments.len() * 2);
+        let spans = transcript
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let text = folded
+                    .get(i)
+                    .and_then(Option::as_deref)
+                    .unwrap_or(s.text.as_str());
+                let at = lower.len();
+                lower.push_str(text);
+                lower[at..].make_ascii_lowercase();
+                let first = sentences.len();
+                sentences_into(text, &mut sentences);
+                PreparedSpan {
+                    lower: at..lower.len(),
+                    sentences: first..sentences.len(),
+                }
+            })
+            .collect();
+        Prepared {
+            folded,
+            lower,
+            sentences,
+            spans,
+        }
+    }
+}
+
 /// A pattern that finds `phrase` as whole words, case-insensitively, whatever spacing and
 /// punctuation stand between its words ("Acme Energy" finds "ACME-energy"). A word edge (`\b`)
 /// is asserted only beside a letter or digit that is not an ideograph: an ideograph is a word
@@ -380,6 +455,29 @@ pub(crate) fn words_pattern(phrase: &str) -> String {
     let last = words.last().and_then(|w| w.chars().last());
     let body: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
     format!("(?i){}{}{}", edge(first), body.join(r"\W*"), edge(last))
+}
+
+/// `word` without the whitespace around it, as `str::trim` gives it; byte by byte when both
+/// ends are ASCII (every word whisper writes: " word"), because this runs for every timed word.
+fn trim_word(word: &str) -> &str {
+    let bytes = word.as_bytes();
+    let (mut a, mut b) = (0, bytes.len());
+    while a < b && bytes[a].is_ascii_whitespace() {
+        a += 1;
+    }
+    while b > a && bytes[b - 1].is_ascii_whitespace() {
+        b -= 1;
+    }
+    let trimmed = &word[a..b];
+    // An ASCII end that is not ASCII whitespace is not whitespace, but for the vertical tab,
+    // which `trim` takes and `is_ascii_whitespace` does not; other ends go to `trim`.
+    let plain = |c: Option<&u8>| c.is_some_and(|&c| c.is_ascii() && c != 0x0B);
+    let t = trimmed.as_bytes();
+    if plain(t.first()) && plain(t.last()) {
+        trimmed
+    } else {
+        trimmed.trim()
+    }
 }
 
 /// Runs of whitespace as single spaces, trimmed: quotes read as one line.
@@ -425,14 +523,21 @@ fn terminator_at(bytes: &[u8]) -> Option<(usize, bool)> {
 /// whitespace (or by Chinese or Japanese text, which has no spaces), and after `。`, `！`, `？`
 /// wherever they stand, except after titles such as "Mr." Text without punctuation (common in
 /// ASR output) is one sentence.
+#[cfg(test)]
 pub(crate) fn sentences(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    sentences_into(text, &mut out);
+    out
+}
+
+/// [`sentences`], appended to `out`.
+pub(crate) fn sentences_into(text: &str, out: &mut Vec<Range<usize>>) {
     // Bytes, not chars: every terminator is ASCII or starts with 0xE2 ('…'), 0xE3 or 0xEF, and
     // this runs on every segment of every call scored.
     let bytes = text.as_bytes();
     // ASR output is nearly always ASCII: then only `.`, `!` and `?` can end a sentence, and
     // memchr jumps between them instead of testing every byte.
     let ascii = text.is_ascii();
-    let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -466,13 +571,12 @@ pub(crate) fn sentences(text: &str) -> Vec<Range<usize>> {
                 .any(|a| bytes[word_start..i].eq_ignore_ascii_case(a.as_bytes()))
         };
         if (full_width || followed_by_space) && !after_title {
-            push_trimmed(text, start..end, &mut out);
+            push_trimmed(text, start..end, out);
             start = end;
         }
         i = end;
     }
-    push_trimmed(text, start..text.len(), &mut out);
-    out
+    push_trimmed(text, start..text.len(), out);
 }
 
 fn push_trimmed(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
@@ -756,6 +860,25 @@ mod tests {
         assert!(t[1].is_capitalised());
     }
 
+    #[test]
+    fn words_are_trimmed_as_str_trim_trims_them() {
+        for w in [
+            " word",
+            "word ",
+            "  two words\t",
+            "",
+            " ",
+            "\u{0B}x\u{0B}",
+            " \u{a0}nbsp\u{2003}",
+            "\r\nx\n",
+            "é ",
+            " ü",
+            "\u{0B}",
+        ] {
+            assert_eq!(trim_word(w), w.trim(), "{w:?}");
+        }
+    }
+
     /// The ASCII fast path reads the same words as the char-by-char path, at every range.
     #[test]
     fn ascii_tokens_match_the_general_tokeniser() {
@@ -911,8 +1034,8 @@ mod tests {
 
         // Quotes show the text as transcribed; the checks read the folded one.
         let tr = call_with(t, vec![]);
-        let folded = folded_texts(&tr);
-        let call = Call::with_texts(&tr, &folded);
+        let prepared = Prepared::new(&tr);
+        let call = Call::with_texts(&tr, &prepared);
         let seg = &call.segs[0];
         let at = seg.text.find("欢迎").unwrap();
         assert_eq!(seg.evidence(&(at..at + 6)).quote, t);

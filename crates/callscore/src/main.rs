@@ -60,6 +60,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    fix_malloc_mmap_threshold();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {
@@ -119,6 +120,32 @@ fn error_chain(err: &anyhow::Error) -> String {
     }
     text
 }
+
+/// Blocks of 1 MiB and up (audio buffers, whisper's per-call tensors) get their own mappings,
+/// returned to the system when freed.
+///
+/// Why: glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB),
+/// after which a batch's per-call buffers are carved from the heap arenas of whichever thread
+/// freed them, and the arenas stay grown. Measured on the side-by-side calls (`score --jobs 2`,
+/// 11 calls): peak RSS 624 → 568 MiB (benches/RESULTS.md). A fixed
+/// threshold is what glibc's `MALLOC_MMAP_THRESHOLD_` sets; an explicit setting of that
+/// variable is left to win.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn fix_malloc_mmap_threshold() {
+    const THRESHOLD: libc::c_int = 1 << 20;
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_some() {
+        return;
+    }
+    // SAFETY: `mallopt` only sets an allocator parameter; it runs first thing in `main`, before
+    // any thread is started. A refusal (return 0) leaves glibc's default, which is harmless.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fix_malloc_mmap_threshold() {}
 
 fn init_logging(verbose: u8) {
     let default = match verbose {

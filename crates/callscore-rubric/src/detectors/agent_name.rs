@@ -92,7 +92,7 @@ impl AgentName {
             );
         }
         for (_, seg) in scope.segs(call) {
-            for sentence in &seg.sentences {
+            for sentence in seg.sentences {
                 if !self.cues.is_match(&seg.text[sentence.clone()]) {
                     continue;
                 }

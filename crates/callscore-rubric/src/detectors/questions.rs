@@ -352,7 +352,7 @@ impl Questions {
         let mut found = Vec::new();
         let (mut open, mut closed) = (0u32, 0u32);
         for (_, seg) in scope.segs(call) {
-            for sentence in &seg.sentences {
+            for sentence in seg.sentences {
                 for (kind, quoted) in self.questions(seg, sentence) {
                     if !scope.includes_match(call, seg, &quoted) {
                         continue;

@@ -30,9 +30,11 @@ use crate::names::{
 use crate::names_zh::{self, ZhName};
 use crate::phrases::hits;
 use crate::scope::{Scope, Verdict, Who};
-use crate::text::{tokens, Call};
+use crate::text::{tokens, Call, Seg};
 use callscore_core::{fmt_ms, Evidence, Speaker};
+use memchr::memmem::Finder;
 use regex::Regex;
+use std::ops::Range;
 
 /// How long after the agent asks for the name the caller's answer may start.
 const ANSWER_WITHIN_MS: u64 = 30_000;
@@ -139,33 +141,52 @@ pub(crate) struct UsesCallerName {
     pub(crate) min: u32,
     pub(crate) fail_when_unknown: bool,
     name_request: Regex,
+    /// Every name request holds "name" or "who": agent sentences with neither are skipped.
+    name_word: Finder<'static>,
+    who_word: Finder<'static>,
     /// Caller sentences without an introduction cue are skipped.
     intro_cues: Regex,
     honorifics: Regex,
 }
 
+/// Where a segment said something worth quoting: evidence is built only for what a verdict
+/// quotes (a name said forty times is quoted three times).
+#[derive(Debug, Clone)]
+struct Said<'a> {
+    seg: &'a Seg<'a>,
+    range: Range<usize>,
+}
+
+impl Said<'_> {
+    fn evidence(&self) -> Evidence {
+        self.seg.evidence(&self.range)
+    }
+}
+
+/// An agent's use of the name: where, and the word as said.
+#[derive(Debug)]
+struct Mention<'a> {
+    said: Said<'a>,
+    word: &'a str,
+}
+
 /// A way the caller's name became known.
 #[derive(Debug, Clone)]
-struct Known {
+struct Known<'a> {
     name: PersonName,
     at_ms: u64,
     /// What was said, when it came from speech.
-    said: Option<Evidence>,
+    said: Option<Said<'a>>,
 }
 
-impl Known {
-    fn how(&self) -> String {
-        match &self.said {
-            None => format!(
-                "the caller's name '{}' is in the call's metadata",
-                self.name.display()
-            ),
-            Some(ev) => format!(
-                "caller gave their name ('{}') at {}",
-                self.name.display(),
-                fmt_ms(ev.start_ms)
-            ),
-        }
+/// How the name became known, for the reason: from the metadata, or said at the time of `said`.
+fn how_known(name: &str, said: Option<&Evidence>) -> String {
+    match said {
+        None => format!("the caller's name '{name}' is in the call's metadata"),
+        Some(ev) => format!(
+            "caller gave their name ('{name}') at {}",
+            fmt_ms(ev.start_ms)
+        ),
     }
 }
 
@@ -187,12 +208,16 @@ impl UsesCallerName {
             min: min.max(1),
             fail_when_unknown,
             name_request: Regex::new(NAME_REQUEST).expect("built-in pattern is valid"),
+            name_word: Finder::new("name"),
+            who_word: Finder::new("who"),
             intro_cues: Regex::new(INTRO_CUES).expect("built-in pattern is valid"),
             honorifics: Regex::new(HONORIFIC_PATTERN).expect("built-in pattern is valid"),
         }
     }
 
-    fn known_names(&self, call: &Call<'_>, lex: &Lexicon) -> Vec<Known> {
+    /// The names that became known, each once, at the first moment it did (a caller who says
+    /// their name again adds nothing: a later moment only allows fewer mentions).
+    fn known_names<'a>(&self, call: &'a Call<'a>, lex: &Lexicon) -> Vec<Known<'a>> {
         let mut known = Vec::new();
         if let Some(name) = call.meta.caller_name.as_deref().and_then(PersonName::parse) {
             known.push(Known {
@@ -223,21 +248,21 @@ impl UsesCallerName {
                         for (name, range) in
                             self_introductions(seg, sentence.clone(), lex, expected.as_deref())
                         {
-                            let ev = seg.evidence(&range);
                             known.push(Known {
                                 name,
                                 at_ms: seg.time_of(&range).0,
-                                said: Some(ev),
+                                said: Some(Said { seg, range }),
                             });
                         }
                     }
                 }
                 Speaker::Agent => {
-                    for sentence in &seg.sentences {
+                    for sentence in seg.sentences {
                         let text = &seg.text[sentence.clone()];
                         // Every request holds "name" or "who"; most sentences hold neither.
                         let lower = &seg.lower[sentence.clone()];
-                        let may_ask = lower.contains("name") || lower.contains("who");
+                        let may_ask = self.name_word.find(lower.as_bytes()).is_some()
+                            || self.who_word.find(lower.as_bytes()).is_some();
                         let asks = may_ask
                             && self.name_request.is_match(text)
                             && (classify(seg, sentence).is_some() || lower.contains("please"));
@@ -253,17 +278,25 @@ impl UsesCallerName {
             }
         }
         known.sort_by_key(|k| k.at_ms);
+        let mut seen: Vec<PersonName> = Vec::with_capacity(known.len());
+        known.retain(|k| {
+            let new = !seen.contains(&k.name);
+            if new {
+                seen.push(k.name.clone());
+            }
+            new
+        });
         known
     }
 
     /// The name in the caller's first turn after the agent asked for it at `asked_at`.
-    fn answer_after(
+    fn answer_after<'a>(
         &self,
-        call: &Call<'_>,
+        call: &'a Call<'a>,
         agent_seg: usize,
         asked_at: u64,
         lex: &Lexicon,
-    ) -> Option<Known> {
+    ) -> Option<Known<'a>> {
         let seg = call
             .segs
             .iter()
@@ -287,7 +320,7 @@ impl UsesCallerName {
         Some(Known {
             name,
             at_ms: seg.time_of(&range).0,
-            said: Some(seg.evidence(&range)),
+            said: Some(Said { seg, range }),
         })
     }
 
@@ -367,7 +400,7 @@ impl UsesCallerName {
             who: Who::Agent,
             ..*scope
         };
-        let mut mentions: Vec<(Evidence, String)> = Vec::new();
+        let mut mentions: Vec<Mention<'_>> = Vec::new();
         for (_, seg) in agent.segs(call) {
             let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
             for k in known {
@@ -387,7 +420,11 @@ impl UsesCallerName {
             }
             ranges.sort_by_key(|r| r.start);
             for range in ranges {
-                mentions.push((seg.evidence(&range), seg.said(&range).to_string()));
+                let word = seg.said(&range);
+                mentions.push(Mention {
+                    said: Said { seg, range },
+                    word,
+                });
             }
         }
         let first = &known[0];
@@ -423,16 +460,21 @@ impl UsesCallerName {
             who: Who::Agent,
             ..*scope
         };
-        // Lowercase name parts once, with the known name each belongs to.
-        let parts: Vec<(String, &Known)> = known
+        // Lowercase name parts once, with the known name each belongs to and a searcher for
+        // the segments that may hold it.
+        let parts: Vec<(String, &Known<'_>, Finder<'static>)> = known
             .iter()
             .flat_map(|k| {
                 std::iter::once(&k.name.first)
                     .chain(k.name.last.as_ref())
-                    .map(move |p| (p.to_lowercase(), k))
+                    .map(move |p| {
+                        let lower = p.to_lowercase();
+                        let finder = Finder::new(&lower).into_owned();
+                        (lower, k, finder)
+                    })
             })
             .collect();
-        let mut mentions: Vec<(Evidence, String)> = Vec::new();
+        let mut mentions: Vec<Mention<'_>> = Vec::new();
         let mut honorific: Option<(String, u64)> = None;
         let honorific_segs: Vec<usize> = hits(call, &agent, &self.honorifics)
             .into_iter()
@@ -442,12 +484,12 @@ impl UsesCallerName {
             // Most agent turns hold neither the name nor "sir"/"madam": skip them untokenised.
             let may_hold = parts
                 .iter()
-                .any(|(p, _)| seg.lower.contains(p.as_str()) || !p.is_ascii())
+                .any(|(p, _, f)| !p.is_ascii() || f.find(seg.lower.as_bytes()).is_some())
                 || (honorific.is_none() && honorific_segs.binary_search(&seg_index).is_ok());
             if !may_hold {
                 continue;
             }
-            for sentence in &seg.sentences {
+            for sentence in seg.sentences {
                 let toks = tokens(seg.text, sentence.clone());
                 for (idx, tok) in toks.iter().enumerate() {
                     let bare = strip_possessive(tok.text);
@@ -457,27 +499,30 @@ impl UsesCallerName {
                             Some((tok.text.to_string(), seg.time_of(&(tok.start..tok.end)).0));
                     }
                     let range = tok.start..tok.end;
-                    let said_after = |k: &Known| {
+                    let said_after = |k: &Known<'_>| {
                         let (s, e) = seg.time_of(&range);
                         // Without word times, an agent segment that runs past the moment the name
                         // was given may hold the mention; with word times, the word itself must.
                         k.at_ms == 0 || (e > k.at_ms && (seg.words.is_empty() || s >= k.at_ms))
                     };
-                    let matches = parts.iter().any(|(p, k)| {
+                    let matches = parts.iter().any(|(p, k, _)| {
                         bare_tok.is(p)
                             && said_after(k)
                             && is_name_use(seg, &toks, idx, &k.name, lex)
                     });
                     if matches && agent.includes_match(call, seg, &range) {
-                        mentions.push((seg.evidence(&range), tok.text.to_string()));
+                        mentions.push(Mention {
+                            said: Said { seg, range },
+                            word: tok.text,
+                        });
                     }
                 }
             }
         }
 
-        let source: Vec<Evidence> = first_known.said.iter().cloned().collect();
+        let source: Vec<Evidence> = first_known.said.iter().map(Said::evidence).collect();
         self.verdict(
-            &first_known.how(),
+            &how_known(&first_known.name.display(), source.first()),
             &first_known.name.either(),
             source,
             mentions,
@@ -492,31 +537,29 @@ impl UsesCallerName {
         how: &str,
         names: &str,
         source: Vec<Evidence>,
-        mentions: Vec<(Evidence, String)>,
+        mentions: Vec<Mention<'_>>,
         honorific: Option<(String, u64)>,
         scope: &Scope,
     ) -> Verdict {
         if mentions.len() as u32 >= self.min {
-            let (first_ev, first_word) = &mentions[0];
             let times = if mentions.len() > 1 {
                 format!(" ({} times in all)", mentions.len())
             } else {
                 String::new()
             };
+            let quoted: Vec<Evidence> = mentions
+                .iter()
+                .take(MAX_MENTIONS_QUOTED)
+                .map(|m| m.said.evidence())
+                .collect();
+            let reason = format!(
+                "{how}; agent said '{}' at {}{times}",
+                mentions[0].word,
+                fmt_ms(quoted[0].start_ms)
+            );
             let mut evidence = source;
-            evidence.extend(
-                mentions
-                    .iter()
-                    .take(MAX_MENTIONS_QUOTED)
-                    .map(|(e, _)| e.clone()),
-            );
-            return Verdict::pass(
-                format!(
-                    "{how}; agent said '{first_word}' at {}{times}",
-                    fmt_ms(first_ev.start_ms)
-                ),
-                evidence,
-            );
+            evidence.extend(quoted);
+            return Verdict::pass(reason, evidence);
         }
         let mut reason = if mentions.is_empty() {
             if source.is_empty() {
@@ -536,7 +579,7 @@ impl UsesCallerName {
             reason.push_str(&format!(" (said '{word}' at {} instead)", fmt_ms(at)));
         }
         let mut evidence = source;
-        evidence.extend(mentions.into_iter().map(|(e, _)| e));
+        evidence.extend(mentions.iter().map(|m| m.said.evidence()));
         Verdict::fail(reason, evidence)
     }
 }
