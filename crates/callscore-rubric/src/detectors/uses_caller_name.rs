@@ -124,14 +124,7 @@ struct KnownZh {
 
 impl KnownZh {
     fn how(&self) -> String {
-        let name = self.name.full();
-        match &self.said {
-            None => format!("the caller's name '{name}' is in the call's metadata"),
-            Some(ev) => format!(
-                "caller gave their name ('{name}') at {}",
-                fmt_ms(ev.start_ms)
-            ),
-        }
+        how_known(&self.name.full(), self.said.as_ref())
     }
 }
 
