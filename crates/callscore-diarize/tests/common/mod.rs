@@ -35,12 +35,19 @@ pub fn diarizer() -> &'static Diarizer {
     })
 }
 
-/// Whisper tiny.en from the model cache, one per test binary. A missing model fails the test:
-/// these tests never pass by skipping.
+/// Whisper tiny.en from the model cache, decoding greedily as callscore does by default, one per
+/// test binary. A missing model fails the test: these tests never pass by skipping. To measure
+/// the same tests with another installed model or with beam search (the figures in
+/// benches/RESULTS.md), set `CALLSCORE_TEST_MODEL` (e.g. `base`) and `CALLSCORE_TEST_BEAM`
+/// (e.g. `5`).
 pub fn transcriber() -> &'static Transcriber {
     static T: OnceLock<Transcriber> = OnceLock::new();
     T.get_or_init(|| {
-        let spec = Manifest::builtin().find(DEFAULT_MODEL).unwrap().clone();
+        let name = std::env::var("CALLSCORE_TEST_MODEL").unwrap_or_else(|_| DEFAULT_MODEL.into());
+        let spec = Manifest::builtin()
+            .find(&name)
+            .unwrap_or_else(|e| panic!("CALLSCORE_TEST_MODEL: {e}"))
+            .clone();
         let path = model::installed_path(&spec, &cache_dir());
         assert!(
             path.is_file(),
@@ -51,6 +58,9 @@ pub fn transcriber() -> &'static Transcriber {
             &path,
             TranscribeOptions {
                 threads: 2,
+                beam_size: std::env::var("CALLSCORE_TEST_BEAM")
+                    .map(|v| v.parse().expect("CALLSCORE_TEST_BEAM: a number"))
+                    .unwrap_or(1),
                 ..Default::default()
             },
         )
@@ -368,4 +378,38 @@ pub fn delayed_stereo(call: &str, ms: u32, dir: &Path) -> PathBuf {
         std::fs::copy(&sidecar, path.with_extension("json")).unwrap();
     }
     path
+}
+
+/// What was said, as a transcript: the timeline's lines with their speakers and times, each
+/// line's words spread evenly over it. Its scorecard is the truth both the stereo and the mono
+/// scorecards are measured against: a verdict that differs from the stereo call's may be the
+/// stereo transcript's error, not the mono one's.
+pub fn script_transcript(tl: &Timeline, meta: &callscore_core::CallMeta) -> Transcript {
+    let mut t = Transcript {
+        duration_ms: tl.duration_ms,
+        meta: meta.clone(),
+        ..Default::default()
+    };
+    for l in &tl.lines {
+        let words: Vec<&str> = l.text.split_whitespace().collect();
+        let step = (l.end_ms - l.start_ms) / words.len().max(1) as u64;
+        t.segments.push(callscore_core::Segment {
+            speaker: l.speaker,
+            start_ms: l.start_ms,
+            end_ms: l.end_ms,
+            text: l.text.clone(),
+            words: words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| callscore_core::Word {
+                    start_ms: l.start_ms + i as u64 * step,
+                    end_ms: l.start_ms + (i as u64 + 1) * step,
+                    text: (*w).to_owned(),
+                })
+                .collect(),
+            speaker_confidence: None,
+        });
+    }
+    t.normalise();
+    t
 }

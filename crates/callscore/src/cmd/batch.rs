@@ -32,7 +32,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     let pipeline = super::common::pipeline(
         rubric,
         &args.model,
-        &args.language,
+        &args.decode,
         LoadOptions {
             agent_channel: args.agent_channel,
         },

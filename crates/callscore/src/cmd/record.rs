@@ -52,7 +52,7 @@ pub struct RecordArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
-    pub language: super::common::LanguageArgs,
+    pub decode: super::common::DecodeArgs,
 }
 
 fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
@@ -83,7 +83,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
             pipeline: super::common::pipeline(
                 rubric,
                 &args.model,
-                &args.language,
+                &args.decode,
                 LoadOptions::default(),
             )?,
             db: args.db.clone(),

@@ -1,4 +1,4 @@
-use super::common::{LanguageArgs, ModelArgs};
+use super::common::{DecodeArgs, ModelArgs};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -40,7 +40,7 @@ pub struct ScoreArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
-    pub language: LanguageArgs,
+    pub decode: DecodeArgs,
 }
 
 impl ScoreArgs {

@@ -156,7 +156,7 @@ impl Scorer {
             pipeline: super::common::pipeline(
                 rubric,
                 &args.model,
-                &super::common::LanguageArgs::default(),
+                &super::common::DecodeArgs::default(),
                 LoadOptions::default(),
             )?,
             db: args.db.clone(),

@@ -1,5 +1,5 @@
 //! `callscore transcribe FILE…`: speaker-attributed transcripts on stdout.
-use super::common::{LanguageArgs, ModelArgs};
+use super::common::{DecodeArgs, ModelArgs};
 use crate::out::errln;
 use callscore_core::AgentChannel;
 use callscore_ingest::LoadOptions;
@@ -30,7 +30,7 @@ pub struct TranscribeArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
-    pub language: LanguageArgs,
+    pub decode: DecodeArgs,
 }
 
 pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
@@ -40,7 +40,8 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
         transcribe.threads = t;
     }
     transcribe.use_vad = !args.no_vad;
-    transcribe.language = args.language.language.clone();
+    transcribe.language = args.decode.language.clone();
+    transcribe.beam_size = args.decode.beam_size.into();
     let detect = transcribe.language == "auto";
     let transcription = super::common::transcription(
         &args.model,

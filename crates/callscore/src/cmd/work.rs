@@ -6,7 +6,7 @@
 //! storage).
 
 use super::batch::{conclude, Log, TestHooks};
-use super::common::{LanguageArgs, ModelArgs};
+use super::common::{DecodeArgs, ModelArgs};
 use super::score::OutputFormat;
 use crate::out::errln;
 use anyhow::Context;
@@ -54,7 +54,7 @@ pub struct WorkArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
-    pub language: LanguageArgs,
+    pub decode: DecodeArgs,
 }
 
 pub fn run(args: WorkArgs) -> anyhow::Result<ExitCode> {
@@ -69,7 +69,7 @@ pub fn run(args: WorkArgs) -> anyhow::Result<ExitCode> {
     let pipeline = super::common::pipeline(
         rubric,
         &args.model,
-        &args.language,
+        &args.decode,
         LoadOptions {
             agent_channel: args.agent_channel,
         },
