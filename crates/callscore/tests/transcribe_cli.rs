@@ -367,16 +367,11 @@ fn base_install_from_one_wheel_names_the_missing_package() {
 #[test]
 fn beam_search_is_a_decoding_option() {
     let text = |beam: &str| {
-        let out = transcribe()
+        let run = transcribe()
             .args(["--beam-size", beam, "fixtures/calls/good_call.wav"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+            .assert()
+            .success();
+        String::from_utf8(run.get_output().stdout.clone()).unwrap()
     };
     let greedy = text("1");
     let beam = text("5");
