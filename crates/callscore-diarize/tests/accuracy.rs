@@ -88,8 +88,8 @@ const VERDICT_CALLS: &[(&str, Encoding)] = &[
 
 /// Calls whose roles cannot be told from one channel with tiny.en's greedy transcript, and why:
 /// where the roles are not decided the call must come out "cannot be judged", never with guessed
-/// roles. (With beam search whisper hears more of this call and its roles can be decided; they
-/// are then checked like every other call's.)
+/// roles. (Another model or beam search may hear enough of this call for its roles to be
+/// decided; they are then checked like every other call's.)
 const ROLELESS: &[(&str, &str)] = &[(
     "curt_agent",
     "the agent never greets, names a company or themself, or offers help; whisper tiny.en hears \

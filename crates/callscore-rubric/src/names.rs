@@ -175,9 +175,9 @@ impl PersonName {
 }
 
 /// Words that can introduce a name ("my name is", "this is", "I'm", "it's", "… speaking",
-/// "you've reached", "you're through to"): a sentence without one holds no self-introduction,
+/// "… calling from", "you've reached", "you're through to"): a sentence without one holds no self-introduction,
 /// so the tokenising in [`self_introductions`] can be skipped for it.
-pub(crate) const INTRO_CUES: &str = r"(?i)\b(name|name's|this|i'm|i’m|i am|it's|it’s|it is|this's|speaking|reached|you're|you’re|you've|you’ve)\b";
+pub(crate) const INTRO_CUES: &str = r"(?i)\b(name|name's|this|i'm|i’m|i am|it's|it’s|it is|this's|speaking|calling|reached|you're|you’re|you've|you’ve)\b";
 
 /// How sure a cue makes us that the following word is a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,7 +246,8 @@ pub(crate) fn name_at(
 }
 
 /// Self-introductions in one sentence: "my name is X", "my name's X", "this is X", "I'm X",
-/// "I am X", "it's X", "X speaking", "you're speaking with X", "you've reached X".
+/// "I am X", "it's X", "X speaking", "X calling from …", "you're speaking with X", "you've
+/// reached X".
 /// Returns the name and the byte range from the cue to the end of the name.
 ///
 /// `expected` is a name known beforehand (the agent's, from metadata): after any cue it counts
@@ -305,8 +306,16 @@ pub(crate) fn self_introductions(
                 continue;
             }
         }
-        // "Daniel speaking": the name comes before the cue.
-        if i > 0 && t.is("speaking") && !toks[i - 1].is_any(NOT_NAMES) {
+        // "Daniel speaking", "Daniel calling from Riverside Energy" (how outbound calls open):
+        // the name comes before the cue. "calling" needs "from" or "on behalf of" after it:
+        // "I have Priya calling for you" announces someone else.
+        let calling_from = t.is("calling")
+            && (lookahead(1, "from") || (lookahead(1, "on") && lookahead(2, "behalf")));
+        if i > 0
+            && (t.is("speaking") || calling_from)
+            && !toks[i - 1].is_any(NOT_NAMES)
+            && !is_contraction(&toks[i - 1])
+        {
             let prev = &toks[i - 1];
             let at_clause_start = i == 1
                 || matches!(
@@ -316,9 +325,14 @@ pub(crate) fn self_introductions(
             let is_aux = prev.is_any(&[
                 "am", "are", "be", "been", "for", "is", "of", "was", "were", "when", "while",
             ]);
-            if at_clause_start
-                && !is_aux
-                && (is_expected(prev) || can_be_name(prev, Cue::Weak, lex))
+            // The name the call's metadata gives, said right before "calling from", is an
+            // introduction wherever it stands: whisper often mishears the word before it
+            // ("this is Daniel calling" heard as "Nathan Daniel calling").
+            let expected_before_calling = calling_from && is_expected(prev);
+            if !is_aux
+                && (expected_before_calling
+                    || (at_clause_start
+                        && (is_expected(prev) || can_be_name(prev, Cue::Weak, lex))))
             {
                 out.push((
                     PersonName {
@@ -332,6 +346,15 @@ pub(crate) fn self_introductions(
         i += 1;
     }
     out
+}
+
+/// "We're", "who's", "they'll": a pronoun or question word with its verb, never a name (O'Brien
+/// keeps its apostrophe before a capital).
+fn is_contraction(tok: &Tok<'_>) -> bool {
+    let lower = tok.lower();
+    ["'re", "'ve", "'s", "'ll", "'d", "'m", "n't"]
+        .iter()
+        .any(|end| lower.ends_with(end))
 }
 
 /// Whether `tok` (a word equal to part of a name) is used as a name in its sentence. Names that
@@ -397,13 +420,17 @@ mod tests {
     }
 
     fn intros(text: &str) -> Vec<String> {
+        intros_expecting(text, None)
+    }
+
+    fn intros_expecting(text: &str, expected: Option<&str>) -> Vec<String> {
         let lex = Lexicon::new();
         let t = one_seg(text);
         let call = Call::new(&t);
         let seg = &call.segs[0];
         seg.sentences
             .iter()
-            .flat_map(|s| self_introductions(seg, s.clone(), &lex, None))
+            .flat_map(|s| self_introductions(seg, s.clone(), &lex, expected))
             .map(|(n, _)| n.display())
             .collect()
     }
@@ -446,6 +473,39 @@ mod tests {
         assert!(intros("Who am I speaking with?").is_empty());
         assert!(intros("Thanks for speaking with me.").is_empty());
         assert_eq!(intros("You're speaking with Sam."), vec!["Sam"]);
+    }
+
+    #[test]
+    fn name_calling_from_is_how_outbound_calls_open() {
+        assert_eq!(
+            intros("Hello, Daniel calling from Riverside Energy."),
+            vec!["Daniel"]
+        );
+        assert_eq!(
+            intros("Hi there. Priya calling on behalf of Acme."),
+            vec!["Priya"]
+        );
+        for text in [
+            "Thank you for calling from your mobile.",
+            "I'm calling from the new address.",
+            "We're calling from Riverside Energy.",
+            "Who's calling from Acme?",
+            "I have Priya calling for you.",
+            "Hello, Daniel calling about your meter.",
+            "The number calling from abroad is blocked.",
+        ] {
+            assert!(intros(text).is_empty(), "{text}: {:?}", intros(text));
+        }
+        // The agent's name from the metadata counts right before "calling from" even where
+        // whisper misheard the words before it; another name there does not.
+        assert_eq!(
+            intros_expecting(
+                "Hello, Nathan Daniel calling from Riverside.",
+                Some("Daniel")
+            ),
+            vec!["Daniel"]
+        );
+        assert!(intros("Hello, Nathan Daniel calling from Riverside.").is_empty());
     }
 
     fn uses(text: &str, name: &str) -> bool {

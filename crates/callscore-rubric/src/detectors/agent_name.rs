@@ -1,7 +1,8 @@
 //! `check = "agent_name"`: the agent introduces themself by name.
 //!
 //! Accepted forms: "my name is X", "my name's X", "this is X", "I'm X", "I am X", "it's X",
-//! "X speaking", "you're speaking with X", "you've reached X". After the weak cues ("I'm",
+//! "X speaking", "X calling from…" (an outbound opening), "you're speaking with X", "you've
+//! reached X". After the weak cues ("I'm",
 //! "this is", "it's", "X speaking") X must look like a name: capitalised, or not an ordinary
 //! English word, so "I'm sorry" and "this is about…" are not introductions. When the call's
 //! metadata names the agent, that name counts after any cue even in lowercase. Honours
