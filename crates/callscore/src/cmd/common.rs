@@ -49,7 +49,7 @@ pub struct DecodeArgs {
     pub language: String,
     /// Beam search over N hypotheses instead of greedy decoding (1, the default). 5 is what
     /// whisper's own tools use: on the fixture calls it cut tiny.en's word error rate from 39.9%
-    /// to 35.4% for 30% more CPU time and ~85 MB more memory (benches/RESULTS.md).
+    /// to 34.4% for 30% more CPU time and ~75 MB more memory (benches/RESULTS.md).
     #[arg(long, value_name = "N", env = "CALLSCORE_BEAM_SIZE", default_value_t = 1,
           value_parser = clap::value_parser!(u8).range(1..=16))]
     pub beam_size: u8,
