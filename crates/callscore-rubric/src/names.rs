@@ -175,8 +175,8 @@ impl PersonName {
 }
 
 /// Words that can introduce a name ("my name is", "this is", "I'm", "it's", "… speaking",
-/// "… calling from", "you've reached", "you're through to"): a sentence without one holds no self-introduction,
-/// so the tokenising in [`self_introductions`] can be skipped for it.
+/// "… calling from", "you've reached", "you're through to"): a sentence without one holds no
+/// self-introduction, so the tokenising in [`self_introductions`] can be skipped for it.
 pub(crate) const INTRO_CUES: &str = r"(?i)\b(name|name's|this|i'm|i’m|i am|it's|it’s|it is|this's|speaking|calling|reached|you're|you’re|you've|you’ve)\b";
 
 /// How sure a cue makes us that the following word is a name.
