@@ -59,7 +59,7 @@ model-dev:
     {{dev_bin}} model install base
     {{dev_bin}} model install speaker-encoder
 
-# Re-render the synthetic call fixtures with espeak-ng and sox.
+# Re-render the synthetic call fixtures with espeak-ng, flite and sox.
 fixtures: (deps "fixtures")
     python3 fixtures/render.py
     python3 fixtures/render_pci.py

@@ -2,7 +2,7 @@
 # Installs the system packages callscore needs, with apt-get, only when something is missing.
 # Usage: scripts/install-deps.sh [build|fixtures|capture|browser|postgresql]...   (default: build)
 #   build    cmake, clang, libclang-dev: whisper-rs builds whisper.cpp with cmake and bindgen.
-#   fixtures espeak-ng, sox, ffmpeg: re-rendering the synthetic call fixtures.
+#   fixtures espeak-ng, sox, ffmpeg, flite: re-rendering the synthetic call fixtures.
 #   capture  sip-tester (sipp), tshark, espeak-ng: the SIP/RTP tests use a real SIP peer, and
 #            mystery-shop calls (`callscore shop`) speak their `say` lines with espeak-ng.
 #   browser  chromium, nodejs, npm: the review page's real-browser test.
@@ -17,7 +17,7 @@ want=()
 for g in "${groups[@]}"; do
   case "$g" in
     build)    want+=(cmake clang libclang-dev pkg-config) ;;
-    fixtures) want+=(espeak-ng sox libsox-fmt-all ffmpeg) ;;
+    fixtures) want+=(espeak-ng sox libsox-fmt-all ffmpeg flite) ;;
     capture)  want+=(sip-tester tshark espeak-ng) ;;
     postgresql) want+=(postgresql) ;;
     browser)  want+=(chromium)

@@ -338,7 +338,9 @@ fn cues() -> &'static [Cue] {
             c(r"(?i)\b(let me|i'?ll|i will|i can) (check|look|see|pull|put you|transfer|correct|send|arrange|help|sort)\b", true, 1.0, "offers to act"),
             c(r"(?i)\b(would you like|do you want) (to|the|a|me)\b", true, 1.0, "offers a choice"),
             c(r"(?i)\b(i'?d like to|i want to|i need to|i was wondering|i'?m calling (about|because|to)|i'?m ringing)\b", false, 2.0, "states their business (\"I'd like to…\")"),
-            c(r"(?i)\bmy (bill|account|order|payment|delivery|card|meter|booking|parcel)\b", false, 1.0, "speaks of their own account"),
+            c(r"(?i)\bmy (bill|account|order|payment|delivery|card|meter|booking|parcel|electricity|gas|power|supply|internet|broadband|phone|contract|policy|claim|refund)\b", false, 1.0, "speaks of their own account"),
+            // A caller who wants someone above the agent: the agent is the one being asked.
+            c(r"(?i)\b(can|could|may) i (speak|talk) (to|with) (a|the|your) (manager|supervisor|team leader)\b|\bi want to (make|raise|file) a complaint\b", false, 2.0, "asks for a manager or to complain"),
         ]
     })
 }
@@ -642,6 +644,44 @@ mod tests {
         assert_eq!(a.role.agent, Some(1), "{}", a.role.reason);
         assert_eq!(a.transcript.segments[0].speaker, Speaker::Caller);
         assert_eq!(a.transcript.segments[1].speaker, Speaker::Agent);
+    }
+
+    #[test]
+    fn a_complaining_caller_tells_a_curt_agent_apart() {
+        // The agent gives no courtesy cue at all; the caller speaks of their supply and asks
+        // for a manager, which only the caller of a call does.
+        let t = Transcript {
+            segments: vec![
+                seg(0, 2000, "Riverside Energy."),
+                seg(
+                    2500,
+                    9000,
+                    "Hello, my electricity was cut off this morning.",
+                ),
+                seg(9500, 12000, "Calm down. That's not my problem."),
+                seg(12500, 15000, "Can I speak to a manager, please?"),
+                seg(15500, 17000, "There's no manager available."),
+            ],
+            ..Default::default()
+        };
+        let d = diarization(
+            &[
+                (0, 0, 2000),
+                (1, 2500, 9000),
+                (0, 9500, 12000),
+                (1, 12500, 15000),
+                (0, 15500, 17000),
+            ],
+            0.9,
+        );
+        let a = attribute(&t, &d, &CallMeta::default());
+        assert_eq!(a.role.agent, Some(0), "{}", a.role.reason);
+        assert!(
+            a.role.reason.contains("asks for a manager"),
+            "{}",
+            a.role.reason
+        );
+        assert_eq!(a.transcript.segments[3].speaker, Speaker::Caller);
     }
 
     #[test]

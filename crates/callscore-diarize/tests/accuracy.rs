@@ -46,6 +46,18 @@ fn diarization_error_rate_on_the_mono_mixes() {
         ("noisy_line", Encoding::U8),
         ("u8_agent_right", Encoding::U8),
     ];
+    // The same calls in flite's voices, as the verdict test mixes them: other voices, two
+    // pairs of men among them.
+    let flite: Vec<String> = VERDICT_CALLS
+        .iter()
+        .map(|(call, _)| format!("flite/{call}"))
+        .collect();
+    let cases = cases.into_iter().chain(
+        flite
+            .iter()
+            .map(String::as_str)
+            .zip(VERDICT_CALLS.iter().map(|c| c.1)),
+    );
     let (mut err, mut total) = (0u64, 0u64);
     for (call, enc) in cases {
         let rec = load(&mono_mix(call, enc, dir.path()));
@@ -96,31 +108,80 @@ const ROLELESS: &[(&str, &str)] = &[(
      the caller's \"I'm calling because\" as \"I'm calling Bitcoin\"",
 )];
 
-/// Words attributed to the right speaker, and verdicts against the stereo scorecard, on the
-/// mono mixes of the stereo fixtures (overlapping speech in good_call, a hold, the noisy
-/// outbound line, 8-bit and mu-law files).
-///
-/// A verdict can differ from the stereo call's for two reasons, measured apart: the speakers
-/// were attributed wrongly (the same mono transcript with the reference speakers must give the
-/// same verdicts on ≥ 95% of criteria), or whisper heard the mono audio differently from the
-/// separate legs. The second is bounded by whisper's own repeatability, measured here too: the
-/// same stereo file stored 1 ms later (a recorder that started a moment later) changes about
-/// one verdict in ten with tiny.en on these synthetic voices, so agreement with the stereo call
-/// must come within 5 points of that. Which side whisper heard better is measured too: both
-/// scorecards against the verdicts on the call's script (what was said, by whom, when). The mono
-/// path must be within 5 points of the stereo one there; on these calls it is ahead, because
-/// whisper hears the mix as a conversation and each stereo leg as half of one.
-#[test]
-fn words_and_verdicts_match_the_stereo_call() {
+/// What comparing the mono path's scorecards with the stereo ones measured on a set of calls.
+#[derive(Debug, Default)]
+struct Agreement {
+    /// Words attributed to the right speaker, of all words the mono path heard.
+    right_words: usize,
+    words: usize,
+    /// Criteria compared (calls whose roles were decided).
+    criteria: usize,
+    /// Mono verdicts equal to the stereo call's.
+    with_stereo: usize,
+    /// Mono verdicts equal to those of the same mono transcript with the reference speakers.
+    with_reference_speakers: usize,
+    /// Stereo verdicts equal to those of the same stereo file stored 1 ms later.
+    stereo_with_itself: usize,
+    /// Stereo and mono verdicts equal to the verdicts on the script (what was said).
+    stereo_true: usize,
+    mono_true: usize,
+    /// `call: criterion` where mono and stereo differ.
+    differing: Vec<String>,
+    /// Calls whose roles stayed undecided (not judged, not counted).
+    roleless: Vec<String>,
+}
+
+impl Agreement {
+    fn share(&self, n: usize) -> f64 {
+        n as f64 / self.criteria as f64
+    }
+
+    fn word_share(&self) -> f64 {
+        self.right_words as f64 / self.words as f64
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "words: {}/{} = {:.1}%; verdicts vs stereo: {}/{} = {:.1}% (differing: {:?}); vs the \
+             same transcript with reference speakers: {}/{} = {:.1}%; the stereo call against \
+             itself 1 ms later: {}/{} = {:.1}%; against the verdicts on the script: stereo \
+             {}/{} = {:.1}%, mono {}/{} = {:.1}%; not judged (roles unknown): {:?}",
+            self.right_words,
+            self.words,
+            self.word_share() * 100.0,
+            self.with_stereo,
+            self.criteria,
+            self.share(self.with_stereo) * 100.0,
+            self.differing,
+            self.with_reference_speakers,
+            self.criteria,
+            self.share(self.with_reference_speakers) * 100.0,
+            self.stereo_with_itself,
+            self.criteria,
+            self.share(self.stereo_with_itself) * 100.0,
+            self.stereo_true,
+            self.criteria,
+            self.share(self.stereo_true) * 100.0,
+            self.mono_true,
+            self.criteria,
+            self.share(self.mono_true) * 100.0,
+            self.roleless,
+        )
+    }
+}
+
+/// Mixes each of [`VERDICT_CALLS`] (under fixtures/`set`, e.g. `flite/`; `""` for
+/// fixtures/calls) down to mono, separates its speakers, and compares the scorecards: with the
+/// stereo call's, with the same transcript given the reference speakers, and both with the
+/// verdicts on the script; and the stereo call with itself stored 1 ms later. A call whose roles
+/// stay undecided must come out "cannot be judged", and be one of `roleless`.
+fn compare_verdicts(set: &str, roleless: &[(&str, &str)]) -> Agreement {
     let dir = tempfile::tempdir().unwrap();
     let rubric = rubric();
-    let (mut right, mut words) = (0usize, 0usize);
-    let (mut agree_stereo, mut agree_oracle, mut criteria) = (0usize, 0usize, 0usize);
-    let (mut agree_repeat, mut repeated) = (0usize, 0usize);
-    let (mut stereo_true, mut mono_true) = (0usize, 0usize);
-    let mut differ = Vec::new();
-    let mut roleless = Vec::new();
-    for &(call, enc) in VERDICT_CALLS {
+    let mut m = Agreement::default();
+    for &(name, enc) in VERDICT_CALLS {
+        let call = format!("{set}{name}");
+        let call = call.as_str();
         let tl = timeline(call);
         let rec = load(&mono_mix(call, enc, dir.path()));
         let a = separate(&rec);
@@ -128,7 +189,7 @@ fn words_and_verdicts_match_the_stereo_call() {
         let got = rubric.evaluate(&a.transcript);
         if a.role.agent.is_none() {
             assert!(
-                ROLELESS.iter().any(|(c, _)| *c == call),
+                roleless.iter().any(|(c, _)| *c == name),
                 "{call}: roles not decided: {}",
                 a.role.reason
             );
@@ -136,7 +197,7 @@ fn words_and_verdicts_match_the_stereo_call() {
                 !got.judged && !got.passed && got.flagged,
                 "{call}: a call without roles must not be judged: {got:#?}"
             );
-            roleless.push(call);
+            m.roleless.push(call.to_owned());
             continue;
         }
         assert!(a.transcript.diarized, "{call}: {:?}", a.unknown_reasons);
@@ -148,10 +209,10 @@ fn words_and_verdicts_match_the_stereo_call() {
             .all(|s| s.speaker_confidence.is_some()));
         let (r, n) = word_accuracy(&a.transcript, &tl);
         eprintln!("{call}: {r}/{n} words attributed to the right speaker");
-        right += r;
-        words += n;
+        m.right_words += r;
+        m.words += n;
 
-        let stereo = transcribe(&load(&fixture(&format!("calls/{call}.wav"))));
+        let stereo = transcribe(&load(&call_file(call, "wav")));
         let want = rubric.evaluate(&stereo);
         let again = rubric.evaluate(&transcribe(&load(&delayed_stereo(call, 1, dir.path()))));
         let perfect = rubric.evaluate(&oracle(&a.transcript, &tl));
@@ -165,11 +226,11 @@ fn words_and_verdicts_match_the_stereo_call() {
             .zip(&got.results)
             .zip(&truth.results)
         {
-            criteria += 1;
-            stereo_true += usize::from(w.outcome == said.outcome);
-            mono_true += usize::from(g.outcome == said.outcome);
-            agree_repeat += usize::from(w.outcome == again.outcome);
-            agree_oracle += usize::from(p.outcome == g.outcome);
+            m.criteria += 1;
+            m.stereo_true += usize::from(w.outcome == said.outcome);
+            m.mono_true += usize::from(g.outcome == said.outcome);
+            m.stereo_with_itself += usize::from(w.outcome == again.outcome);
+            m.with_reference_speakers += usize::from(p.outcome == g.outcome);
             if p.outcome != g.outcome {
                 eprintln!(
                     "{call}: `{}` with reference speakers {} ({}) vs diarized {} ({})",
@@ -177,53 +238,95 @@ fn words_and_verdicts_match_the_stereo_call() {
                 );
             }
             if w.outcome == g.outcome {
-                agree_stereo += 1;
+                m.with_stereo += 1;
             } else {
                 eprintln!(
                     "{call}: `{}` stereo {} ({}) vs mono {} ({}); on the script {}",
                     w.criterion_id, w.outcome, w.reason, g.outcome, g.reason, said.outcome
                 );
-                differ.push(format!("{call}: {}", w.criterion_id));
+                m.differing.push(format!("{call}: {}", w.criterion_id));
             }
         }
-        repeated += want.results.len();
     }
-    let share = |n: usize| n as f64 / criteria as f64;
-    let word_share = right as f64 / words as f64;
     eprintln!(
-        "words: {right}/{words} = {:.1}%; verdicts vs stereo: {agree_stereo}/{criteria} = {:.1}% \
-         (differing: {differ:?}); vs the same transcript with reference speakers: \
-         {agree_oracle}/{criteria} = {:.1}%; the stereo call against itself 1 ms later: \
-         {agree_repeat}/{repeated} = {:.1}%; against the verdicts on the script: stereo \
-         {stereo_true}/{criteria} = {:.1}%, mono {mono_true}/{criteria} = {:.1}%; not judged \
-         (roles unknown): {roleless:?}",
-        word_share * 100.0,
-        share(agree_stereo) * 100.0,
-        share(agree_oracle) * 100.0,
-        share(agree_repeat) * 100.0,
-        share(stereo_true) * 100.0,
-        share(mono_true) * 100.0,
+        "{}: {}",
+        if set.is_empty() { "calls/" } else { set },
+        m.summary()
     );
+    m
+}
+
+/// The calls in flite's voices whose roles the default transcriber leaves undecided, and why.
+const FLITE_ROLELESS: &[(&str, &str)] = &[
+    (
+        "curt_agent",
+        "on the words, not on whisper: the agent gives no cue at all, and the caller's one \
+         (\"I'm calling because…\") is too little",
+    ),
+    (
+        "rude_agent",
+        "the agent gives no courtesy cue, and whisper runs the caller's \"This is unbelievable. I \
+         want to make a complaint.\" and the agent's \"Fine, whatever.\" into one segment whose \
+         word times put the complaint in the agent's turn",
+    ),
+];
+
+/// Words attributed to the right speaker, and verdicts against the stereo scorecard, on the
+/// mono mixes of the stereo fixtures (overlapping speech in good_call, a hold, the noisy
+/// outbound line, 8-bit and mu-law files), in espeak-ng's voices.
+///
+/// A verdict can differ from the stereo call's for two reasons, measured apart: the speakers
+/// were attributed wrongly (the same mono transcript with the reference speakers must give the
+/// same verdicts on ≥ 95% of criteria), or whisper heard the mono audio differently from the
+/// separate legs. The second is bounded by whisper's own repeatability, measured here too: the
+/// same stereo file stored 1 ms later (a recorder that started a moment later) changes about
+/// one verdict in ten with tiny.en on espeak-ng's voices, so agreement with the stereo call
+/// must come within 5 points of that (the absolute 95% is asserted on the same calls in flite's
+/// voices, below). Which side whisper heard better is measured too: both scorecards against the
+/// verdicts on the call's script (what was said, by whom, when). The mono path must be within 5
+/// points of the stereo one there; on these calls it is ahead, because whisper hears the mix as
+/// a conversation and each stereo leg as half of one.
+#[test]
+fn words_and_verdicts_match_the_stereo_call() {
+    let m = compare_verdicts("", ROLELESS);
     // Only the default transcriber is known to leave these calls' roles undecided.
     let t = transcriber();
     if t.options().beam_size == 1 && t.model_name() == callscore_transcribe::model::DEFAULT_MODEL {
-        assert_eq!(roleless.len(), ROLELESS.len(), "{roleless:?}");
+        assert_eq!(m.roleless.len(), ROLELESS.len(), "{:?}", m.roleless);
     }
-    assert!(word_share >= 0.95, "{word_share}");
+    assert!(m.word_share() >= 0.95, "{}", m.summary());
     assert!(
-        share(agree_oracle) >= 0.95,
-        "attribution changed verdicts: {agree_oracle}/{criteria}"
+        m.share(m.with_reference_speakers) >= 0.95,
+        "attribution changed verdicts: {}",
+        m.summary()
     );
     // Judged against what was said, the mono path must come within 5 points of the stereo one.
     assert!(
-        mono_true + criteria / 20 >= stereo_true,
-        "against the script's verdicts: mono {mono_true}/{criteria}, stereo {stereo_true}/{criteria}"
+        m.mono_true + m.criteria / 20 >= m.stereo_true,
+        "against the script's verdicts: {}",
+        m.summary()
     );
     assert!(
-        share(agree_stereo) >= share(agree_repeat) - 0.05,
-        "verdicts agree with the stereo calls on {agree_stereo}/{criteria} ({differ:?}), \
-         whisper with itself on {agree_repeat}/{repeated}"
+        m.share(m.with_stereo) >= m.share(m.stereo_with_itself) - 0.05,
+        "{}",
+        m.summary()
     );
+}
+
+/// Issue 11's verdict target itself, on the same calls spoken by flite's voices
+/// (fixtures/flite), which whisper tiny.en hears close to word for word (WER 0.08 pooled against
+/// 0.37 in espeak-ng's voices): mono scorecards agree with the stereo ones on ≥ 95% of criteria,
+/// ≥ 95% of words are on the right speaker, and every call's roles but curt_agent's are decided.
+#[test]
+fn in_flite_voices_mono_verdicts_agree_with_stereo_on_95_percent() {
+    let m = compare_verdicts("flite/", FLITE_ROLELESS);
+    assert!(m.word_share() >= 0.95, "{}", m.summary());
+    assert!(
+        m.share(m.with_reference_speakers) >= 0.95,
+        "attribution changed verdicts: {}",
+        m.summary()
+    );
+    assert!(m.share(m.with_stereo) >= 0.95, "{}", m.summary());
 }
 
 /// The demo's mono call: without diarization it cannot be judged (only dead air applies);

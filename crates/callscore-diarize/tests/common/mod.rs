@@ -19,6 +19,22 @@ pub fn fixture(rel: &str) -> PathBuf {
     repo_root().join("fixtures").join(rel)
 }
 
+/// A call's file: `call` is a name in fixtures/calls (`good_call`) or a path under fixtures
+/// (`flite/good_call`: the same call in flite's voices); `ext` is `wav`, `json` or
+/// `timeline.json`.
+pub fn call_file(call: &str, ext: &str) -> PathBuf {
+    if call.contains('/') {
+        fixture(&format!("{call}.{ext}"))
+    } else {
+        fixture(&format!("calls/{call}.{ext}"))
+    }
+}
+
+/// A file name for something made from `call` (which may hold a `/`).
+fn file_stem(call: &str) -> String {
+    call.replace('/', "_")
+}
+
 pub fn cache_dir() -> PathBuf {
     model::default_cache_dir(std::env::var_os("CALLSCORE_MODEL_DIR").map(PathBuf::from))
 }
@@ -84,7 +100,7 @@ pub struct Timeline {
 }
 
 pub fn timeline(call: &str) -> Timeline {
-    let path = fixture(&format!("calls/{call}.timeline.json"));
+    let path = call_file(call, "timeline.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -171,7 +187,7 @@ fn stored_channels(path: &Path) -> Vec<Vec<i16>> {
 /// file does, so what whisper hears differs only by the recorder's encoding and where both
 /// parties' sound meets (overlap, the noise of both lines, cross-talk).
 pub fn mono_mix(call: &str, enc: Encoding, dir: &Path) -> PathBuf {
-    let src = fixture(&format!("calls/{call}.wav"));
+    let src = call_file(call, "wav");
     let channels = stored_channels(&src);
     assert_eq!(channels.len(), 2, "{call} is not stereo");
     let mixed: Vec<i16> = channels[0]
@@ -180,7 +196,8 @@ pub fn mono_mix(call: &str, enc: Encoding, dir: &Path) -> PathBuf {
         .map(|(&a, &b)| (a as i32 + b as i32).clamp(i16::MIN as i32, i16::MAX as i32) as i16)
         .collect();
     let name = format!(
-        "{call}_mono_{}.wav",
+        "{}_mono_{}.wav",
+        file_stem(call),
         match enc {
             Encoding::Pcm16 => "pcm16",
             Encoding::U8 => "u8",
@@ -233,7 +250,7 @@ pub fn mono_mix(call: &str, enc: Encoding, dir: &Path) -> PathBuf {
             std::fs::write(&out, wav).unwrap();
         }
     }
-    let sidecar = fixture(&format!("calls/{call}.json"));
+    let sidecar = call_file(call, "json");
     if sidecar.is_file() {
         // The stereo sidecar's agent_channel means nothing for a mono file.
         let mut meta: serde_json::Value =
@@ -348,7 +365,7 @@ pub fn oracle(t: &Transcript, tl: &Timeline) -> Transcript {
 /// the ASR's own repeatability, which bounds how well any mono transcript can agree with the
 /// stereo one.
 pub fn delayed_stereo(call: &str, ms: u32, dir: &Path) -> PathBuf {
-    let src = fixture(&format!("calls/{call}.wav"));
+    let src = call_file(call, "wav");
     let bytes = std::fs::read(&src).unwrap();
     let data_at = bytes
         .windows(4)
@@ -371,9 +388,9 @@ pub fn delayed_stereo(call: &str, ms: u32, dir: &Path) -> PathBuf {
     out.extend(&bytes[data_at + 8..]);
     let riff = (out.len() - 8) as u32;
     out[4..8].copy_from_slice(&riff.to_le_bytes());
-    let path = dir.join(format!("{call}_delayed_{ms}ms.wav"));
+    let path = dir.join(format!("{}_delayed_{ms}ms.wav", file_stem(call)));
     std::fs::write(&path, out).unwrap();
-    let sidecar = fixture(&format!("calls/{call}.json"));
+    let sidecar = call_file(call, "json");
     if sidecar.is_file() {
         std::fs::copy(&sidecar, path.with_extension("json")).unwrap();
     }
