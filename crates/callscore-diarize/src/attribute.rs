@@ -6,11 +6,13 @@
 //! ("thank you for calling…", "welcome to…"), a self-introduction with the agent's name from the
 //! call's metadata, the offer of help ("how can I help", "anything else"), the caller introducing
 //! themself by the caller's name or stating their business ("I'd like to…", "my bill…") — with the
-//! order of turns as a weak tie-breaker. Every cue is a point for one side; the decision needs a
+//! order of turns as a weak tie-breaker; and, when the agent has enrolled their voice
+//! ([`crate::voiceprint`]), which voice sounds like them. Every cue is a point for one side; the decision needs a
 //! clear margin. When the voices could not be separated, when the role is unclear, or when a
 //! word's voice is unsure, segments stay `unknown` and [`Attribution`] says why.
 
 use crate::diarize::Diarization;
+use crate::voiceprint::{VoicePrint, VOICE_POINTS};
 use callscore_core::{CallMeta, Direction, Segment, Speaker, Transcript, Word};
 use regex::Regex;
 use std::sync::OnceLock;
@@ -45,8 +47,14 @@ pub const MIN_VOICE_CONFIDENCE: f32 = 0.6;
 pub const MIN_ROLE_MARGIN: f32 = 2.0;
 
 /// Attributes a mono transcript's words to the diarized voices and the voices to roles.
-/// Segments that already carry a speaker (a stereo call) are left as they are.
-pub fn attribute(transcript: &Transcript, d: &Diarization, meta: &CallMeta) -> Attribution {
+/// Segments that already carry a speaker (a stereo call) are left as they are. `agent_voice` is
+/// the enrolled voice of the call's agent, when there is one.
+pub fn attribute(
+    transcript: &Transcript,
+    d: &Diarization,
+    meta: &CallMeta,
+    agent_voice: Option<&VoicePrint>,
+) -> Attribution {
     let mut out = transcript.clone();
     if transcript
         .segments
@@ -66,7 +74,7 @@ pub fn attribute(transcript: &Transcript, d: &Diarization, meta: &CallMeta) -> A
         };
     }
     let pieces = split_by_voice(transcript, d);
-    let role = decide_roles(&pieces, d, meta);
+    let role = decide_roles(&pieces, d, meta, agent_voice);
 
     let mut reasons: Vec<String> = Vec::new();
     let mut push_reason = |r: String| {
@@ -373,7 +381,12 @@ fn introduces(text: &str, name: &str) -> bool {
 }
 
 /// Scores each voice as agent against caller and decides, or says why it cannot.
-fn decide_roles(pieces: &[Piece], d: &Diarization, meta: &CallMeta) -> RoleDecision {
+fn decide_roles(
+    pieces: &[Piece],
+    d: &Diarization,
+    meta: &CallMeta,
+    agent_voice: Option<&VoicePrint>,
+) -> RoleDecision {
     let undecided = |reason: String| RoleDecision {
         agent: None,
         caller: None,
@@ -438,6 +451,25 @@ fn decide_roles(pieces: &[Piece], d: &Diarization, meta: &CallMeta) -> RoleDecis
             }
         }
     }
+    // The agent's enrolled voice, when one of the call's voices is clearly it. One that matches
+    // no voice is said (the metadata may name the wrong agent) and earns nothing.
+    let mut voice_note = None;
+    if let Some(print) = agent_voice {
+        match print.compare(&d.centroids) {
+            Some(m) if m.recognised() && m.voice < k => {
+                score[m.voice] += VOICE_POINTS;
+                why[m.voice].push(format!(
+                    "sounds like {}'s enrolled voice (similarity {:.2}, the other voice {:.2})",
+                    print.agent, m.similarity, m.others
+                ));
+            }
+            Some(m) => voice_note = Some(format!(
+                "; {}'s enrolled voice is not clearly either voice (similarity {:.2} and {:.2})",
+                print.agent, m.similarity, m.others
+            )),
+            None => {}
+        }
+    }
     // The first voice of an inbound call usually answers it; of an outbound call, the callee.
     let first = pieces.iter().find_map(|p| p.voice).unwrap_or(0);
     match meta.direction {
@@ -461,9 +493,10 @@ fn decide_roles(pieces: &[Piece], d: &Diarization, meta: &CallMeta) -> RoleDecis
     };
     if margin < MIN_ROLE_MARGIN {
         return undecided(format!(
-            "the cues do not tell which voice is the agent (voice {agent}: {}; voice {runner_up}: {}; margin {margin:.1} < {MIN_ROLE_MARGIN})",
+            "the cues do not tell which voice is the agent (voice {agent}: {}; voice {runner_up}: {}; margin {margin:.1} < {MIN_ROLE_MARGIN}){}",
             cues_of(agent),
-            cues_of(runner_up)
+            cues_of(runner_up),
+            voice_note.unwrap_or_default()
         ));
     }
     // Of the rest, the caller is the voice that talks most: a third voice is usually brief.
@@ -477,9 +510,10 @@ fn decide_roles(pieces: &[Piece], d: &Diarization, meta: &CallMeta) -> RoleDecis
         caller: Some(caller),
         confidence: round3(1.0 - (-(margin - 1.0) / 2.0).exp()),
         reason: format!(
-            "voice {agent} is the agent: {} (caller's voice {caller}: {})",
+            "voice {agent} is the agent: {} (caller's voice {caller}: {}){}",
             cues_of(agent),
-            cues_of(caller)
+            cues_of(caller),
+            voice_note.unwrap_or_default()
         ),
     }
 }
@@ -512,8 +546,24 @@ mod tests {
             speakers: turns.iter().map(|t| t.0 + 1).max().unwrap_or(0),
             separation: 0.8,
             frames,
+            // Voice v points along axis v.
+            centroids: (0..turns.iter().map(|t| t.0 + 1).max().unwrap_or(0))
+                .map(|v| (0..4).map(|i| if i == v { 1.0 } else { 0.0 }).collect())
+                .collect(),
             duration_ms: end,
             unsure: None,
+        }
+    }
+
+    fn print_along(agent: &str, axis: &[f32]) -> crate::VoicePrint {
+        let n = axis.iter().map(|x| x * x).sum::<f32>().sqrt();
+        crate::VoicePrint {
+            format: crate::voiceprint::VOICE_PRINT_FORMAT,
+            agent: agent.into(),
+            encoder: crate::voiceprint::encoder_id(),
+            speech_ms: 30_000,
+            sources: vec![],
+            embedding: axis.iter().map(|x| x / n).collect(),
         }
     }
 
@@ -576,7 +626,7 @@ mod tests {
             ],
             0.95,
         );
-        let a = attribute(&t, &d, &meta());
+        let a = attribute(&t, &d, &meta(), None);
         assert_eq!(
             speakers(&a),
             vec![
@@ -640,7 +690,7 @@ mod tests {
             ],
             0.9,
         );
-        let a = attribute(&t, &d, &CallMeta::default());
+        let a = attribute(&t, &d, &CallMeta::default(), None);
         assert_eq!(a.role.agent, Some(1), "{}", a.role.reason);
         assert_eq!(a.transcript.segments[0].speaker, Speaker::Caller);
         assert_eq!(a.transcript.segments[1].speaker, Speaker::Agent);
@@ -674,7 +724,7 @@ mod tests {
             ],
             0.9,
         );
-        let a = attribute(&t, &d, &CallMeta::default());
+        let a = attribute(&t, &d, &CallMeta::default(), None);
         assert_eq!(a.role.agent, Some(0), "{}", a.role.reason);
         assert!(
             a.role.reason.contains("asks for a manager"),
@@ -685,13 +735,74 @@ mod tests {
     }
 
     #[test]
+    fn an_enrolled_voice_tells_the_agent_where_the_words_do_not() {
+        let t = Transcript {
+            segments: vec![
+                seg(0, 2000, "Yeah?"),
+                seg(2500, 6000, "Hi, it's about the parcel that never came."),
+                seg(6500, 9000, "Name and postcode."),
+            ],
+            ..Default::default()
+        };
+        let d = diarization(&[(0, 0, 2000), (1, 2500, 6000), (0, 6500, 9000)], 0.9);
+        let meta = CallMeta {
+            agent: Some("Tom".into()),
+            ..CallMeta::default()
+        };
+        let a = attribute(&t, &d, &meta, None);
+        assert_eq!(a.role.agent, None, "{}", a.role.reason);
+
+        // Tom's print is close to voice 0 (similarity 0.94) and far from voice 1 (0.31).
+        let tom = print_along("Tom", &[0.95, 0.31, 0.0, 0.0]);
+        let a = attribute(&t, &d, &meta, Some(&tom));
+        assert_eq!(a.role.agent, Some(0), "{}", a.role.reason);
+        assert!(
+            a.role.reason.contains("sounds like Tom's enrolled voice"),
+            "{}",
+            a.role.reason
+        );
+        let who: Vec<Speaker> = a.transcript.segments.iter().map(|s| s.speaker).collect();
+        assert_eq!(who, [Speaker::Agent, Speaker::Caller, Speaker::Agent]);
+
+        // A print like both voices, or like neither, decides nothing and says so.
+        for unclear in [[0.7, 0.7, 0.1, 0.0], [0.3, 0.2, 0.9, 0.0]] {
+            let p = print_along("Tom", &unclear);
+            let a = attribute(&t, &d, &meta, Some(&p));
+            assert_eq!(a.role.agent, None, "{}", a.role.reason);
+            assert!(
+                a.role
+                    .reason
+                    .contains("Tom's enrolled voice is not clearly either voice"),
+                "{}",
+                a.role.reason
+            );
+        }
+
+        // Words that say strongly otherwise outweigh the print: the roles stay undecided.
+        let t = Transcript {
+            segments: vec![
+                seg(
+                    0,
+                    2000,
+                    "Hi, I'm calling about my bill, I'd like to complain.",
+                ),
+                seg(2500, 6000, "Thank you for calling, how can I help?"),
+            ],
+            ..Default::default()
+        };
+        let d = diarization(&[(0, 0, 2000), (1, 2500, 6000)], 0.9);
+        let a = attribute(&t, &d, &meta, Some(&tom));
+        assert_ne!(a.role.agent, Some(0), "{}", a.role.reason);
+    }
+
+    #[test]
     fn unsure_roles_leave_everything_unknown_and_say_why() {
         let t = Transcript {
             segments: vec![seg(0, 2000, "Okay then."), seg(2500, 4000, "Right, fine.")],
             ..Default::default()
         };
         let d = diarization(&[(0, 0, 2000), (1, 2500, 4000)], 0.95);
-        let a = attribute(&t, &d, &CallMeta::default());
+        let a = attribute(&t, &d, &CallMeta::default(), None);
         assert!(a
             .transcript
             .segments
@@ -715,7 +826,7 @@ mod tests {
         };
         let mut d = diarization(&[(0, 0, 3000)], 0.9);
         d.unsure = Some("only one voice found".into());
-        let a = attribute(&t, &d, &meta());
+        let a = attribute(&t, &d, &meta(), None);
         assert_eq!(a.transcript.segments[0].speaker, Speaker::Unknown);
         assert_eq!(
             a.unknown_reasons,
@@ -746,7 +857,7 @@ mod tests {
         for f in &mut d.frames[850..1000] {
             *f = f.map(|(v, _)| (v, 0.4));
         }
-        let a = attribute(&t, &d, &CallMeta::default());
+        let a = attribute(&t, &d, &CallMeta::default(), None);
         assert_eq!(
             a.transcript
                 .segments
@@ -773,7 +884,7 @@ mod tests {
             segments: vec![s],
             ..Default::default()
         };
-        let a = attribute(&t, &diarization(&[(0, 0, 1000)], 0.9), &meta());
+        let a = attribute(&t, &diarization(&[(0, 0, 1000)], 0.9), &meta(), None);
         assert_eq!(a.transcript, t);
         assert!(!a.transcript.diarized);
     }

@@ -50,6 +50,10 @@ pub struct Diarization {
     /// Per 10 ms frame, the voice it belongs to (`None` outside speech), and its posterior.
     #[serde(skip)]
     pub frames: Vec<Option<(usize, f32)>>,
+    /// Per voice, the unit-length mean of its windows' speaker-encoder embeddings, to compare
+    /// with enrolled agent voices (empty with the spectral embedding, which is per call).
+    #[serde(skip)]
+    pub centroids: Vec<Vec<f32>>,
     pub duration_ms: u64,
     /// Why the separation should not be trusted, when it should not.
     pub unsure: Option<String>,
@@ -174,9 +178,21 @@ struct Window {
     end: usize,
 }
 
-/// Finds who speaks when in 16 kHz mono `samples`.
-pub fn diarize(samples: &[f32], embedding: &Embedding, opts: &DiarizeOptions) -> Diarization {
-    let duration_ms = samples.len() as u64 * 1000 / callscore_core::SAMPLE_RATE as u64;
+/// A leg's speech and one embedding per window over it.
+pub(crate) struct Embedded {
+    /// Per 10 ms frame, whether it is speech.
+    pub speech: Vec<bool>,
+    windows: Vec<Window>,
+    pub embeddings: Vec<Vec<f32>>,
+}
+
+/// Finds the speech in 16 kHz mono `samples` and embeds every window of it; `Err` says why
+/// there is nothing to embed (no speech, or too little for one window).
+pub(crate) fn embed_speech(
+    samples: &[f32],
+    embedding: &Embedding,
+    opts: &DiarizeOptions,
+) -> Result<Embedded, &'static str> {
     let act = vad::detect(&[samples], &opts.vad)
         .into_iter()
         .next()
@@ -188,28 +204,47 @@ pub fn diarize(samples: &[f32], embedding: &Embedding, opts: &DiarizeOptions) ->
         let (a, b) = (r.start / HOP, (r.end.div_ceil(HOP)).min(frames));
         speech[a..b].iter_mut().for_each(|s| *s = true);
     }
-    let empty = |unsure: &str| Diarization {
-        duration_ms,
-        frames: vec![None; frames],
-        unsure: Some(unsure.into()),
-        ..Default::default()
-    };
     if !speech.iter().any(|&s| s) {
-        return empty("no speech found");
+        return Err("no speech found");
     }
     let gain = features::speech_gain(samples, &regions);
     let spectra = features::spectra(samples, gain);
-
     let windows = windows_over(&speech, opts);
     if windows.is_empty() {
-        return empty("too little speech to tell voices apart");
+        return Err("too little speech to tell voices apart");
     }
-    let emb: Vec<Vec<f32>> = match embedding {
+    let embeddings = match embedding {
         Embedding::Encoder(enc) => {
             let spans: Vec<(usize, usize)> = windows.iter().map(|w| (w.start, w.end)).collect();
             enc.embed_windows(&spectra, &spans, opts.threads)
         }
         Embedding::Spectral => spectral_embeddings(&spectra, &speech, &windows),
+    };
+    Ok(Embedded {
+        speech,
+        windows,
+        embeddings,
+    })
+}
+
+/// Finds who speaks when in 16 kHz mono `samples`.
+pub fn diarize(samples: &[f32], embedding: &Embedding, opts: &DiarizeOptions) -> Diarization {
+    let duration_ms = samples.len() as u64 * 1000 / callscore_core::SAMPLE_RATE as u64;
+    let frames = features::frame_count(samples.len());
+    let Embedded {
+        speech,
+        windows,
+        embeddings: emb,
+    } = match embed_speech(samples, embedding, opts) {
+        Ok(e) => e,
+        Err(unsure) => {
+            return Diarization {
+                duration_ms,
+                frames: vec![None; frames],
+                unsure: Some(unsure.into()),
+                ..Default::default()
+            }
+        }
     };
     let clustering = cluster::cluster(&emb, &opts.cluster);
     let k = clustering.k().max(1);
@@ -238,6 +273,11 @@ pub fn diarize(samples: &[f32], embedding: &Embedding, opts: &DiarizeOptions) ->
         speakers: clustering.k(),
         turns,
         separation,
+        // Spectral statistics are standardised within the call, so they say nothing outside it.
+        centroids: match embedding {
+            Embedding::Encoder(_) => clustering.centroids.clone(),
+            Embedding::Spectral => Vec::new(),
+        },
         frames: frame_out,
         duration_ms,
         unsure,

@@ -24,11 +24,13 @@ pub mod encoder;
 pub mod features;
 pub mod model;
 pub mod torch;
+pub mod voiceprint;
 
 pub use attribute::{attribute, Attribution, RoleDecision};
 pub use diarize::{Diarization, DiarizeOptions, Embedding, Turn};
 pub use encoder::VoiceEncoder;
 pub use model::{install, install_from_wheel, ENCODER_MODEL};
+pub use voiceprint::{AgentVoices, VoiceMatch, VoicePrint};
 
 use callscore_core::{CallMeta, Leg};
 use callscore_transcribe::model::ModelError;
@@ -46,6 +48,15 @@ pub enum DiarizeError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a usable voice print: {reason}", path.display())]
+    VoicePrint { path: PathBuf, reason: String },
+    #[error("cannot enrol {agent}: {reason}")]
+    Enrol { agent: String, reason: String },
     #[error("{}: {source}", path.display())]
     Checkpoint {
         path: PathBuf,
@@ -53,11 +64,16 @@ pub enum DiarizeError {
     },
 }
 
+/// In an enrolment recording, the share of speech windows the main voice must hold.
+pub const MIN_ENROL_VOICE_SHARE: f32 = 0.75;
+
 /// A loaded diarizer: the speaker embedding and the settings. Shareable between threads.
 #[derive(Debug)]
 pub struct Diarizer {
     embedding: Embedding,
     opts: DiarizeOptions,
+    /// Enrolled agent voices, looked up by the recording's agent name.
+    voices: AgentVoices,
 }
 
 impl Diarizer {
@@ -87,7 +103,91 @@ impl Diarizer {
     /// A diarizer on a given embedding with its default settings.
     pub fn with_embedding(embedding: Embedding) -> Diarizer {
         let opts = DiarizeOptions::for_embedding(&embedding);
-        Diarizer { embedding, opts }
+        Diarizer {
+            embedding,
+            opts,
+            voices: AgentVoices::default(),
+        }
+    }
+
+    /// The same diarizer telling agents by their enrolled voices too.
+    pub fn with_agent_voices(mut self, voices: AgentVoices) -> Diarizer {
+        self.voices = voices;
+        self
+    }
+
+    pub fn agent_voices(&self) -> &AgentVoices {
+        &self.voices
+    }
+
+    /// An agent's voice print from recordings of them alone (`(source name, 16 kHz samples)`),
+    /// pooled over every window of their speech. Fails with the spectral embedding (its
+    /// statistics mean nothing outside one call), on less than [`voiceprint::MIN_ENROL_SPEECH_MS`]
+    /// of speech, and on a track that holds two voices.
+    pub fn enrol(
+        &self,
+        agent: &str,
+        tracks: &[(&str, &[f32])],
+    ) -> Result<VoicePrint, DiarizeError> {
+        let fail = |reason: String| DiarizeError::Enrol {
+            agent: agent.to_string(),
+            reason,
+        };
+        if agent.trim().is_empty() {
+            return Err(fail("no agent name".into()));
+        }
+        if !matches!(self.embedding, Embedding::Encoder(_)) {
+            return Err(fail("voice prints need the speaker encoder".into()));
+        }
+        let (mut embeddings, mut speech_ms) = (Vec::new(), 0u64);
+        for (source, samples) in tracks {
+            let e = diarize::embed_speech(samples, &self.embedding, &self.opts)
+                .map_err(|why| fail(format!("{source}: {why}")))?;
+            // A track with two voices would make a print of both. Where one voice holds most
+            // windows (a stereo leg with the other party's echo or bleed under it, as on a noisy
+            // line), the print takes that voice's windows only; two voices of like share are not
+            // a recording of one person.
+            let c = cluster::cluster(&e.embeddings, &self.opts.cluster);
+            let sizes = c.sizes();
+            let (main, main_windows) = sizes
+                .iter()
+                .copied()
+                .enumerate()
+                .max_by_key(|&(_, n)| n)
+                .unwrap_or((0, 0));
+            let share = main_windows as f32 / e.embeddings.len().max(1) as f32;
+            if c.k() > 1 && share < MIN_ENROL_VOICE_SHARE {
+                return Err(fail(format!(
+                    "{source}: holds {} voices (windows {sizes:?}); enrol from recordings of the \
+                     agent alone, such as the agent leg of a stereo call",
+                    c.k()
+                )));
+            }
+            let speech = e.speech.iter().filter(|&&s| s).count() as u64 * features::FRAME_MS;
+            speech_ms += (speech as f32 * share) as u64;
+            embeddings.extend(
+                e.embeddings
+                    .into_iter()
+                    .zip(&c.labels)
+                    .filter(|&(_, &l)| c.k() < 2 || l == main)
+                    .map(|(emb, _)| emb),
+            );
+        }
+        if speech_ms < voiceprint::MIN_ENROL_SPEECH_MS {
+            return Err(fail(format!(
+                "{:.1} s of speech; a print needs at least {} s",
+                speech_ms as f64 / 1000.0,
+                voiceprint::MIN_ENROL_SPEECH_MS / 1000
+            )));
+        }
+        Ok(VoicePrint {
+            format: voiceprint::VOICE_PRINT_FORMAT,
+            agent: agent.trim().to_string(),
+            encoder: voiceprint::encoder_id(),
+            speech_ms,
+            sources: tracks.iter().map(|(s, _)| s.to_string()).collect(),
+            embedding: voiceprint::mean_direction(&embeddings),
+        })
     }
 
     /// The same diarizer with other settings.
@@ -124,7 +224,8 @@ impl Diarizer {
         let mut transcript = transcriber.transcribe(std::slice::from_ref(leg))?;
         transcript.meta = meta.clone();
         let d = self.diarize(&leg.samples);
-        Ok(attribute(&transcript, &d, meta))
+        let known = meta.agent.as_deref().and_then(|a| self.voices.of(a));
+        Ok(attribute(&transcript, &d, meta, known))
     }
 }
 

@@ -8,9 +8,9 @@
 
 mod common;
 
-use callscore_core::{Outcome, Speaker, Transcript};
+use callscore_core::{Outcome, Scorecard, Speaker, Transcript};
 use callscore_diarize::der::der;
-use callscore_diarize::Attribution;
+use callscore_diarize::{attribute, AgentVoices, Attribution, DiarizeError};
 use callscore_rubric::Rubric;
 use common::*;
 
@@ -126,9 +126,53 @@ struct Agreement {
     differing: Vec<String>,
     /// Calls whose roles stayed undecided (not judged, not counted).
     roleless: Vec<String>,
+    /// Calls whose agent has no voice print (too little of their voice in the other calls).
+    not_enrolled: Vec<String>,
 }
 
 impl Agreement {
+    /// Counts one judged call's verdicts: the stereo call's, the stereo call's 1 ms later, the
+    /// mono transcript's with the reference speakers, the mono path's, and the script's.
+    fn add(
+        &mut self,
+        call: &str,
+        stereo: &Scorecard,
+        again: &Scorecard,
+        perfect: &Scorecard,
+        got: &Scorecard,
+        truth: &Scorecard,
+    ) {
+        for ((((w, again), p), g), said) in stereo
+            .results
+            .iter()
+            .zip(&again.results)
+            .zip(&perfect.results)
+            .zip(&got.results)
+            .zip(&truth.results)
+        {
+            self.criteria += 1;
+            self.stereo_true += usize::from(w.outcome == said.outcome);
+            self.mono_true += usize::from(g.outcome == said.outcome);
+            self.stereo_with_itself += usize::from(w.outcome == again.outcome);
+            self.with_reference_speakers += usize::from(p.outcome == g.outcome);
+            if p.outcome != g.outcome {
+                eprintln!(
+                    "{call}: `{}` with reference speakers {} ({}) vs diarized {} ({})",
+                    p.criterion_id, p.outcome, p.reason, g.outcome, g.reason
+                );
+            }
+            if w.outcome == g.outcome {
+                self.with_stereo += 1;
+            } else {
+                eprintln!(
+                    "{call}: `{}` stereo {} ({}) vs mono {} ({}); on the script {}",
+                    w.criterion_id, w.outcome, w.reason, g.outcome, g.reason, said.outcome
+                );
+                self.differing.push(format!("{call}: {}", w.criterion_id));
+            }
+        }
+    }
+
     fn share(&self, n: usize) -> f64 {
         n as f64 / self.criteria as f64
     }
@@ -142,7 +186,7 @@ impl Agreement {
             "words: {}/{} = {:.1}%; verdicts vs stereo: {}/{} = {:.1}% (differing: {:?}); vs the \
              same transcript with reference speakers: {}/{} = {:.1}%; the stereo call against \
              itself 1 ms later: {}/{} = {:.1}%; against the verdicts on the script: stereo \
-             {}/{} = {:.1}%, mono {}/{} = {:.1}%; not judged (roles unknown): {:?}",
+             {}/{} = {:.1}%, mono {}/{} = {:.1}%; not judged (roles unknown): {:?}; agents not enrolled: {:?}",
             self.right_words,
             self.words,
             self.word_share() * 100.0,
@@ -163,94 +207,147 @@ impl Agreement {
             self.criteria,
             self.share(self.mono_true) * 100.0,
             self.roleless,
+            self.not_enrolled,
         )
     }
+}
+
+/// The TTS voice that speaks a fixture's agent or caller (`"agent"` / `"caller"`), from its
+/// timeline.
+fn voice_of(call: &str, role: &str) -> String {
+    let path = call_file(call, "timeline.json");
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    t["voices"][role]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: no {role} voice", path.display()))
+        .to_owned()
+}
+
+/// A voice print for the agent of every one of [`VERDICT_CALLS`] under `set`, enrolled as a
+/// contact centre would from other recordings of that person alone — here the legs of the
+/// *other* stereo fixtures spoken in the same voice (agent or caller leg: a print holds a
+/// voice, not a role) — and never from the call it will judge. Keyed by the call's agent name.
+/// An agent whose voice the other calls hold too little of goes unenrolled, as an agent new to
+/// the team would: the second list names those calls.
+fn enrolled_elsewhere(set: &str) -> (AgentVoices, Vec<String>) {
+    let (mut prints, mut not_enrolled) = (Vec::new(), Vec::new());
+    for &(name, _) in VERDICT_CALLS {
+        let call = format!("{set}{name}");
+        let voice = voice_of(&call, "agent");
+        let mut tracks: Vec<(String, Vec<f32>)> = Vec::new();
+        for &(other, _) in VERDICT_CALLS {
+            let other = format!("{set}{other}");
+            // noisy_line's legs carry the other party's voice under cross-talk: not a
+            // recording of one person, and enrolment refuses them, as it should.
+            if other == call || other.ends_with("noisy_line") {
+                continue;
+            }
+            for (role, speaker) in [("agent", Speaker::Agent), ("caller", Speaker::Caller)] {
+                if voice_of(&other, role) == voice {
+                    let rec = load(&call_file(&other, "wav"));
+                    let leg = rec.legs.iter().find(|l| l.speaker == speaker).unwrap();
+                    tracks.push((format!("{other} {role} leg"), leg.samples.clone()));
+                }
+            }
+        }
+        let agent = load(&call_file(&call, "wav")).meta.agent.unwrap();
+        let tracks: Vec<(&str, &[f32])> = tracks
+            .iter()
+            .take(3)
+            .map(|(s, t)| (s.as_str(), t.as_slice()))
+            .collect();
+        let print = match diarizer().enrol(&agent, &tracks) {
+            Ok(print) => print,
+            Err(DiarizeError::Enrol { reason, .. }) if reason.contains("a print needs") => {
+                eprintln!("{call}: {agent}'s voice ({voice}) not enrolled: {reason}");
+                not_enrolled.push(call);
+                continue;
+            }
+            Err(e) => panic!("{call}: {e}"),
+        };
+        eprintln!(
+            "{call}: {agent}'s voice ({voice}) enrolled from {:?}, {:.1} s of speech",
+            print.sources,
+            print.speech_ms as f64 / 1000.0
+        );
+        prints.push(print);
+    }
+    (AgentVoices::from_prints(prints), not_enrolled)
 }
 
 /// Mixes each of [`VERDICT_CALLS`] (under fixtures/`set`, e.g. `flite/`; `""` for
 /// fixtures/calls) down to mono, separates its speakers, and compares the scorecards: with the
 /// stereo call's, with the same transcript given the reference speakers, and both with the
-/// verdicts on the script; and the stereo call with itself stored 1 ms later. A call whose roles
-/// stay undecided must come out "cannot be judged", and be one of `roleless`.
-fn compare_verdicts(set: &str, roleless: &[(&str, &str)]) -> Agreement {
+/// verdicts on the script; and the stereo call with itself stored 1 ms later. Each mono mix is
+/// transcribed and diarized once and attributed twice: on its words alone (the first
+/// [`Agreement`]), and with its agent's voice enrolled from other calls (the second). A call
+/// whose roles stay undecided must come out "cannot be judged", and without prints be one of
+/// `roleless`.
+fn compare_verdicts(set: &str, roleless: &[(&str, &str)]) -> (Agreement, Agreement) {
     let dir = tempfile::tempdir().unwrap();
     let rubric = rubric();
-    let mut m = Agreement::default();
+    let (voices, not_enrolled) = enrolled_elsewhere(set);
+    let (mut plain, mut enrolled) = (Agreement::default(), Agreement::default());
+    enrolled.not_enrolled = not_enrolled;
     for &(name, enc) in VERDICT_CALLS {
         let call = format!("{set}{name}");
         let call = call.as_str();
         let tl = timeline(call);
         let rec = load(&mono_mix(call, enc, dir.path()));
-        let a = separate(&rec);
-        eprintln!("{call} {enc:?}: {}\n{}", a.role.reason, show(&a.transcript));
-        let got = rubric.evaluate(&a.transcript);
-        if a.role.agent.is_none() {
-            assert!(
-                roleless.iter().any(|(c, _)| *c == name),
-                "{call}: roles not decided: {}",
-                a.role.reason
-            );
-            assert!(
-                !got.judged && !got.passed && got.flagged,
-                "{call}: a call without roles must not be judged: {got:#?}"
-            );
-            m.roleless.push(call.to_owned());
-            continue;
-        }
-        assert!(a.transcript.diarized, "{call}: {:?}", a.unknown_reasons);
-        assert!(a
-            .transcript
-            .segments
-            .iter()
-            .filter(|s| s.speaker != Speaker::Unknown)
-            .all(|s| s.speaker_confidence.is_some()));
-        let (r, n) = word_accuracy(&a.transcript, &tl);
-        eprintln!("{call}: {r}/{n} words attributed to the right speaker");
-        m.right_words += r;
-        m.words += n;
-
-        let stereo = transcribe(&load(&call_file(call, "wav")));
-        let want = rubric.evaluate(&stereo);
+        assert_eq!(rec.legs.len(), 1, "{}: one leg", rec.path.display());
+        let transcript = transcribe(&rec);
+        let d = diarizer().diarize(&rec.legs[0].samples);
+        let known = voices.of(rec.meta.agent.as_deref().unwrap());
+        let stereo = rubric.evaluate(&transcribe(&load(&call_file(call, "wav"))));
         let again = rubric.evaluate(&transcribe(&load(&delayed_stereo(call, 1, dir.path()))));
-        let perfect = rubric.evaluate(&oracle(&a.transcript, &tl));
         let truth = rubric.evaluate(&script_transcript(&tl, &rec.meta));
-        assert!(got.judged, "{call}: {:?}", got.flag_reasons);
-        for ((((w, again), p), g), said) in want
-            .results
-            .iter()
-            .zip(&again.results)
-            .zip(&perfect.results)
-            .zip(&got.results)
-            .zip(&truth.results)
-        {
-            m.criteria += 1;
-            m.stereo_true += usize::from(w.outcome == said.outcome);
-            m.mono_true += usize::from(g.outcome == said.outcome);
-            m.stereo_with_itself += usize::from(w.outcome == again.outcome);
-            m.with_reference_speakers += usize::from(p.outcome == g.outcome);
-            if p.outcome != g.outcome {
-                eprintln!(
-                    "{call}: `{}` with reference speakers {} ({}) vs diarized {} ({})",
-                    p.criterion_id, p.outcome, p.reason, g.outcome, g.reason
-                );
-            }
-            if w.outcome == g.outcome {
-                m.with_stereo += 1;
+        for (m, print) in [(&mut plain, None), (&mut enrolled, known)] {
+            let a = attribute(&transcript, &d, &rec.meta, print);
+            let with = if print.is_some() {
+                " with the enrolled voice"
             } else {
-                eprintln!(
-                    "{call}: `{}` stereo {} ({}) vs mono {} ({}); on the script {}",
-                    w.criterion_id, w.outcome, w.reason, g.outcome, g.reason, said.outcome
+                ""
+            };
+            eprintln!(
+                "{call} {enc:?}{with}: {}\n{}",
+                a.role.reason,
+                show(&a.transcript)
+            );
+            let got = rubric.evaluate(&a.transcript);
+            if a.role.agent.is_none() {
+                assert!(
+                    print.is_some() || roleless.iter().any(|(c, _)| *c == name),
+                    "{call}: roles not decided: {}",
+                    a.role.reason
                 );
-                m.differing.push(format!("{call}: {}", w.criterion_id));
+                assert!(
+                    !got.judged && !got.passed && got.flagged,
+                    "{call}: a call without roles must not be judged: {got:#?}"
+                );
+                m.roleless.push(call.to_owned());
+                continue;
             }
+            assert!(a.transcript.diarized, "{call}: {:?}", a.unknown_reasons);
+            assert!(a
+                .transcript
+                .segments
+                .iter()
+                .filter(|s| s.speaker != Speaker::Unknown)
+                .all(|s| s.speaker_confidence.is_some()));
+            let (r, n) = word_accuracy(&a.transcript, &tl);
+            eprintln!("{call}{with}: {r}/{n} words attributed to the right speaker");
+            m.right_words += r;
+            m.words += n;
+            let perfect = rubric.evaluate(&oracle(&a.transcript, &tl));
+            assert!(got.judged, "{call}: {:?}", got.flag_reasons);
+            m.add(call, &stereo, &again, &perfect, &got, &truth);
         }
     }
-    eprintln!(
-        "{}: {}",
-        if set.is_empty() { "calls/" } else { set },
-        m.summary()
-    );
-    m
+    let set = if set.is_empty() { "calls/" } else { set };
+    eprintln!("{set}: {}", plain.summary());
+    eprintln!("{set} with enrolled agent voices: {}", enrolled.summary());
+    (plain, enrolled)
 }
 
 /// The calls in flite's voices whose roles the default transcriber leaves undecided, and why.
@@ -285,7 +382,28 @@ const FLITE_ROLELESS: &[(&str, &str)] = &[
 /// a conversation and each stereo leg as half of one.
 #[test]
 fn words_and_verdicts_match_the_stereo_call() {
-    let m = compare_verdicts("", ROLELESS);
+    let (m, enrolled) = compare_verdicts("", ROLELESS);
+    // With the agents' voices enrolled from other calls, every call is judged but those whose
+    // agent could not be enrolled (curt_agent's voice is in one other call, for 14 s).
+    assert!(
+        enrolled
+            .roleless
+            .iter()
+            .all(|c| enrolled.not_enrolled.contains(c)),
+        "{}",
+        enrolled.summary()
+    );
+    assert!(enrolled.word_share() >= 0.95, "{}", enrolled.summary());
+    assert!(
+        enrolled.share(enrolled.with_reference_speakers) >= 0.95,
+        "{}",
+        enrolled.summary()
+    );
+    assert!(
+        enrolled.share(enrolled.with_stereo) >= enrolled.share(enrolled.stereo_with_itself) - 0.05,
+        "{}",
+        enrolled.summary()
+    );
     // Only the default transcriber is known to leave these calls' roles undecided.
     let t = transcriber();
     if t.options().beam_size == 1 && t.model_name() == callscore_transcribe::model::DEFAULT_MODEL {
@@ -316,7 +434,21 @@ fn words_and_verdicts_match_the_stereo_call() {
 /// ≥ 95% of words are on the right speaker, and only the calls in [`FLITE_ROLELESS`] go unjudged.
 #[test]
 fn in_flite_voices_mono_verdicts_agree_with_stereo_on_95_percent() {
-    let m = compare_verdicts("flite/", FLITE_ROLELESS);
+    let (m, enrolled) = compare_verdicts("flite/", FLITE_ROLELESS);
+    // With the agents' voices enrolled from other calls, every call is judged, and the target
+    // holds over all of them.
+    assert!(
+        enrolled.not_enrolled.is_empty(),
+        "{:?}",
+        enrolled.not_enrolled
+    );
+    assert!(enrolled.roleless.is_empty(), "{}", enrolled.summary());
+    assert!(enrolled.word_share() >= 0.95, "{}", enrolled.summary());
+    assert!(
+        enrolled.share(enrolled.with_stereo) >= 0.95,
+        "{}",
+        enrolled.summary()
+    );
     assert!(m.word_share() >= 0.95, "{}", m.summary());
     assert!(
         m.share(m.with_reference_speakers) >= 0.95,

@@ -3,7 +3,7 @@
 
 use crate::PipelineError;
 use callscore_core::{Leg, Speaker, Transcript};
-use callscore_diarize::Diarizer;
+use callscore_diarize::{AgentVoices, Diarizer};
 use callscore_ingest::{LoadOptions, Recording};
 use callscore_redact::{RedactionConfig, RedactionSummary, Redactor};
 use callscore_transcribe::{TranscribeError, TranscribeOptions, Transcriber};
@@ -39,6 +39,8 @@ pub struct Transcription {
     /// Serialises the first model load so two workers never load it twice.
     loading: Mutex<()>,
     resolve_diarizer: Option<DiarizerResolver>,
+    /// The enrolled agents' voices the diarizer is given when it loads.
+    agent_voices: AgentVoices,
     /// The diarizer, or why there is none (the reason mono calls then carry).
     diarizer: OnceLock<Result<Diarizer, String>>,
     opts: PipelineOptions,
@@ -61,6 +63,7 @@ impl Transcription {
             transcriber: OnceLock::new(),
             loading: Mutex::new(()),
             resolve_diarizer: None,
+            agent_voices: AgentVoices::default(),
             diarizer: OnceLock::new(),
             opts,
         }
@@ -73,6 +76,14 @@ impl Transcription {
         self
     }
 
+    /// Enrolled agent voices (`callscore voice enroll`): on a mono call whose sidecar names an
+    /// agent with a voice print here, the voice that sounds like them is the agent, where the
+    /// words alone may not say.
+    pub fn with_agent_voices(mut self, voices: AgentVoices) -> Self {
+        self.agent_voices = voices;
+        self
+    }
+
     /// The diarizer, loading it on first use; `Err` says why mono calls cannot be separated.
     fn diarizer(&self) -> Result<&Diarizer, &str> {
         self.diarizer
@@ -80,8 +91,11 @@ impl Transcription {
                 let Some(resolve) = &self.resolve_diarizer else {
                     return Err("speaker separation is not set up".to_string());
                 };
-                let loaded =
-                    resolve().and_then(|dir| Diarizer::load(&dir).map_err(|e| e.to_string()));
+                let loaded = resolve().and_then(|dir| {
+                    Diarizer::load(&dir)
+                        .map(|d| d.with_agent_voices(self.agent_voices.clone()))
+                        .map_err(|e| e.to_string())
+                });
                 if let Err(e) = &loaded {
                     tracing::warn!("mono recordings cannot be separated by speaker: {e}");
                 }

@@ -55,6 +55,9 @@ enum Command {
     ExportAudio(cmd::export_audio::ExportAudioArgs),
     /// Serve the review pages over the stored calls.
     Serve(cmd::serve::ServeArgs),
+    /// Enrol agents' voices, so that mono calls tell the agent by voice too.
+    #[command(subcommand)]
+    Voice(cmd::voice::VoiceCommand),
     /// Place a mystery-shop call from a script and score it; `shop plan` runs a programme.
     Shop(Box<cmd::shop::ShopArgs>),
 }
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a),
         Command::ExportAudio(a) => cmd::export_audio::run(a),
         Command::Shop(a) => cmd::shop::run(*a),
+        Command::Voice(c) => cmd::voice::run(c),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! What several subcommands share: model selection, and the pipeline built from it.
 use crate::out::errln;
 use anyhow::Context;
+use callscore_diarize::AgentVoices;
 use callscore_ingest::LoadOptions;
 use callscore_pipeline::{Pipeline, PipelineOptions, Transcription};
 use callscore_redact::RedactionConfig;
@@ -10,7 +11,8 @@ use callscore_transcribe::TranscribeOptions;
 use clap::Args;
 use std::path::PathBuf;
 
-/// Which Whisper model to use. Without `--model`, the default model is installed into the
+/// Which models to use: the Whisper model, and the enrolled voices the speaker separation of
+/// mono calls may use. Without `--model`, the default model is installed into the
 /// model cache on first use; so is a known model given by name (`--model base`).
 #[derive(Args, Clone, Debug, Default)]
 pub struct ModelArgs {
@@ -21,6 +23,10 @@ pub struct ModelArgs {
     /// Where installed models live (default: the XDG cache, ~/.cache/callscore/models).
     #[arg(long, value_name = "DIR", env = "CALLSCORE_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
+    /// Enrolled agents' voice prints (`callscore voice enroll`): on a mono call whose sidecar
+    /// names an enrolled agent, the voice that sounds like them is the agent.
+    #[arg(long, value_name = "DIR", env = "CALLSCORE_AGENT_VOICES")]
+    pub agent_voices: Option<PathBuf>,
 }
 
 impl ModelArgs {
@@ -125,7 +131,7 @@ pub fn pipeline(
                 transcribe,
                 redaction,
             },
-        ),
+        )?,
     ))
 }
 
@@ -137,16 +143,34 @@ pub fn redaction_of(rubric: &Rubric) -> anyhow::Result<RedactionConfig> {
 }
 
 /// Transcription with the model the command line names (resolved on first need), and speaker
-/// separation of mono recordings (the speaker encoder installed on first need).
-pub fn transcription(model: &ModelArgs, opts: PipelineOptions) -> Transcription {
+/// separation of mono recordings (the speaker encoder installed on first need) with the
+/// enrolled agent voices `--agent-voices` names, read now so that a bad print stops the run
+/// before any call is scored without it.
+pub fn transcription(model: &ModelArgs, opts: PipelineOptions) -> anyhow::Result<Transcription> {
+    let voices = match &model.agent_voices {
+        Some(dir) => AgentVoices::load_dir(dir)
+            .with_context(|| format!("cannot use the agent voices in {}", dir.display()))?,
+        None => AgentVoices::default(),
+    };
+    if model.agent_voices.is_some() && voices.is_empty() {
+        errln!(
+            "warning: no voice prints in {} (callscore voice enroll makes them)",
+            model
+                .agent_voices
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default()
+        );
+    }
     let (whisper, encoder) = (model.clone(), model.clone());
-    Transcription::new(
+    Ok(Transcription::new(
         Box::new(move || resolve_model(&whisper).map_err(|e| format!("{e:#}"))),
         opts,
     )
     .with_diarizer(Box::new(move || {
         resolve_speaker_encoder(&encoder).map_err(|e| format!("{e:#}"))
     }))
+    .with_agent_voices(voices))
 }
 
 /// The model cache, with the speaker encoder installed in it (first use: one small download).

@@ -14,4 +14,5 @@ pub mod search;
 pub mod serve;
 pub mod shop;
 pub mod transcribe;
+pub mod voice;
 pub mod work;

@@ -1,5 +1,5 @@
 //! `callscore model …`: install, list, verify and locate Whisper models.
-use super::common::{pip_from_env, ModelArgs};
+use super::common::pip_from_env;
 use crate::out::errln;
 use anyhow::Context;
 use callscore_transcribe::model::{self, InstallOutcome, Manifest, DEFAULT_MODEL};
@@ -52,8 +52,11 @@ pub struct CacheArgs {
 pub struct VerifyArgs {
     /// Model name (default tiny.en); ignored with --model.
     pub name: Option<String>,
+    /// A whisper.cpp ggml model file to check instead of an installed model.
+    #[arg(long, value_name = "PATH", env = "CALLSCORE_MODEL")]
+    pub model: Option<PathBuf>,
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub cache: CacheArgs,
 }
 
 #[derive(Args)]
@@ -189,7 +192,7 @@ fn list(a: CacheArgs) -> anyhow::Result<ExitCode> {
 
 fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::builtin();
-    let (path, spec) = match &a.model.model {
+    let (path, spec) = match &a.model {
         Some(path) => (
             path.clone(),
             manifest
@@ -199,7 +202,8 @@ fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         ),
         None => {
             let name = a.name.as_deref().unwrap_or(DEFAULT_MODEL);
-            let path = model::installed_model(name, &a.model.cache_dir())?;
+            let path =
+                model::installed_model(name, &model::default_cache_dir(a.cache.model_dir.clone()))?;
             (path, Some(manifest.find(name)?))
         }
     };

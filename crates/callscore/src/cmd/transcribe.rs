@@ -53,7 +53,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
             // Card data is redacted here too: a transcript on stdout may end up in a file.
             redaction: Default::default(),
         },
-    );
+    )?;
     // The model first: a missing model (or one that cannot do the language) is one error,
     // not one per file.
     transcription.transcriber()?;
