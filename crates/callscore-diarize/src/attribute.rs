@@ -463,10 +463,12 @@ fn decide_roles(
                     print.agent, m.similarity, m.others
                 ));
             }
-            Some(m) => voice_note = Some(format!(
+            Some(m) => {
+                voice_note = Some(format!(
                 "; {}'s enrolled voice is not clearly either voice (similarity {:.2} and {:.2})",
                 print.agent, m.similarity, m.others
-            )),
+            ))
+            }
             None => {}
         }
     }
