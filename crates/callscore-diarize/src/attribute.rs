@@ -7,8 +7,8 @@
 //! call's metadata, the offer of help ("how can I help", "anything else"), the caller introducing
 //! themself by the caller's name or stating their business ("I'd like to…", "my bill…") — with the
 //! order of turns as a weak tie-breaker; and, when the agent has enrolled their voice
-//! ([`crate::voiceprint`]), which voice sounds like them. Every cue is a point for one side; the decision needs a
-//! clear margin. When the voices could not be separated, when the role is unclear, or when a
+//! ([`crate::voiceprint`]), which voice sounds like them. Every cue is a point for one side; the
+//! decision needs a clear margin. When the voices could not be separated, when the role is unclear, or when a
 //! word's voice is unsure, segments stay `unknown` and [`Attribution`] says why.
 
 use crate::diarize::Diarization;
@@ -535,6 +535,7 @@ mod tests {
                 frames[f as usize] = Some((v, post));
             }
         }
+        let speakers = turns.iter().map(|t| t.0 + 1).max().unwrap_or(0);
         Diarization {
             turns: turns
                 .iter()
@@ -545,11 +546,11 @@ mod tests {
                     confidence: post,
                 })
                 .collect(),
-            speakers: turns.iter().map(|t| t.0 + 1).max().unwrap_or(0),
+            speakers,
             separation: 0.8,
             frames,
             // Voice v points along axis v.
-            centroids: (0..turns.iter().map(|t| t.0 + 1).max().unwrap_or(0))
+            centroids: (0..speakers)
                 .map(|v| (0..4).map(|i| if i == v { 1.0 } else { 0.0 }).collect())
                 .collect(),
             duration_ms: end,

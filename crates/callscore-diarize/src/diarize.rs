@@ -275,7 +275,7 @@ pub fn diarize(samples: &[f32], embedding: &Embedding, opts: &DiarizeOptions) ->
         separation,
         // Spectral statistics are standardised within the call, so they say nothing outside it.
         centroids: match embedding {
-            Embedding::Encoder(_) => clustering.centroids.clone(),
+            Embedding::Encoder(_) => clustering.centroids,
             Embedding::Spectral => Vec::new(),
         },
         frames: frame_out,

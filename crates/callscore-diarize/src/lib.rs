@@ -64,9 +64,6 @@ pub enum DiarizeError {
     },
 }
 
-/// In an enrolment recording, the share of speech windows the main voice must hold.
-pub const MIN_ENROL_VOICE_SHARE: f32 = 0.75;
-
 /// A loaded diarizer: the speaker embedding and the settings. Shareable between threads.
 #[derive(Debug)]
 pub struct Diarizer {
@@ -156,7 +153,7 @@ impl Diarizer {
                 .max_by_key(|&(_, n)| n)
                 .unwrap_or((0, 0));
             let share = main_windows as f32 / e.embeddings.len().max(1) as f32;
-            if c.k() > 1 && share < MIN_ENROL_VOICE_SHARE {
+            if c.k() > 1 && share < voiceprint::MIN_ENROL_VOICE_SHARE {
                 return Err(fail(format!(
                     "{source}: holds {} voices (windows {sizes:?}); enrol from recordings of the \
                      agent alone, such as the agent leg of a stereo call",

@@ -21,6 +21,9 @@ pub const VOICE_PRINT_FORMAT: u32 = 1;
 /// The least speech an enrolment takes: a print from a few sentences moves with what was said.
 pub const MIN_ENROL_SPEECH_MS: u64 = 20_000;
 
+/// In an enrolment recording, the share of speech windows the main voice must hold.
+pub const MIN_ENROL_VOICE_SHARE: f32 = 0.75;
+
 /// How similar a call's voice must be to the print to be the agent's, and by how much more
 /// than the call's other voices. Measured on the flite and espeak-ng mono mixes with prints
 /// enrolled from other calls (benches/RESULTS.md): the enrolled voice's centroid scores

@@ -61,7 +61,7 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<ExitCode> {
     let mut agent = args.agent.clone();
     let mut tracks: Vec<(String, Vec<f32>)> = Vec::new();
     for path in &args.files {
-        let rec = callscore_ingest::load(path, &load)
+        let mut rec = callscore_ingest::load(path, &load)
             .with_context(|| format!("cannot read {}", path.display()))?;
         for w in &rec.warnings {
             errln!("warning: {}: {w}", path.display());
@@ -71,8 +71,8 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<ExitCode> {
         let leg = rec
             .legs
             .iter()
-            .find(|l| l.speaker == Speaker::Agent)
-            .or_else(|| rec.legs.iter().find(|l| l.speaker == Speaker::Unknown))
+            .position(|l| l.speaker == Speaker::Agent)
+            .or_else(|| rec.legs.iter().position(|l| l.speaker == Speaker::Unknown))
             .with_context(|| format!("{} has no agent leg", path.display()))?;
         if args.agent.is_none() {
             match (&agent, &rec.meta.agent) {
@@ -87,7 +87,10 @@ fn enroll(args: EnrollArgs) -> anyhow::Result<ExitCode> {
                 _ => {}
             }
         }
-        tracks.push((path.display().to_string(), leg.samples.clone()));
+        tracks.push((
+            path.display().to_string(),
+            rec.legs.swap_remove(leg).samples,
+        ));
     }
     let agent = agent.context(
         "no agent name: give --agent NAME (the recordings' sidecars do not name the agent)",
